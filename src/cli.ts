@@ -1,0 +1,167 @@
+/**
+ * The `cronmon` command line: parses arguments and runs a program.
+ *
+ * Exit codes: 0 success (or a daemon is already running), 1 a fatal error
+ * with a one-line message, 2 a usage error.
+ *
+ * @since 0.1.0
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Cause, Console, Data, Duration, Effect, Exit, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN } from "./domain/Backoff.ts"
+import { defaultPaths, parseDurationMillis } from "./domain/Paths.ts"
+import * as Live from "./layers/Live.ts"
+import { crontab } from "./programs/cron.ts"
+import { daemon } from "./programs/daemon.ts"
+import type { SettingsShape } from "./services/Settings.ts"
+
+declare const CRONMON_VERSION: string | undefined
+
+/**
+ * The version printed by `--version` (set by the build; `dev` from source).
+ *
+ * @since 0.1.0
+ */
+export const version: string = typeof CRONMON_VERSION === "string" ? CRONMON_VERSION : "dev"
+
+/**
+ * A condition that stops a command: printed as one line, exit code 1.
+ *
+ * @since 0.1.0
+ */
+export class Fatal extends Data.TaggedError("Fatal")<{ readonly message: string }> {}
+
+const defaults = defaultPaths(process.env)
+
+const stopTimeoutFlag = Flag.String("stop-timeout").pipe(
+  Flag.withDefault("3s"),
+  Flag.withMetavar("DURATION"),
+  Flag.withDescription("Time between SIGTERM and SIGKILL when stopping a service (3s, 500ms, 1m)"),
+  Flag.filterMap(
+    (text) => Option.fromUndefinedOr(parseDurationMillis(text)),
+    (text) => `not a duration: ${text} (try 3s, 500ms or 1m)`
+  )
+)
+
+const sharedFlags = {
+  journal: Flag.String("journal").pipe(
+    Flag.withAlias("j"),
+    Flag.withMetavar("FILE"),
+    Flag.withDefault(defaults.journal),
+    Flag.withDescription("Journal file; also the lock that keeps one daemon per journal")
+  ),
+  scripts: Flag.String("scripts").pipe(
+    Flag.withAlias("s"),
+    Flag.withMetavar("DIR"),
+    Flag.withDefault(defaults.scripts),
+    Flag.withDescription("Directory of services: every executable file in it is kept running")
+  ),
+  logs: Flag.String("logs").pipe(
+    Flag.withMetavar("DIR"),
+    Flag.withDefault(defaults.logs),
+    Flag.withDescription("Directory of the services' output, NAME.log each")
+  )
+} as const
+
+type SharedFlags = { readonly journal: string; readonly scripts: string; readonly logs: string }
+
+const absolute = (flags: SharedFlags) => ({
+  journal: path.resolve(flags.journal),
+  scripts: path.resolve(flags.scripts),
+  logs: path.resolve(flags.logs)
+})
+
+// A scripts path that exists must be a directory; a missing one is created.
+const prepareScriptsDir = (dir: string) =>
+  Effect.try({
+    try: () => {
+      const stats = fs.statSync(dir, { throwIfNoEntry: false })
+      if (stats === undefined) fs.mkdirSync(dir, { recursive: true, mode: 0o750 })
+      else if (!stats.isDirectory()) throw new Error(`the scripts path ${dir} is not a directory`)
+      fs.accessSync(dir, fs.constants.R_OK | fs.constants.X_OK)
+    },
+    catch: (error) =>
+      new Fatal({
+        message: error instanceof Error ? error.message.replace(/^E[A-Z]+: /, "") : String(error)
+      })
+  })
+
+const runDaemon = (flags: SharedFlags & { readonly stopTimeout: number }) =>
+  Effect.gen(function*() {
+    const paths = absolute(flags)
+    const settings: SettingsShape = {
+      scriptsDir: paths.scripts,
+      journalPath: paths.journal,
+      logsDir: paths.logs,
+      stopTimeout: Duration.millis(flags.stopTimeout),
+      restartDelays: DEFAULT_DELAYS,
+      stableRun: DEFAULT_STABLE_RUN,
+      settleTime: Duration.millis(30)
+    }
+    yield* prepareScriptsDir(paths.scripts)
+    yield* daemon.pipe(
+      Effect.provide(Live.layer(settings, { echo: (line) => process.stderr.write(`${line}\n`) })),
+      Effect.catchTag("JournalLocked", (locked) => Console.error(locked.message)),
+      Effect.catchTag("JournalUnavailable", (error) => Effect.fail(new Fatal({ message: error.message })))
+    )
+  })
+
+const root = Command.make("cronmon", { stopTimeout: stopTimeoutFlag }).pipe(
+  Command.withSharedFlags(sharedFlags),
+  Command.withHandler(runDaemon),
+  Command.withDescription(
+    "Keeps every executable file of a directory running. Run it from cron (see `cronmon cron`): " +
+      "the one instance holding the journal's lock supervises, every other exits at once."
+  )
+)
+
+const cron = Command.make("cron", {}, () =>
+  Effect.gen(function*() {
+    const paths = absolute(yield* root)
+    const self = [process.execPath, fs.realpathSync(process.argv[1] ?? "cronmon")]
+    yield* Console.log(crontab([...self, "-j", paths.journal, "-s", paths.scripts, "--logs", paths.logs]).trimEnd())
+  })).pipe(Command.withDescription("Prints crontab lines that start cronmon at boot and every minute"))
+
+/**
+ * The command tree.
+ *
+ * @since 0.1.0
+ */
+export const app = root.pipe(Command.withSubcommands([cron]))
+
+/**
+ * Runs the CLI on `argv` (without node and the script) and returns the exit code.
+ *
+ * @since 0.1.0
+ */
+export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
+  Command.runWith(app, { version })(argv).pipe(
+    Effect.as(0),
+    Effect.catch((error) =>
+      error._tag === "Fatal"
+        ? Effect.as(Console.error(`cronmon: ${error.message}`), 1)
+        : Effect.succeed(2) // usage: effect/cli has printed the help and the errors
+    ),
+    Effect.provide(NodeServices.layer)
+  )
+
+if (import.meta.main) {
+  const program = Effect.flatMap(main(process.argv.slice(2)), (code) =>
+    Effect.sync(() => {
+      process.exitCode = code
+    }))
+  NodeRuntime.runMain(program, {
+    disableErrorReporting: true,
+    teardown: (exit) => {
+      // Interrupted by SIGINT or SIGTERM: the daemon stopped cleanly.
+      const defect = Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
+      if (defect) process.stderr.write(`cronmon: ${Cause.pretty(exit.cause).split("\n")[0]}\n`)
+      // Exit even if a handle lingers (a pipe held by a service's orphan).
+      process.exit(defect ? 1 : process.exitCode ?? 0)
+    }
+  })
+}

@@ -1,0 +1,55 @@
+/**
+ * Default locations, following the XDG base directory specification.
+ *
+ * @since 0.1.0
+ */
+import * as path from "node:path"
+
+type Environment = Readonly<Record<string, string | undefined>>
+
+const base = (env: Environment, variable: string, fallback: string): string => {
+  const value = env[variable]
+  // The specification ignores relative values.
+  if (value !== undefined && path.isAbsolute(value)) return value
+  return path.join(env["HOME"] ?? "/", fallback)
+}
+
+/**
+ * The default scripts directory, journal and logs directory.
+ *
+ * @example
+ * ```ts
+ * defaultPaths(process.env).journal // "/home/me/.config/cronmon/journal.json"
+ * ```
+ * @since 0.1.0
+ */
+export const defaultPaths = (env: Environment) => {
+  const config = path.join(base(env, "XDG_CONFIG_HOME", ".config"), "cronmon")
+  const state = path.join(base(env, "XDG_STATE_HOME", path.join(".local", "state")), "cronmon")
+  return {
+    scripts: path.join(config, "scripts"),
+    journal: path.join(config, "journal.json"),
+    logs: path.join(state, "logs")
+  } as const
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|millis|milliseconds?|seconds?|minutes?|hours?)?$/
+
+const UNIT_MILLIS: Readonly<Record<string, number>> = {
+  ms: 1, millis: 1, millisecond: 1, milliseconds: 1,
+  s: 1000, second: 1000, seconds: 1000,
+  m: 60_000, minute: 60_000, minutes: 60_000,
+  h: 3_600_000, hour: 3_600_000, hours: 3_600_000
+}
+
+/**
+ * Parses a duration flag: `3`, `3s`, `1.5 s`, `500ms`, `2m`, `1 hour`; a
+ * bare number is seconds. Returns milliseconds, or `undefined`.
+ *
+ * @since 0.1.0
+ */
+export const parseDurationMillis = (text: string): number | undefined => {
+  const m = DURATION.exec(text.trim())
+  if (m === null) return undefined
+  return Number(m[1]) * (UNIT_MILLIS[m[2] ?? "s"] ?? 1000)
+}

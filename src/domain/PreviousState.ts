@@ -1,0 +1,92 @@
+/**
+ * What earlier sessions left running, read from the journal's tail.
+ *
+ * A session that ended with `monitor quit` stopped all its processes. Any
+ * other session (killed, crashed, killed while cleaning up after another)
+ * may have left some behind: walking the journal backwards over every such
+ * session up to the last `monitor quit`, a `process spawned` without a later
+ * `process exited` for the same file and pid is a leftover.
+ *
+ * @since 0.1.0
+ */
+import { Result } from "effect"
+import { decodeLine, type JournalEntry } from "./JournalEvent.ts"
+
+/**
+ * A process that an earlier session spawned and never saw exit.
+ *
+ * @since 0.1.0
+ */
+export interface Leftover {
+  readonly file: string
+  readonly pid: number
+  readonly pgid: number | undefined
+  readonly startTime: string | undefined
+  readonly spawnedAt: number
+}
+
+/**
+ * The state earlier sessions left behind.
+ *
+ * @since 0.1.0
+ */
+export interface PreviousState {
+  /** Processes to check and terminate before any service starts, oldest first. */
+  readonly leftovers: ReadonlyArray<Leftover>
+  /** Sessions walked that did not end with `monitor quit`. */
+  readonly uncleanSessions: number
+  /** Lines that could not be decoded on the way (skipped). */
+  readonly badLines: number
+}
+
+/**
+ * Folds journal lines given newest first, stopping at the first clean
+ * `monitor quit`, so that only the tail is ever read.
+ *
+ * @since 0.1.0
+ */
+export const previousStateOf = (newestFirst: Iterable<string>): PreviousState => {
+  const exited = new Set<string>()
+  const leftovers: Array<Leftover> = []
+  let uncleanSessions = 0
+  let badLines = 0
+  let inSession = false
+  for (const line of newestFirst) {
+    const decoded = decodeLine(line)
+    if (Result.isFailure(decoded)) {
+      badLines++
+      continue
+    }
+    const entry: JournalEntry = decoded.success
+    if (entry.type === "monitor quit") break
+    if (!inSession) {
+      inSession = true
+      uncleanSessions++
+    }
+    switch (entry.type) {
+      case "acquired lock":
+        inSession = false
+        break
+      case "process exited":
+        exited.add(key(entry.data.file, entry.data.pid))
+        break
+      case "process spawned": {
+        const k = key(entry.data.file, entry.data.pid)
+        if (!exited.has(k)) {
+          exited.add(k) // an older spawn of the same pid is a different, finished process
+          leftovers.push({
+            file: entry.data.file,
+            pid: entry.data.pid,
+            pgid: entry.data.pgid,
+            startTime: entry.data.start_time,
+            spawnedAt: entry.time
+          })
+        }
+        break
+      }
+    }
+  }
+  return { leftovers: leftovers.reverse(), uncleanSessions, badLines }
+}
+
+const key = (file: string, pid: number) => `${pid}\u0000${file}`

@@ -1,0 +1,67 @@
+/**
+ * Turns file events into changes of the set of services.
+ *
+ * File events are hints, not facts: one editor save is a burst of renames,
+ * creates, writes and chmods, sometimes through temporary names. Per name,
+ * the settler waits until the hints stop for the settle time, then looks at
+ * the file itself and emits a change only when it really differs from what
+ * was last seen. So one save is one restart, and a temporary file that comes
+ * and goes within the settle time is never started.
+ *
+ * @since 0.1.0
+ */
+import { type Duration, Effect, FiberMap, type Scope } from "effect"
+import { diff, type Fingerprint, isIgnoredName, type ScriptChange } from "./ServiceFile.ts"
+
+/**
+ * A settler's inputs: how to look at a name, how long to wait, where changes go.
+ *
+ * @since 0.1.0
+ */
+export interface SettlerOptions {
+  /** The service fingerprint of a name now, or `undefined` when it is not a service. */
+  readonly inspect: (name: string) => Effect.Effect<Fingerprint | undefined>
+  readonly settleTime: Duration.Input
+  readonly emit: (change: ScriptChange) => Effect.Effect<void>
+}
+
+/**
+ * A running settler.
+ *
+ * @since 0.1.0
+ */
+export interface Settler {
+  /** Something may have happened to `name`: look again once it settles. */
+  readonly hint: (name: string) => Effect.Effect<void>
+  /** Look at `name` now, without waiting (the initial scan). */
+  readonly check: (name: string) => Effect.Effect<void>
+}
+
+/**
+ * Makes a settler whose pending waits live in the current scope.
+ *
+ * @since 0.1.0
+ */
+export const makeSettler = (options: SettlerOptions): Effect.Effect<Settler, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const known = new Map<string, Fingerprint>()
+    const pending = yield* FiberMap.make<string>()
+    // Uninterruptible: a newer hint must not cut a check between recording
+    // what it saw and emitting the change.
+    const check = (name: string) =>
+      Effect.uninterruptible(Effect.flatMap(options.inspect(name), (now) => {
+        const change = diff(name, known.get(name), now)
+        if (now === undefined) known.delete(name)
+        else known.set(name, now)
+        return change === undefined ? Effect.void : options.emit(change)
+      }))
+    return {
+      check,
+      // A new hint on a waiting name restarts its wait (FiberMap.run
+      // interrupts the previous fiber for the key).
+      hint: (name) =>
+        isIgnoredName(name)
+          ? Effect.void
+          : Effect.asVoid(FiberMap.run(pending, name, Effect.andThen(Effect.sleep(options.settleTime), check(name))))
+    }
+  })

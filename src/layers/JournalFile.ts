@@ -1,0 +1,148 @@
+/**
+ * The journal as a line-delimited JSON file held under an exclusive
+ * `flock(2)` for the daemon's whole life.
+ *
+ * Opening it: create the directory (0750) and the file (0600), take the lock
+ * (or fail with `JournalLocked`), cut a torn or corrupt last line, read what
+ * earlier sessions left from the tail, and record `acquired lock`. Every
+ * append is one `write(2)` of one line on a descriptor opened `O_SYNC`, and is
+ * echoed to stderr in a readable form.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { encodeLine, Events, formatHuman, type JournalEntry, type JournalEvent } from "../domain/JournalEvent.ts"
+import { endOfLastNewline, linesBackward, type RandomAccess } from "../domain/LinesBackward.ts"
+import { previousStateOf } from "../domain/PreviousState.ts"
+import { Journal, JournalLocked, JournalUnavailable } from "../services/Journal.ts"
+import { System } from "../services/System.ts"
+
+/**
+ * How the journal file is opened.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly path: string
+  /** Writes each event to stderr as a readable line too (the daemon does). */
+  readonly echo?: ((line: string) => void) | undefined
+}
+
+/**
+ * Positioned reads on an open descriptor.
+ *
+ * @since 0.1.0
+ */
+export const randomAccess = (fd: number): RandomAccess => ({
+  size: fs.fstatSync(fd).size,
+  read: (position, length) => {
+    const buffer = Buffer.allocUnsafe(length)
+    const n = fs.readSync(fd, buffer, 0, length, position)
+    return buffer.subarray(0, n)
+  }
+})
+
+const errorText = (error: unknown): string =>
+  error instanceof Error ? error.message.replace(/^[A-Z]+: /, "") : String(error)
+
+const openLocked = (file: string) =>
+  Effect.gen(function*() {
+    const system = yield* System
+    const fd = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 })
+          const { O_APPEND, O_CREAT, O_RDWR, O_SYNC } = fs.constants
+          return fs.openSync(file, O_RDWR | O_CREAT | O_APPEND | O_SYNC, 0o600)
+        },
+        catch: (error) => new JournalUnavailable({ path: file, reason: errorText(error) })
+      }),
+      (fd) => Effect.sync(() => fs.closeSync(fd))
+    )
+    const locked = yield* system.tryLockExclusive(fd).pipe(
+      Effect.mapError((error) => new JournalUnavailable({ path: file, reason: error.message }))
+    )
+    if (!locked) return yield* new JournalLocked({ path: file })
+    return fd
+  })
+
+/**
+ * Cuts a torn last line (no final newline) or a last line that is not JSON
+ * (a crash mid-write), and says what was cut.
+ *
+ * @since 0.1.0
+ */
+export const repairTail = (fd: number): string | undefined => {
+  const file = randomAccess(fd)
+  const lastNewline = endOfLastNewline(file)
+  if (lastNewline < file.size) {
+    fs.ftruncateSync(fd, lastNewline)
+    return `the last line was torn: ${file.size - lastNewline} bytes cut off`
+  }
+  if (file.size === 0) return undefined
+  const [lastLine] = linesBackward(file)
+  if (lastLine === undefined || isJson(lastLine)) return undefined
+  const start = endOfLastNewline(file, file.size - 1)
+  fs.ftruncateSync(fd, start)
+  return `the last line was corrupt: ${file.size - start} bytes cut off`
+}
+
+const isJson = (text: string): boolean => {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The journal on disk, locked for the life of the layer.
+ *
+ * @example
+ * ```ts
+ * JournalFile.layer({ path: "/home/me/.config/cronmon/journal.json", echo: (l) => process.stderr.write(l + "\n") })
+ * ```
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | JournalUnavailable, System> =>
+  Layer.effect(
+    Journal,
+    Effect.gen(function*() {
+      const file = path.resolve(options.path)
+      const fd = yield* openLocked(file)
+      const repaired = yield* Effect.try({
+        try: () => {
+          const cut = repairTail(fd)
+          return { cut, previousState: previousStateOf(linesBackward(randomAccess(fd))) }
+        },
+        catch: (error) => new JournalUnavailable({ path: file, reason: errorText(error) })
+      })
+      let failing = false
+      const write = (entry: JournalEntry) => {
+        options.echo?.(formatHuman(entry))
+        try {
+          fs.writeSync(fd, encodeLine(entry) + "\n")
+          if (failing) {
+            failing = false
+            process.stderr.write(`cronmon: the journal ${file} is writable again\n`)
+          }
+        } catch (error) {
+          // Reported once per outage, not once per event.
+          if (!failing) process.stderr.write(`cronmon: cannot write the journal ${file}: ${errorText(error)}\n`)
+          failing = true
+        }
+      }
+      const append = (event: JournalEvent) =>
+        Effect.map(Clock.currentTimeMillis, (time) => write({ time, ...event }))
+      const id = `file:${file}${options.echo === undefined ? "" : "+stderr"}`
+      yield* append(Events.acquiredLock(id))
+      if (repaired.cut !== undefined) yield* append(Events.logTruncated(repaired.cut))
+      if (repaired.previousState.badLines > 0) {
+        yield* append(Events.warning("journal", `${repaired.previousState.badLines} unreadable lines skipped`))
+      }
+      return Journal.of({ id, append, previousState: repaired.previousState })
+    })
+  )

@@ -1,0 +1,47 @@
+/**
+ * The whole live daemon as one layer, built from settings.
+ *
+ * @since 0.1.0
+ */
+import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import { Layer } from "effect"
+import type { Journal, JournalLocked, JournalUnavailable } from "../services/Journal.ts"
+import type { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
+import { Settings, type SettingsShape } from "../services/Settings.ts"
+import type { System } from "../services/System.ts"
+import type { Watcher } from "../services/Watcher.ts"
+import * as JournalFile from "./JournalFile.ts"
+import * as ProcessSupervisorLive from "./ProcessSupervisorLive.ts"
+import * as ServiceLogsFile from "./ServiceLogsFile.ts"
+import * as SystemLinux from "./SystemLinux.ts"
+import * as WatcherChokidar from "./WatcherChokidar.ts"
+
+/**
+ * Everything the daemon program needs, live. The journal is opened (and
+ * locked) first: when another daemon holds it, nothing else is built.
+ *
+ * @example
+ * ```ts
+ * daemon.pipe(Effect.provide(Live.layer(settings, { echo: (line) => process.stderr.write(line + "\n") })))
+ * ```
+ * @since 0.1.0
+ */
+export const layer = (
+  settings: SettingsShape,
+  options: { readonly echo?: ((line: string) => void) | undefined } = {}
+): Layer.Layer<
+  Journal | ProcessSupervisor | Watcher | Settings | System,
+  JournalLocked | JournalUnavailable
+> => {
+  const base = Layer.mergeAll(Layer.succeed(Settings, settings), SystemLinux.layer)
+  const journal = JournalFile.layer({ path: settings.journalPath, echo: options.echo }).pipe(Layer.provideMerge(base))
+  const spawner = NodeChildProcessSpawner.layer.pipe(
+    Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
+  )
+  return Layer.mergeAll(ProcessSupervisorLive.layer, WatcherChokidar.layer).pipe(
+    Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, spawner)),
+    Layer.provideMerge(journal)
+  )
+}

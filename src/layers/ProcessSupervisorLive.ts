@@ -1,0 +1,168 @@
+/**
+ * The live `ProcessSupervisor`: one fiber per service in a `FiberMap`,
+ * processes spawned through Effect's `ChildProcessSpawner`.
+ *
+ * A service's fiber repeats one run (spawn, journal, wait for the exit)
+ * under the restart `Schedule`. Interrupting the fiber stops the service: its
+ * process group gets SIGTERM, then SIGKILL when the stop timeout passes (on
+ * the Effect `Clock`, so tests drive it with `TestClock`), and the fiber ends
+ * once the main process is reaped and `process exited` is journaled.
+ *
+ * @since 0.1.0
+ */
+import { Effect, FiberMap, Layer, Option, Semaphore } from "effect"
+import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import type { PlatformError } from "effect/PlatformError"
+import * as path from "node:path"
+import { restartBackoff, timed } from "../domain/Backoff.ts"
+import { Events, type ExitStatus } from "../domain/JournalEvent.ts"
+import { Journal } from "../services/Journal.ts"
+import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
+import { ServiceLogs } from "../services/ServiceLogs.ts"
+import { Settings } from "../services/Settings.ts"
+import { System } from "../services/System.ts"
+
+const SIGNAL_IN_MESSAGE = /signal: '(\w+)'/
+
+/**
+ * How the spawner's `exitCode` ended, as an exit status: it fails (with the
+ * signal named in its message) when a signal killed the process.
+ *
+ * @since 0.1.0
+ */
+export const exitStatusOf = (handle: ChildProcessSpawner.ChildProcessHandle): Effect.Effect<ExitStatus> =>
+  handle.exitCode.pipe(
+    Effect.map((code): ExitStatus => ({ code, signal: null })),
+    Effect.catch((error) => Effect.succeed<ExitStatus>({ code: null, signal: signalOf(error) }))
+  )
+
+const signalOf = (error: PlatformError): string | null => {
+  const cause: unknown = error.cause
+  const text = cause instanceof Error ? cause.message : error.message
+  return SIGNAL_IN_MESSAGE.exec(text)?.[1] ?? null
+}
+
+/**
+ * Why a spawn failed, in the words a user needs: the errno and the file.
+ *
+ * @since 0.1.0
+ */
+export const spawnFailureReason = (file: string, error: PlatformError): string => {
+  const cause: unknown = error.cause
+  if (cause instanceof Error && "code" in cause && typeof cause.code === "string") {
+    const explanation = {
+      ENOENT: "no such file, or its interpreter is missing",
+      EACCES: "permission denied",
+      ENOEXEC: "not an executable format",
+      EISDIR: "is a directory"
+    }[cause.code] ?? cause.message
+    return `spawn ${file}: ${explanation} (${cause.code})`
+  }
+  return `spawn ${file}: ${error.message}`
+}
+
+/**
+ * The live supervisor.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<
+  ProcessSupervisor,
+  never,
+  ChildProcessSpawner.ChildProcessSpawner | Journal | ServiceLogs | Settings | System
+> = Layer.effect(
+  ProcessSupervisor,
+  Effect.gen(function*() {
+    const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+    const journal = yield* Journal
+    const logs = yield* ServiceLogs
+    const settings = yield* Settings
+    const system = yield* System
+    const scope = yield* Effect.scope
+    const services = yield* FiberMap.make<string>()
+    const backoff = restartBackoff(settings.restartDelays, settings.stableRun)
+
+    // SIGTERM to the group; SIGKILL to the group if anything of it is left
+    // when the stop timeout passes. `kill` returns once the group is gone.
+    const terminate = (handle: ChildProcessSpawner.ChildProcessHandle) =>
+      handle.kill({ killSignal: "SIGTERM" }).pipe(
+        Effect.timeoutOrElse({
+          duration: settings.stopTimeout,
+          orElse: () => handle.kill({ killSignal: "SIGKILL" })
+        }),
+        Effect.ignore
+      )
+
+    // Uninterruptible from the spawn until the wait for the exit, so that an
+    // interrupt always finds a spawned process with its stop in place.
+    const runOnce = (name: string) =>
+      Effect.uninterruptibleMask((restore) => Effect.scoped(Effect.gen(function*() {
+        const file = path.join(settings.scriptsDir, name)
+        const spawned = yield* spawner.spawn(ChildProcess.make(file, [], {
+          stdin: "ignore",
+          stdout: "pipe",
+          stderr: "pipe",
+          detached: true,
+          // What the spawner does on scope close to group members that
+          // outlive their leader.
+          killSignal: "SIGTERM",
+          forceKillAfter: settings.stopTimeout
+        })).pipe(
+          Effect.map(Option.some),
+          Effect.catch((error) =>
+            Effect.as(journal.append(Events.spawnError(name, spawnFailureReason(file, error))), Option.none())
+          )
+        )
+        if (Option.isNone(spawned)) return
+        const handle = spawned.value
+        const identity = yield* system.identify(handle.pid)
+        yield* journal.append(Events.spawned(
+          name,
+          handle.pid,
+          Option.match(identity, {
+            onNone: () => ({}),
+            onSome: ({ pgid, startTime }) => ({ pgid, start_time: startTime })
+          })
+        ))
+        // Drained in the supervisor's scope, not this run's: processes the
+        // service left behind may still write to its log after it exits.
+        yield* Effect.forkIn(logs.write(name, handle.all), scope)
+        const exited = exitStatusOf(handle).pipe(
+          Effect.flatMap((status) => journal.append(Events.exited(name, handle.pid, status)))
+        )
+        yield* restore(exited).pipe(Effect.onInterrupt(() => Effect.andThen(terminate(handle), exited)))
+      })))
+
+    const supervise = (name: string) => Effect.repeat(timed(runOnce(name)), backoff)
+
+    // One lock per name: a restart (stop, then start) never interleaves with
+    // another change of the same service.
+    const locks = new Map<string, Semaphore.Semaphore>()
+    const exclusively = (name: string) => {
+      let lock = locks.get(name)
+      if (lock === undefined) {
+        lock = Semaphore.makeUnsafe(1)
+        locks.set(name, lock)
+      }
+      return Semaphore.withPermit(lock)
+    }
+
+    const stop = (name: string) => exclusively(name)(FiberMap.remove(services, name))
+
+    return ProcessSupervisor.of({
+      start: (name) =>
+        exclusively(name)(
+          FiberMap.remove(services, name).pipe(
+            Effect.andThen(FiberMap.run(services, name, supervise(name), { startImmediately: true })),
+            Effect.asVoid
+          )
+        ),
+      stop,
+      stopAll: Effect.suspend(() =>
+        Effect.forEach(Array.from(services, ([name]) => name), stop, { concurrency: "unbounded", discard: true })
+      ),
+      running: Effect.sync(() => Array.from(services, ([name]) => name).sort())
+    })
+  })
+)
+

@@ -1,0 +1,141 @@
+/**
+ * The daemon: with the journal locked, clean up what earlier sessions left,
+ * keep every service of the scripts directory running, and on SIGINT,
+ * SIGTERM or SIGHUP stop them all, write `monitor quit` and release the lock.
+ *
+ * @since 0.1.0
+ */
+import { Effect, FiberSet, Option, Schedule, Stream } from "effect"
+import { Events } from "../domain/JournalEvent.ts"
+import type { Leftover } from "../domain/PreviousState.ts"
+import type { ScriptChange } from "../domain/ServiceFile.ts"
+import { Journal } from "../services/Journal.ts"
+import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
+import { Settings } from "../services/Settings.ts"
+import { type ProcessIdentity, System } from "../services/System.ts"
+import { Watcher } from "../services/Watcher.ts"
+
+const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const
+
+/**
+ * Waits for the first shutdown signal. The handlers stay installed for the
+ * rest of the scope, so that a second Ctrl-C during the stop does not kill
+ * the daemon before its services.
+ *
+ * @since 0.1.0
+ */
+export const shutdownSignal = Effect.gen(function*() {
+  let received: ((signal: NodeJS.Signals) => void) | undefined
+  const onSignal = (signal: NodeJS.Signals) => received?.(signal)
+  yield* Effect.acquireRelease(
+    Effect.sync(() => SHUTDOWN_SIGNALS.forEach((signal) => process.on(signal, onSignal))),
+    () => Effect.sync(() => SHUTDOWN_SIGNALS.forEach((signal) => process.off(signal, onSignal)))
+  )
+  return yield* Effect.callback<NodeJS.Signals>((resume) => {
+    received = (signal) => resume(Effect.succeed(signal))
+  })
+})
+
+// A process spawned by an earlier session is the same process now if its
+// recorded start time matches; journals of the Go original record none, so
+// then its start must fall within moments of the spawn's journal time.
+const isSameProcess = (leftover: Leftover, now: ProcessIdentity): boolean =>
+  leftover.startTime !== undefined
+    ? leftover.startTime === now.startTime
+    : Math.abs(now.startedAt - leftover.spawnedAt) < 2_000
+
+/**
+ * Terminates the processes that earlier sessions left running (SIGTERM, then
+ * SIGKILL after the stop timeout) and journals each one's end, so that the
+ * next session's walk back through the journal stops here.
+ *
+ * @since 0.1.0
+ */
+export const cleanUpLeftovers = Effect.gen(function*() {
+  const journal = yield* Journal
+  const system = yield* System
+  const { stopTimeout } = yield* Settings
+  const gone = (target: number) =>
+    system.kill(target, 0).pipe(
+      Effect.repeat({ while: (alive) => alive, schedule: Schedule.spaced("20 millis") }),
+      Effect.timeoutOrElse({ duration: stopTimeout, orElse: () => Effect.succeed(true) }),
+      Effect.map((alive) => !alive)
+    )
+  const terminate = Effect.fnUntraced(function*(leftover: Leftover) {
+    const identity = yield* system.identify(leftover.pid)
+    if (Option.isNone(identity) || !isSameProcess(leftover, identity.value)) {
+      return yield* journal.append(
+        Events.exited(leftover.file, leftover.pid, { code: null, signal: null }, "exit not seen: cronmon was not running")
+      )
+    }
+    // Signal its group when it leads one (services always do), else itself.
+    const target = identity.value.pgid === leftover.pid ? -leftover.pid : leftover.pid
+    yield* journal.append(Events.warning(
+      "previous state",
+      `${leftover.file} (pid ${leftover.pid}) was left running by an earlier session: terminating it`
+    ))
+    yield* system.kill(target, "SIGTERM")
+    let signal: NodeJS.Signals = "SIGTERM"
+    if (!(yield* gone(target))) {
+      signal = "SIGKILL"
+      yield* system.kill(target, "SIGKILL")
+      yield* gone(target)
+    }
+    yield* journal.append(
+      Events.exited(leftover.file, leftover.pid, { code: null, signal }, "left running by an earlier session")
+    )
+  })
+  yield* Effect.forEach(journal.previousState.leftovers, terminate, { concurrency: "unbounded", discard: true })
+})
+
+const applyChange = (supervisor: ProcessSupervisor["Service"], change: ScriptChange) => {
+  switch (change._tag) {
+    case "Add":
+    case "Update":
+      return supervisor.start(change.name)
+    case "Remove":
+      return supervisor.stop(change.name)
+  }
+}
+
+const OP = { Add: "add", Update: "update", Remove: "remove" } as const
+
+/**
+ * Supervises until `until` completes or the fiber is interrupted, then stops
+ * every service and writes `monitor quit`. A watcher failure is journaled
+ * and the services already found keep running.
+ *
+ * @since 0.1.0
+ */
+export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const journal = yield* Journal
+    const supervisor = yield* ProcessSupervisor
+    const watcher = yield* Watcher
+    yield* cleanUpLeftovers
+    yield* Effect.addFinalizer(() => Effect.andThen(supervisor.stopAll, journal.append(Events.monitorQuit())))
+    // Changes are applied concurrently (a slow stop does not hold up other
+    // services); the supervisor orders the changes of one service.
+    const applying = yield* FiberSet.make()
+    yield* watcher.changes.pipe(
+      Stream.runForEach((change) =>
+        Effect.andThen(
+          journal.append(Events.listModified(OP[change._tag], change.name)),
+          FiberSet.run(applying, applyChange(supervisor, change))
+        )
+      ),
+      Effect.catch((error) =>
+        journal.append(Events.warning("watcher", `${error.message}; services already found keep running`))
+      ),
+      Effect.forkScoped
+    )
+    yield* until
+  }))
+
+/**
+ * The daemon as the CLI runs it: until a shutdown signal.
+ *
+ * @since 0.1.0
+ */
+export const daemon = supervise(shutdownSignal)
+

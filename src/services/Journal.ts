@@ -1,0 +1,58 @@
+/**
+ * The journal: where the daemon records what it does, and where it finds what
+ * earlier sessions left behind.
+ *
+ * @since 0.1.0
+ */
+import { Context, Data, type Effect } from "effect"
+import type { JournalEvent } from "../domain/JournalEvent.ts"
+import type { PreviousState } from "../domain/PreviousState.ts"
+
+/**
+ * Another process holds the journal's lock: a daemon is already running.
+ *
+ * @since 0.1.0
+ */
+export class JournalLocked extends Data.TaggedError("JournalLocked")<{
+  readonly path: string
+}> {
+  override get message() {
+    return "cronmon is already running"
+  }
+}
+
+/**
+ * The journal cannot be opened, created or locked.
+ *
+ * @since 0.1.0
+ */
+export class JournalUnavailable extends Data.TaggedError("JournalUnavailable")<{
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `cannot open the journal ${this.path}: ${this.reason}`
+  }
+}
+
+/**
+ * An open, exclusively held journal.
+ *
+ * @example
+ * ```ts
+ * const journal = yield* Journal
+ * yield* journal.append(Events.spawned("web", 4242))
+ * ```
+ * @since 0.1.0
+ */
+export class Journal extends Context.Service<Journal, {
+  /** Identifies this journal in `acquired lock` (for example `file:/path+stderr`). */
+  readonly id: string
+  /**
+   * Stamps the event with the Clock's time and records it. Never fails: a
+   * journal that cannot be written is reported and supervision goes on.
+   */
+  readonly append: (event: JournalEvent) => Effect.Effect<void>
+  /** What earlier sessions left behind, as found when the journal was opened. */
+  readonly previousState: PreviousState
+}>()("cronmon/Journal") {}
