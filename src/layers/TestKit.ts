@@ -1,0 +1,79 @@
+/**
+ * Everything the daemon needs, simulated: an in-memory journal, a hand-fed
+ * watcher, simulated processes and the real supervisor, for deterministic
+ * tests under `TestClock`.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Layer, Stream } from "effect"
+import type { ChildProcessSpawner } from "effect/process"
+import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN } from "../domain/Backoff.ts"
+import type { PreviousState } from "../domain/PreviousState.ts"
+import type { Journal } from "../services/Journal.ts"
+import type { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
+import { ServiceLogs } from "../services/ServiceLogs.ts"
+import { Settings, type SettingsShape } from "../services/Settings.ts"
+import type { System } from "../services/System.ts"
+import type { Watcher } from "../services/Watcher.ts"
+import * as JournalMemory from "./JournalMemory.ts"
+import * as ProcessesSimulated from "./ProcessesSimulated.ts"
+import * as ProcessSupervisorLive from "./ProcessSupervisorLive.ts"
+import * as WatcherQueue from "./WatcherQueue.ts"
+
+/**
+ * The settings tests start from: the original's timings.
+ *
+ * @since 0.1.0
+ */
+export const testSettings: SettingsShape = {
+  scriptsDir: "/scripts",
+  journalPath: "/journal.json",
+  logsDir: "/logs",
+  stopTimeout: Duration.seconds(3),
+  restartDelays: DEFAULT_DELAYS,
+  stableRun: DEFAULT_STABLE_RUN,
+  settleTime: Duration.millis(30)
+}
+
+/**
+ * Service output, discarded.
+ *
+ * @since 0.1.0
+ */
+export const discardLogs: Layer.Layer<ServiceLogs> = Layer.succeed(
+  ServiceLogs,
+  ServiceLogs.of({ write: (_name, output) => Effect.ignore(Stream.runDrain(output)) })
+)
+
+/**
+ * The simulated daemon environment.
+ *
+ * @example
+ * ```ts
+ * it.effect("restarts", () => program.pipe(Effect.provide(TestKit.layer())))
+ * ```
+ * @since 0.1.0
+ */
+export const layer = (
+  settings: Partial<SettingsShape> = {},
+  previousState?: PreviousState
+): Layer.Layer<
+  | ProcessSupervisor
+  | Journal
+  | JournalMemory.JournalMemory
+  | Watcher
+  | WatcherQueue.WatcherQueue
+  | ChildProcessSpawner.ChildProcessSpawner
+  | System
+  | ProcessesSimulated.SimulatedProcesses
+  | Settings
+> =>
+  ProcessSupervisorLive.layer.pipe(
+    Layer.provide(discardLogs),
+    Layer.provideMerge(Layer.mergeAll(
+      JournalMemory.layer(previousState),
+      ProcessesSimulated.layer,
+      WatcherQueue.layer,
+      Layer.succeed(Settings, { ...testSettings, ...settings })
+    ))
+  )
