@@ -160,7 +160,7 @@ describe("ProcessSupervisor", () => {
         [i * 120, "spawned", "job", 1000 + i],
         [(i + 1) * 120, "exited", "job", 0, null]
       ])
-      assert.deepStrictEqual(cycles.slice(0, 10), expected)
+      assert.deepStrictEqual<ReadonlyArray<ReadonlyArray<unknown>>>(cycles.slice(0, 10), expected)
       yield* supervisor.stop("job")
     }).pipe(Effect.provide(TestKit.layer())))
 

@@ -1,0 +1,118 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Effect, Fiber, Queue } from "effect"
+import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import { TestClock } from "effect/testing"
+import type { JournalEntry } from "../src/domain/JournalEvent.ts"
+import { JournalMemory } from "../src/layers/JournalMemory.ts"
+import { SimulatedProcesses } from "../src/layers/ProcessesSimulated.ts"
+import * as TestKit from "../src/layers/TestKit.ts"
+import { WatcherQueue } from "../src/layers/WatcherQueue.ts"
+import { supervise } from "../src/programs/daemon.ts"
+import { ProcessSupervisor } from "../src/services/ProcessSupervisor.ts"
+import { WatchError } from "../src/services/Watcher.ts"
+
+const entries = JournalMemory.use((journal) => journal.entries)
+const offer = (change: { readonly _tag: "Add" | "Update" | "Remove"; readonly name: string }) =>
+  WatcherQueue.use(({ queue }) => Queue.offer(queue, change))
+const settle = TestClock.adjust(0)
+
+const summary = (entry: JournalEntry): string => {
+  switch (entry.type) {
+    case "process spawned":
+      return `spawned ${entry.data.file}`
+    case "process exited":
+      return `exited ${entry.data.file} ${entry.data.exit_code}${entry.data.error ? ` (${entry.data.error})` : ""}`
+    case "process list modified":
+      return `${entry.data.op} ${entry.data.file}`
+    case "warning":
+      return `warning ${entry.data.component}`
+    default:
+      return entry.type
+  }
+}
+
+describe("daemon", () => {
+  it.effect("applies the watcher's changes and, when stopped, stops everything and writes monitor quit last", () =>
+    Effect.gen(function*() {
+      const sim = yield* SimulatedProcesses
+      const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
+      yield* offer({ _tag: "Add", name: "a" })
+      yield* offer({ _tag: "Add", name: "b" })
+      yield* settle
+      assert.deepStrictEqual((yield* sim.running).map((p) => p.name).sort(), ["a", "b"])
+      yield* offer({ _tag: "Update", name: "a" })
+      yield* settle
+      yield* offer({ _tag: "Remove", name: "b" })
+      yield* settle
+      assert.deepStrictEqual((yield* sim.running).map((p) => p.name), ["a"])
+      yield* Fiber.interrupt(daemon)
+      assert.deepStrictEqual((yield* entries).map(summary), [
+        "acquired lock",
+        "add a",
+        "spawned a",
+        "add b",
+        "spawned b",
+        "update a",
+        "exited a -1",
+        "spawned a",
+        "remove b",
+        "exited b -1",
+        "exited a -1",
+        "monitor quit"
+      ])
+      assert.deepStrictEqual(yield* sim.running, [])
+    }).pipe(Effect.provide(TestKit.layer())))
+
+  it.effect("a failing watcher is journaled and the services found keep running", () =>
+    Effect.gen(function*() {
+      const sim = yield* SimulatedProcesses
+      const { queue } = yield* WatcherQueue
+      const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
+      yield* Queue.offer(queue, { _tag: "Add", name: "a" })
+      yield* Queue.failCause(queue, Cause.fail(new WatchError({ path: "/scripts", reason: "ENOSPC" })))
+      yield* settle
+      yield* TestClock.adjust("1 hour")
+      assert.deepStrictEqual((yield* sim.running).map((p) => p.name), ["a"])
+      const warnings = (yield* entries).filter((e) => e.type === "warning")
+      assert.deepStrictEqual(warnings.map((w) => w.data), [{
+        component: "watcher",
+        error: "cannot watch /scripts: ENOSPC; services already found keep running"
+      }])
+      yield* Fiber.interrupt(daemon)
+    }).pipe(Effect.provide(TestKit.layer())))
+
+  it.effect("terminates what an earlier session left, before any service starts", () =>
+    Effect.gen(function*() {
+      const sim = yield* SimulatedProcesses
+      const supervisor = yield* ProcessSupervisor
+      const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+      // pid 1000: a process an earlier session left, which ignores SIGTERM
+      yield* sim.setBehaviour("stubborn", { ignoresSigterm: true })
+      yield* spawner.spawn(ChildProcess.make("/scripts/stubborn"))
+      const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
+      yield* offer({ _tag: "Add", name: "web" })
+      yield* settle
+      assert.deepStrictEqual(yield* supervisor.running, [], "no service starts during the cleanup")
+      yield* TestClock.adjust("3 seconds") // the leftover's stop timeout
+      yield* settle
+      assert.deepStrictEqual((yield* entries).map(summary), [
+        "acquired lock",
+        "exited gone -1 (exit not seen: cronmon was not running)",
+        "warning previous state",
+        "exited stubborn -1 (left running by an earlier session)",
+        "add web",
+        "spawned web"
+      ])
+      const signals = (yield* sim.happenings).flatMap((h) => h._tag === "Signalled" ? [`${h.pid} ${h.signal} ${h.at}`] : [])
+      assert.deepStrictEqual(signals, ["1000 SIGTERM 0", "1000 SIGKILL 3000"])
+      assert.deepStrictEqual(yield* supervisor.running, ["web"])
+      yield* Fiber.interrupt(daemon)
+    }).pipe(Effect.provide(TestKit.layer({}, {
+      uncleanSessions: 1,
+      badLines: 0,
+      leftovers: [
+        { file: "gone", pid: 999, pgid: 999, startTime: "999", spawnedAt: 0 },
+        { file: "stubborn", pid: 1000, pgid: 1000, startTime: "1000", spawnedAt: 0 }
+      ]
+    }))))
+})
