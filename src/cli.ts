@@ -14,6 +14,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN } from "./domain/Backoff.ts"
 import { defaultPaths, parseDurationMillis } from "./domain/Paths.ts"
+import { ensureDirectory } from "./layers/Directories.ts"
 import * as Live from "./layers/Live.ts"
 import { crontab } from "./programs/cron.ts"
 import { daemon } from "./programs/daemon.ts"
@@ -80,7 +81,7 @@ const prepareScriptsDir = (dir: string) =>
   Effect.try({
     try: () => {
       const stats = fs.statSync(dir, { throwIfNoEntry: false })
-      if (stats === undefined) fs.mkdirSync(dir, { recursive: true, mode: 0o750 })
+      if (stats === undefined) ensureDirectory(dir, 0o750)
       else if (!stats.isDirectory()) throw new Error(`the scripts path ${dir} is not a directory`)
       fs.accessSync(dir, fs.constants.R_OK | fs.constants.X_OK)
     },
@@ -150,6 +151,8 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
   )
 
 if (import.meta.main) {
+  // A closed stderr (`cronmon | head`) must not crash the daemon.
+  process.stderr.on("error", () => {})
   const program = Effect.flatMap(main(process.argv.slice(2)), (code) =>
     Effect.sync(() => {
       process.exitCode = code

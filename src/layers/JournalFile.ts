@@ -17,6 +17,7 @@ import { encodeLine, Events, formatHuman, type JournalEntry, type JournalEvent }
 import { endOfLastNewline, linesBackward, type RandomAccess } from "../domain/LinesBackward.ts"
 import { previousStateOf } from "../domain/PreviousState.ts"
 import { Journal, JournalLocked, JournalUnavailable } from "../services/Journal.ts"
+import { ensureDirectory } from "./Directories.ts"
 import { System } from "../services/System.ts"
 
 /**
@@ -53,7 +54,7 @@ const openLocked = (file: string) =>
     const fd = yield* Effect.acquireRelease(
       Effect.try({
         try: () => {
-          fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 })
+          ensureDirectory(path.dirname(file), 0o750)
           const { O_APPEND, O_CREAT, O_RDWR, O_SYNC } = fs.constants
           return fs.openSync(file, O_RDWR | O_CREAT | O_APPEND | O_SYNC, 0o600)
         },

@@ -10,6 +10,7 @@ import { Events } from "../domain/JournalEvent.ts"
 import { Journal } from "../services/Journal.ts"
 import { ServiceLogs } from "../services/ServiceLogs.ts"
 import { Settings } from "../services/Settings.ts"
+import { ensureDirectory } from "./Directories.ts"
 
 const reasonOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
@@ -27,8 +28,8 @@ export const layer: Layer.Layer<ServiceLogs, never, Journal | Settings> = Layer.
     const warn = (error: string) => journal.append(Events.warning("logs", error))
     const open = (file: string) =>
       Effect.tryPromise({
-        try: async () => {
-          await fs.promises.mkdir(logsDir, { recursive: true, mode: 0o750 })
+        try: () => {
+          ensureDirectory(logsDir, 0o750)
           return fs.promises.open(file, "a", 0o600)
         },
         catch: reasonOf
@@ -38,20 +39,16 @@ export const layer: Layer.Layer<ServiceLogs, never, Journal | Settings> = Layer.
       let failing = false
       const append = (chunk: Uint8Array) =>
         Effect.tryPromise({ try: () => handle.write(chunk), catch: reasonOf }).pipe(
-          Effect.match({
-            onSuccess: () => {
-              failing = false
-              return Effect.void
-            },
-            onFailure: (reason) => {
-              const first = !failing
-              failing = true
-              return first ? warn(`${file}: output dropped: ${reason}`) : Effect.void
-            }
-          }),
-          Effect.flatten
+          Effect.andThen(Effect.sync(() => {
+            failing = false
+          })),
+          Effect.catch((reason) => {
+            const first = !failing
+            failing = true
+            return first ? warn(`${file}: output dropped: ${reason}`) : Effect.void
+          })
         )
-      return Stream.runForEach(output, append)
+      return Effect.ignore(Stream.runForEach(output, append))
     }
     return ServiceLogs.of({
       write: (name, output) => {
@@ -64,9 +61,7 @@ export const layer: Layer.Layer<ServiceLogs, never, Journal | Settings> = Layer.
           // Still drain the output of a service whose log cannot be opened,
           // so that it never blocks on a full pipe.
           Effect.catch((reason) =>
-            typeof reason === "string"
-              ? Effect.andThen(warn(`${file}: cannot open: ${reason}`), Effect.ignore(Stream.runDrain(output)))
-              : Effect.void
+            Effect.andThen(warn(`${file}: cannot open: ${reason}`), Effect.ignore(Stream.runDrain(output)))
           )
         )
       }

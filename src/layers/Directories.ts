@@ -1,0 +1,34 @@
+/**
+ * Creating the directories cronmon writes into.
+ *
+ * @since 0.1.0
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+/**
+ * Creates `dir` and its missing parents with `mode`, like `mkdir -p`.
+ *
+ * Node's own `mkdir(…, { recursive: true })` spins forever where `mkdir`
+ * keeps answering ENOENT (under `/proc`, for one), so the walk is ours: each
+ * missing level is created once, and any error other than EEXIST ends it.
+ *
+ * @since 0.1.0
+ */
+export const ensureDirectory = (dir: string, mode: number): void => {
+  const missing: Array<string> = []
+  let current = path.resolve(dir)
+  while (!fs.existsSync(current)) {
+    missing.push(current)
+    const parent = path.dirname(current)
+    if (parent === current) break
+    current = parent
+  }
+  for (const level of missing.reverse()) {
+    try {
+      fs.mkdirSync(level, { mode })
+    } catch (error) {
+      if (!(error instanceof Error && "code" in error && error.code === "EEXIST")) throw error
+    }
+  }
+}
