@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { watch } from "chokidar"
-import { Cause, Effect, Layer, Queue, Stream } from "effect"
+import { Cause, Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fingerprintOf, type Fingerprint, isIgnoredName, type ScriptChange } from "../domain/ServiceFile.ts"
@@ -70,11 +70,20 @@ export const watchScripts = (dir: string, settleTime: Settings["Service"]["settl
         if (watched === dir && changed !== null) hint(changed)
         else if (watched !== undefined && path.dirname(watched) === dir) hint(path.basename(watched))
       })
-      watcher.on("error", (error) =>
-        Queue.failCauseUnsafe(queue, Cause.fail(new WatchError({ path: dir, reason: reasonOf(error) }))))
-      yield* Effect.callback<void>((resume) => {
-        watcher.once("ready", () => resume(Effect.void))
+      // An error before chokidar is ready (no inotify watches left, say)
+      // still lets the initial scan through: the services found then run,
+      // and the stream fails after their `Add`s.
+      let scanned = false
+      let startupError: WatchError | undefined
+      const started = yield* Deferred.make<void>()
+      watcher.on("error", (error) => {
+        const failure = new WatchError({ path: dir, reason: reasonOf(error) })
+        if (scanned) Queue.failCauseUnsafe(queue, Cause.fail(failure))
+        else startupError ??= failure
+        Deferred.doneUnsafe(started, Exit.void)
       })
+      watcher.once("ready", () => Deferred.doneUnsafe(started, Exit.void))
+      yield* Deferred.await(started)
       const settler = yield* makeSettler({
         inspect: (name) => inspectFile(dir, name),
         settleTime,
@@ -83,7 +92,9 @@ export const watchScripts = (dir: string, settleTime: Settings["Service"]["settl
       // Scanned after chokidar is ready: a file created in between is both
       // scanned and hinted, and the settler emits it once.
       yield* Effect.forEach(yield* listNames(dir), settler.check, { discard: true })
-      yield* Effect.forkScoped(Stream.runForEach(Stream.fromQueue(hints), settler.hint))
+      scanned = true
+      if (startupError !== undefined) Queue.failCauseUnsafe(queue, Cause.fail(startupError))
+      else yield* Effect.forkScoped(Stream.runForEach(Stream.fromQueue(hints), settler.hint))
     })
   )
 

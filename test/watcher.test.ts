@@ -1,0 +1,115 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Fiber, Stream } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { watchScripts } from "../src/layers/WatcherChokidar.ts"
+
+/** Polls `check` every 10 ms until it holds or the deadline passes. */
+const eventually = (check: () => boolean, timeout = 5_000) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + timeout
+    while (!check()) {
+      if (Date.now() > deadline) return yield* Effect.die(new Error("deadline passed"))
+      yield* Effect.sleep("10 millis")
+    }
+  })
+
+const script = (file: string, body = "#!/bin/sh\nexit 0\n", mode = 0o755) => {
+  fs.writeFileSync(file, body)
+  fs.chmodSync(file, mode)
+}
+
+/** The live watcher on a fresh directory, its changes collected as `Tag name`. */
+const watching = (setup: (dir: string) => void = () => {}) =>
+  Effect.gen(function*() {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-watch-"))
+    const dir = path.join(root, "scripts")
+    fs.mkdirSync(dir)
+    setup(dir)
+    const changes: Array<string> = []
+    const fiber = yield* Effect.forkChild(
+      Stream.runForEach(watchScripts(dir, Duration.millis(30)), (c) => Effect.sync(() => changes.push(`${c._tag} ${c.name}`)))
+    )
+    yield* Effect.addFinalizer(() =>
+      Effect.andThen(Fiber.interrupt(fiber), Effect.sync(() => fs.rmSync(root, { recursive: true, force: true })))
+    )
+    return { root, dir, changes }
+  })
+
+describe("WatcherChokidar (live, real files)", () => {
+  it.live("starts with the services present, ignoring what is not one", () =>
+    Effect.gen(function*() {
+      const { changes } = yield* watching((dir) => {
+        script(path.join(dir, "b"))
+        script(path.join(dir, "a"))
+        script(path.join(dir, "plain"), "x", 0o644)
+        script(path.join(dir, ".hidden"))
+        script(path.join(dir, "a~"))
+        fs.mkdirSync(path.join(dir, "sub"))
+        fs.symlinkSync(path.join(dir, "a"), path.join(dir, "link"))
+      })
+      yield* eventually(() => changes.length >= 3)
+      yield* Effect.sleep("100 millis")
+      assert.deepStrictEqual(changes, ["Add a", "Add b", "Add link"])
+    }))
+
+  it.live("sees chmod -x and chmod +x, which chokidar's own events miss", () =>
+    Effect.gen(function*() {
+      const { changes, dir } = yield* watching((dir) => script(path.join(dir, "svc")))
+      yield* eventually(() => changes.length === 1)
+      fs.chmodSync(path.join(dir, "svc"), 0o644)
+      yield* eventually(() => changes.length === 2)
+      fs.chmodSync(path.join(dir, "svc"), 0o700)
+      yield* eventually(() => changes.length === 3)
+      assert.deepStrictEqual(changes, ["Add svc", "Remove svc", "Add svc"])
+    }))
+
+  it.live("mv in, edit in place, touch, a temp file moved over, mv away, rm", () =>
+    Effect.gen(function*() {
+      const { changes, dir, root } = yield* watching()
+      const svc = path.join(dir, "svc")
+      yield* Effect.sleep("50 millis")
+      script(path.join(root, "staged"))
+      fs.renameSync(path.join(root, "staged"), svc)
+      yield* eventually(() => changes.length === 1)
+      fs.appendFileSync(svc, "# edited\n")
+      yield* eventually(() => changes.length === 2)
+      const later = new Date(Date.now() + 10_000)
+      fs.utimesSync(svc, later, later)
+      yield* eventually(() => changes.length === 3)
+      script(path.join(dir, ".svc.tmp"), "#!/bin/sh\nexit 1\n")
+      fs.renameSync(path.join(dir, ".svc.tmp"), svc)
+      yield* eventually(() => changes.length === 4)
+      fs.renameSync(svc, path.join(root, "away"))
+      yield* eventually(() => changes.length === 5)
+      script(svc)
+      yield* eventually(() => changes.length === 6)
+      fs.rmSync(svc)
+      yield* eventually(() => changes.length === 7)
+      yield* Effect.sleep("100 millis")
+      assert.deepStrictEqual(changes, [
+        "Add svc",
+        "Update svc",
+        "Update svc",
+        "Update svc",
+        "Remove svc",
+        "Add svc",
+        "Remove svc"
+      ])
+    }))
+
+  it.live("a Vim-style save (rename to backup, write anew, chmod, delete backup) is one update", () =>
+    Effect.gen(function*() {
+      const { changes, dir } = yield* watching((dir) => script(path.join(dir, "svc")))
+      yield* eventually(() => changes.length === 1)
+      const svc = path.join(dir, "svc")
+      fs.renameSync(svc, `${svc}~`)
+      fs.writeFileSync(svc, "#!/bin/sh\nexit 2\n")
+      fs.chmodSync(svc, 0o755)
+      fs.rmSync(`${svc}~`)
+      yield* eventually(() => changes.length === 2)
+      yield* Effect.sleep("200 millis")
+      assert.deepStrictEqual(changes, ["Add svc", "Update svc"])
+    }))
+})
