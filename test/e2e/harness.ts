@@ -98,12 +98,12 @@ export const procState = (pid: number): { readonly state: string; readonly ppid:
  * Whether `pid` is a live process: `kill(pid, 0)` succeeds.
  *
  * One exception: a zombie re-parented to PID 1 counts as dead. On this
- * machine PID 1 is the VM's agent (`process_api`), which never reaps
- * orphans, so every process that outlives its parent stays a zombie forever
- * (for example a `sleep` child of a service killed in the same group signal
- * as its shell). It has exited and holds nothing but its PID. A zombie whose
- * parent is alive and not PID 1 (the daemon, say) counts as alive: reaping it
- * is its parent's job.
+ * machine PID 1 is the VM's agent (`process_api`), which reaps orphans only
+ * every 1 to 2 s, so a process that outlives its parent (a `sleep` child of
+ * a service killed by the same group signal as its shell) stays a zombie
+ * that long. It has exited and holds nothing but its PID. A zombie whose
+ * parent is alive and not PID 1 (the daemon, say) counts as alive: reaping
+ * it is its parent's job.
  */
 export const isAlive = (pid: number): boolean => {
   try {
@@ -237,14 +237,17 @@ export class Sandbox {
     return daemon
   }
 
-  /** Runs the CLI to completion (10 s at most). */
-  run(args: ReadonlyArray<string>, options: { readonly cwd?: string } = {}): SpawnSyncReturns<string> {
+  /** Runs the CLI to completion (10 s at most unless told; then SIGKILLed, `status` null). */
+  run(
+    args: ReadonlyArray<string>,
+    options: { readonly cwd?: string; readonly timeout?: number } = {}
+  ): SpawnSyncReturns<string> {
     return spawnSync(NODE, [CLI, ...args], {
       cwd: options.cwd ?? this.root,
       env: this.env(),
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"],
-      timeout: 10_000,
+      timeout: options.timeout ?? 10_000,
       killSignal: "SIGKILL"
     })
   }

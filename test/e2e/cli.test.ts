@@ -1,0 +1,89 @@
+/**
+ * The command line: `cron`, `--help`, `--version`, usage errors and a fatal
+ * error. Every command runs with the sandbox as its working directory and
+ * XDG directories, never the user's own.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { Sandbox } from "./harness.ts"
+
+describe("command line", () => {
+  let sandbox: Sandbox
+  beforeEach(() => {
+    sandbox = new Sandbox()
+  })
+  afterEach(async () => {
+    await sandbox.cleanUp()
+  })
+
+  it("cron prints @reboot and every-minute lines with absolute quoted paths", { timeout: 20_000 }, () => {
+    const result = sandbox.run(["cron", "-j", "rel/j.json", "-s", "rel/s"])
+    expect(result.status).toBe(0)
+    const lines = result.stdout.split("\n").filter((line) => line !== "" && !line.startsWith("#"))
+    expect(lines).toHaveLength(2)
+    const [reboot, minutely] = lines as [string, string]
+    expect(reboot.startsWith("@reboot ")).toBe(true)
+    expect(minutely.startsWith("* * * * * ")).toBe(true)
+    for (const line of lines) {
+      expect(line).toContain(`'-j' '${path.join(sandbox.root, "rel", "j.json")}'`)
+      expect(line).toContain(`'-s' '${path.join(sandbox.root, "rel", "s")}'`)
+      // Every quoted word that is a path is absolute.
+      const words = [...line.matchAll(/'([^']*)'/g)].map((match) => match[1]!)
+      expect(words.filter((word) => word.includes("/")).every((word) => path.isAbsolute(word))).toBe(true)
+    }
+    // The same command both times.
+    expect(reboot.slice("@reboot ".length)).toBe(minutely.slice("* * * * * ".length))
+  })
+
+  it("--help exits 0", { timeout: 20_000 }, () => {
+    const result = sandbox.run(["--help"])
+    expect(result.status).toBe(0)
+    expect(result.stdout).toMatch(/cron/)
+    expect(result.stdout).toMatch(/--journal/)
+  })
+
+  it("--version prints the version", { timeout: 20_000 }, () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, "..", "..", "package.json"), "utf8"))
+    const result = sandbox.run(["--version"])
+    expect(result.status).toBe(0)
+    expect(result.stdout).toContain(version)
+  })
+
+  it("an unknown flag is a usage error (exit 2)", { timeout: 20_000 }, () => {
+    const result = sandbox.run(["--no-such-flag", ...sandbox.daemonArgs()])
+    expect(result.status).toBe(2)
+    expect(result.stderr).toMatch(/no-such-flag/)
+  })
+
+  it("a bad --stop-timeout is a usage error (exit 2)", { timeout: 20_000 }, () => {
+    const result = sandbox.run(["-j", sandbox.journal, "-s", sandbox.scripts, "--stop-timeout", "abc"])
+    expect(result.status).toBe(2)
+    expect(result.stderr).toMatch(/stop-timeout/)
+    expect(fs.existsSync(sandbox.journal)).toBe(false) // no daemon started
+  })
+
+  it("a scripts path that is a file is fatal (exit 1, one line)", { timeout: 20_000 }, () => {
+    const file = path.join(sandbox.root, "not-a-dir")
+    fs.writeFileSync(file, "")
+    const result = sandbox.run(["-j", sandbox.journal, "-s", file])
+    expect(result.status).toBe(1)
+    expect(result.stderr).toMatch(/^cronmon: [^\n]*not a directory\n$/)
+    expect(result.stderr).toContain(file)
+  })
+
+  // Node's recursive mkdir loops forever when mkdir(2) says ENOENT for a
+  // path whose parent exists (as under /proc): the daemon used to spin at
+  // full CPU instead of reporting the fatal error (fixed in 2d0f774).
+  for (const flag of ["-j", "-s"] as const) {
+    it(`an impossible ${flag} path under /proc is fatal (exit 1), not a hang`, { timeout: 20_000 }, () => {
+      const args = flag === "-j"
+        ? ["-j", "/proc/cronmon-nope/j.json", "-s", sandbox.scripts]
+        : ["-j", sandbox.journal, "-s", "/proc/cronmon-nope/scripts"]
+      const result = sandbox.run([...args, "--logs", sandbox.logs], { timeout: 4_000 })
+      expect(result.signal, "killed after 4 s").toBeNull()
+      expect(result.status).toBe(1)
+      expect(result.stderr).toMatch(/^cronmon: [^\n]*\n$/)
+    })
+  }
+})

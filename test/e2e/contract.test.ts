@@ -1,0 +1,180 @@
+/**
+ * More of the design contract: editor saves, symlinks, a torn journal, what
+ * a killed daemon leaves behind, and the process-tree duties on Linux
+ * (parent-death signal, child subreaper).
+ */
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import {
+  eventsOf,
+  isAlive,
+  killQuietly,
+  procState,
+  Sandbox,
+  spawnedPids,
+  waitFor,
+  waitForJournal,
+  waitForSpawns
+} from "./harness.ts"
+
+describe("design contract", () => {
+  let sandbox: Sandbox
+  beforeEach(() => {
+    sandbox = new Sandbox()
+  })
+  afterEach(async () => {
+    await sandbox.cleanUp()
+  })
+
+  it("restarts once for a Vim-style save, never running its backup or probe", { timeout: 20_000 }, async () => {
+    const file = sandbox.writeScript("svc", "echo v1\nexec sleep 1000")
+    sandbox.startDaemon()
+    const [first] = await waitForSpawns(sandbox, "svc")
+
+    // What Vim does with its defaults (see EDITOR-SAVES.md): write probe,
+    // rename to the backup (still executable), write the new file, drop the backup.
+    const probe = path.join(sandbox.scripts, "4913")
+    fs.writeFileSync(probe, "", { mode: 0o755 })
+    fs.rmSync(probe)
+    fs.renameSync(file, `${file}~`)
+    fs.writeFileSync(file, sandbox.scriptText("svc", "echo v2\nexec sleep 1000"), { mode: 0o644 })
+    fs.chmodSync(file, 0o755)
+    fs.rmSync(`${file}~`)
+
+    const pids = await waitForSpawns(sandbox, "svc", 2)
+    await waitFor(() => !isAlive(first!), { message: "old instance gone" })
+    // Settled: nothing more comes.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const journal = sandbox.readJournal()
+    expect(spawnedPids(journal, "svc")).toEqual(pids)
+    expect(eventsOf(journal, "process list modified").map((e) => `${e.data["op"]} ${e.data["file"]}`)).toEqual([
+      "add svc",
+      "update svc"
+    ])
+    expect(eventsOf(journal, "process spawn error")).toEqual([])
+  })
+
+  it("restarts once for `sed -i`, never running sed's temporary file", { timeout: 20_000 }, async () => {
+    const file = sandbox.writeScript("svc", "echo v1\nexec sleep 1000")
+    sandbox.startDaemon()
+    const [first] = await waitForSpawns(sandbox, "svc")
+
+    execFileSync("sed", ["-i", "s/echo v1/echo v2/", file])
+
+    await waitForSpawns(sandbox, "svc", 2)
+    await waitFor(() => !isAlive(first!), { message: "old instance gone" })
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const journal = sandbox.readJournal()
+    expect(eventsOf(journal, "process spawned").map((e) => e.data["file"])).toEqual(["svc", "svc"])
+    expect(eventsOf(journal, "process list modified").map((e) => `${e.data["op"]} ${e.data["file"]}`)).toEqual([
+      "add svc",
+      "update svc"
+    ])
+  })
+
+  it("runs a symlink to an executable file as a service", { timeout: 20_000 }, async () => {
+    const target = path.join(sandbox.root, "real-script")
+    fs.writeFileSync(target, sandbox.scriptText("linked", "exec sleep 1000"), { mode: 0o755 })
+    fs.symlinkSync(target, path.join(sandbox.scripts, "linked"))
+    fs.symlinkSync(path.join(sandbox.root, "missing"), path.join(sandbox.scripts, "dangling"))
+    sandbox.startDaemon()
+    const [pid] = await waitForSpawns(sandbox, "linked")
+    await waitFor(() => sandbox.recordedPids("linked").includes(pid!), { message: "linked runs" })
+    expect(eventsOf(sandbox.readJournal(), "process spawned").map((e) => e.data["file"])).toEqual(["linked"])
+  })
+
+  it("cuts a torn last journal line and says so", { timeout: 20_000 }, async () => {
+    const whole = `{"time":"2026-11-23T19:19:42.784Z","type":"acquired lock","data":{"journal_id":"x"}}\n` +
+      `{"time":"2026-11-23T19:19:43.000Z","type":"monitor quit","data":{}}\n`
+    fs.writeFileSync(sandbox.journal, `${whole}{"time":"2026-11-23T19:2`, { mode: 0o600 })
+    const daemon = sandbox.startDaemon()
+    const journal = await waitForJournal(sandbox, (j) => eventsOf(j, "log truncated").length === 1, {
+      message: "log truncated"
+    })
+    expect(journal.slice(0, 3).map((e) => e.type)).toEqual(["acquired lock", "monitor quit", "acquired lock"])
+    expect(journal[3]!.type).toBe("log truncated")
+    expect(typeof journal[3]!.data["reason"]).toBe("string")
+    expect(fs.readFileSync(sandbox.journal, "utf8").startsWith(whole)).toBe(true)
+    daemon.kill("SIGTERM")
+    expect(await daemon.waitExit()).toBe(0)
+  })
+
+  it("terminates, at start, the services a killed daemon left running", { timeout: 20_000 }, async () => {
+    sandbox.writeScript("svc", "exec sleep 1000")
+    const killed = sandbox.startDaemon()
+    const [old] = await waitForSpawns(sandbox, "svc")
+    await waitFor(() => sandbox.recordedPids("svc").includes(old!), { message: "svc runs" })
+    killed.kill("SIGKILL")
+    await killed.waitExit()
+
+    sandbox.startDaemon()
+    const journal = await waitForJournal(sandbox, (j) => spawnedPids(j, "svc").length === 2, {
+      message: "svc spawned by the second daemon"
+    })
+    await waitFor(() => !isAlive(old!), { message: `old svc ${old} gone` })
+    const second = journal.findLastIndex((e) => e.type === "acquired lock")
+    const session = journal.slice(second)
+    const oldExit = session.findIndex((e) => e.type === "process exited" && e.data["pid"] === old)
+    const newSpawn = session.findIndex((e) => e.type === "process spawned")
+    expect(oldExit).toBeGreaterThan(0)
+    expect(oldExit).toBeLessThan(newSpawn) // cleaned up before services start
+  })
+
+  // DESIGN.md: "the service is started with a parent-death signal (SIGTERM),
+  // so it dies when the daemon dies ungracefully". The daemon spawns the file
+  // directly (no `setpriv --pdeathsig`, no prctl), so a SIGKILLed daemon
+  // leaves every service running.
+  it.fails("services die with a daemon that is SIGKILLed (parent-death signal)", { timeout: 20_000 }, async () => {
+    sandbox.writeScript("svc", "exec sleep 1000")
+    const daemon = sandbox.startDaemon()
+    const [pid] = await waitForSpawns(sandbox, "svc")
+    await waitFor(() => sandbox.recordedPids("svc").includes(pid!), { message: "svc runs" })
+    daemon.kill("SIGKILL")
+    await daemon.waitExit()
+    try {
+      await waitFor(() => !isAlive(pid!), { timeout: 3_000, message: `svc ${pid} dies with the daemon` })
+    } finally {
+      killQuietly(-pid!) // its group, when the test fails
+    }
+  })
+
+  // DESIGN.md: "The daemon is a child subreaper (PR_SET_CHILD_SUBREAPER):
+  // processes that a service orphans are re-parented to the daemon". No prctl
+  // is made: orphans go to PID 1.
+  it.fails("adopts what a service orphans (child subreaper)", { timeout: 20_000 }, async () => {
+    sandbox.writeScript("svc", `( setsid sleep 1000 & echo "$! svc-orphan" >> "$PIDS" )\nexec sleep 1000`)
+    const daemon = sandbox.startDaemon()
+    const [orphan] = await waitFor(() => {
+      const found = sandbox.recordedPids("svc-orphan")
+      return found.length > 0 ? found : undefined
+    }, { message: "orphan recorded" })
+    try {
+      await waitFor(() => procState(orphan!)?.ppid === daemon.pid, {
+        timeout: 3_000,
+        message: () => `orphan ${orphan} has ppid ${procState(orphan!)?.ppid}, not the daemon ${daemon.pid}`
+      })
+    } finally {
+      killQuietly(orphan!)
+    }
+  })
+
+  // DESIGN.md: adopted orphans are "terminated (SIGTERM, then SIGKILL) when
+  // it shuts down".
+  it.fails("terminates adopted orphans when it shuts down", { timeout: 20_000 }, async () => {
+    sandbox.writeScript("svc", `( setsid sleep 1000 & echo "$! svc-orphan" >> "$PIDS" )\nexec sleep 1000`)
+    const daemon = sandbox.startDaemon()
+    const [orphan] = await waitFor(() => {
+      const found = sandbox.recordedPids("svc-orphan")
+      return found.length > 0 ? found : undefined
+    }, { message: "orphan recorded" })
+    daemon.kill("SIGTERM")
+    expect(await daemon.waitExit()).toBe(0)
+    try {
+      await waitFor(() => !isAlive(orphan!), { timeout: 2_000, message: `orphan ${orphan} still alive` })
+    } finally {
+      killQuietly(orphan!)
+    }
+  })
+})
