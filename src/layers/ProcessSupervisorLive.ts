@@ -80,6 +80,8 @@ export const layer: Layer.Layer<
     const system = yield* System
     const scope = yield* Effect.scope
     const services = yield* FiberMap.make<string>()
+    // The PIDs of the services' main processes, until their exit is seen.
+    const pids = new Set<number>()
     const backoff = restartBackoff(settings.restartDelays, settings.stableRun)
 
     // SIGTERM to the group; SIGKILL to the group if anything of it is left
@@ -98,7 +100,15 @@ export const layer: Layer.Layer<
     const runOnce = (name: string) =>
       Effect.uninterruptibleMask((restore) => Effect.scoped(Effect.gen(function*() {
         const file = path.join(settings.scriptsDir, name)
-        const spawned = yield* spawner.spawn(ChildProcess.make(file, [], {
+        // Spawned through setpriv (for its parent-death signal), a file that
+        // cannot run would look like a run that exited 127: check first.
+        const refusal = system.parentDeathSignal.length === 0 ? Option.none() : yield* system.checkExecutable(file)
+        if (Option.isSome(refusal)) {
+          const { code, message } = refusal.value
+          return yield* journal.append(Events.spawnError(name, `spawn ${file}: ${message} (${code})`))
+        }
+        const [command = file, ...args] = [...system.parentDeathSignal, file]
+        const spawned = yield* spawner.spawn(ChildProcess.make(command, args, {
           stdin: "ignore",
           stdout: "pipe",
           stderr: "pipe",
@@ -115,6 +125,7 @@ export const layer: Layer.Layer<
         )
         if (Option.isNone(spawned)) return
         const handle = spawned.value
+        pids.add(handle.pid)
         const identity = yield* system.identify(handle.pid)
         yield* journal.append(Events.spawned(
           name,
@@ -128,6 +139,7 @@ export const layer: Layer.Layer<
         // service left behind may still write to its log after it exits.
         yield* Effect.forkIn(logs.write(name, handle.all), scope)
         const exited = exitStatusOf(handle).pipe(
+          Effect.tap(() => Effect.sync(() => pids.delete(handle.pid))),
           Effect.flatMap((status) => journal.append(Events.exited(name, handle.pid, status)))
         )
         yield* restore(exited).pipe(Effect.onInterrupt(() => Effect.andThen(terminate(handle), exited)))
@@ -161,7 +173,8 @@ export const layer: Layer.Layer<
       stopAll: Effect.suspend(() =>
         Effect.forEach(Array.from(services, ([name]) => name), stop, { concurrency: "unbounded", discard: true })
       ),
-      running: Effect.sync(() => Array.from(services, ([name]) => name).sort())
+      running: Effect.sync(() => Array.from(services, ([name]) => name).sort()),
+      pids: Effect.sync(() => new Set(pids))
     })
   })
 )

@@ -167,7 +167,12 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
           table.has(pid) ? Option.some({ pgid: pid, startTime: String(pid), startedAt: 0 }) : Option.none()
         ),
       kill: (pid, name) =>
-        name === 0 ? Effect.sync(() => table.has(Math.abs(pid))) : signal(Math.abs(pid), name)
+        name === 0 ? Effect.sync(() => table.has(Math.abs(pid))) : signal(Math.abs(pid), name),
+      parentDeathSignal: [],
+      checkExecutable: () => Effect.succeed(Option.none()),
+      becomeSubreaper: Effect.succeed(false),
+      children: Effect.sync(() => Array.from(table.keys(), (pid) => ({ pid, zombie: false }))),
+      reap: () => Effect.succeed(false)
     })
 
     const control = SimulatedProcesses.of({

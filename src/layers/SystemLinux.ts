@@ -1,37 +1,48 @@
 /**
- * The `System` service on Linux: `flock(2)` through koffi, identities from
- * `/proc`. Everything Linux-specific lives here; elsewhere (macOS, BSD) the
- * lock still works through the C library and identities are unavailable.
+ * The `System` service on Linux: `flock`, `prctl` and `waitpid` through koffi,
+ * identities and children from `/proc`, the parent-death signal through
+ * util-linux `setpriv`. Everything Linux-specific lives here; elsewhere
+ * (macOS, BSD) the lock still works through the C library, and identities,
+ * the parent-death signal and the subreaper are unavailable.
  *
  * @since 0.1.0
  */
 import { Effect, Layer, Option } from "effect"
-import { readFileSync } from "node:fs"
+import * as fs from "node:fs"
 import { createRequire } from "node:module"
-import { type ProcessIdentity, System, SystemCallError } from "../services/System.ts"
+import * as path from "node:path"
+import { type Child, type ProcessIdentity, type SpawnRefusal, System, SystemCallError } from "../services/System.ts"
 
 const LOCK_EX = 2
 const LOCK_NB = 4
+const PR_SET_CHILD_SUBREAPER = 36
+const WNOHANG = 1
 
-type Flock = (fd: number, operation: number) => number
-
-// koffi is a native addon: loaded through require so that the bundled CLI
-// keeps it as an external module, and only when the layer is built.
-const loadFlock = (): {
-  readonly flock: Flock
+interface Libc {
+  readonly flock: (fd: number, operation: number) => number
+  readonly prctl: (option: number, arg: number) => number
+  readonly waitpid: (pid: number, options: number) => number
   readonly errno: () => number
   readonly EWOULDBLOCK: number
   readonly EINTR: number
-} => {
+}
+
+const asNumber = (value: unknown): number => typeof value === "number" ? value : -1
+
+// koffi is a native addon: loaded through require so that the bundled CLI
+// keeps it as an external module, and only when the layer is built.
+const loadLibc = (): Libc => {
   const require = createRequire(import.meta.url)
   const koffi: typeof import("koffi") = require("koffi")
-  const libc = koffi.load(process.platform === "darwin" ? "libc.dylib" : "libc.so.6")
-  const raw = libc.func("int flock(int fd, int operation)")
+  const darwin = process.platform === "darwin"
+  const libc = koffi.load(darwin ? "libc.dylib" : "libc.so.6")
+  const flock = libc.func("int flock(int fd, int operation)")
+  const prctl = darwin ? undefined : libc.func("int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)")
+  const waitpid = libc.func("int waitpid(int pid, _Out_ int *status, int options)")
   return {
-    flock: (fd, operation) => {
-      const result: unknown = raw(fd, operation)
-      return typeof result === "number" ? result : -1
-    },
+    flock: (fd, operation) => asNumber(flock(fd, operation)),
+    prctl: (option, arg) => prctl === undefined ? -1 : asNumber(prctl(option, arg, 0, 0, 0)),
+    waitpid: (pid, options) => asNumber(waitpid(pid, [0], options)),
     errno: () => koffi.errno(),
     EWOULDBLOCK: koffi.os.errno["EWOULDBLOCK"] ?? 11,
     EINTR: koffi.os.errno["EINTR"] ?? 4
@@ -39,19 +50,24 @@ const loadFlock = (): {
 }
 
 /**
- * Reads a process's group and start time from `/proc/PID/stat`. The command
- * name (field 2) may hold spaces and parentheses, so fields are counted from
- * its closing parenthesis.
+ * Reads a process's state, group and start time from `/proc/PID/stat`. The
+ * command name (field 2) may hold spaces and parentheses, so fields are
+ * counted from its closing parenthesis.
  *
  * @since 0.1.0
  */
-export const parseProcStat = (stat: string, bootTime: number): ProcessIdentity | undefined => {
+export const parseProcStat = (
+  stat: string,
+  bootTime: number
+): (ProcessIdentity & { readonly state: string; readonly ppid: number }) | undefined => {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  // fields[0] is field 3 (state): pgrp is field 5, starttime field 22.
-  const pgid = Number(fields[2])
+  // fields[0] is field 3 (state): ppid is field 4, pgrp field 5, starttime field 22.
+  const [state = "", ppidText, pgidText] = fields
+  const pgid = Number(pgidText)
+  const ppid = Number(ppidText)
   const startTime = fields[19]
-  return Number.isInteger(pgid) && startTime !== undefined && /^\d+$/.test(startTime)
-    ? { pgid, startTime, startedAt: bootTime + Number(startTime) * 1000 / CLOCK_TICKS_PER_SECOND }
+  return Number.isInteger(pgid) && Number.isInteger(ppid) && startTime !== undefined && /^\d+$/.test(startTime)
+    ? { state, ppid, pgid, startTime, startedAt: bootTime + Number(startTime) * 1000 / CLOCK_TICKS_PER_SECOND }
     : undefined
 }
 
@@ -60,10 +76,88 @@ const CLOCK_TICKS_PER_SECOND = 100
 
 const readBootTime = (): number => {
   try {
-    const btime = /^btime (\d+)$/m.exec(readFileSync("/proc/stat", "latin1"))
+    const btime = /^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "latin1"))
     return btime === null ? 0 : Number(btime[1]) * 1000
   } catch {
     return 0
+  }
+}
+
+const readStat = (pid: number, bootTime: number) => {
+  try {
+    return parseProcStat(fs.readFileSync(`/proc/${pid}/stat`, "latin1"), bootTime)
+  } catch {
+    return undefined
+  }
+}
+
+// The children of every thread of this process: an orphan is re-parented to
+// whichever thread the kernel picks.
+const childPids = (): ReadonlyArray<number> => {
+  const pids = new Set<number>()
+  for (const tid of fs.readdirSync("/proc/self/task")) {
+    try {
+      for (const pid of fs.readFileSync(`/proc/self/task/${tid}/children`, "latin1").split(" ")) {
+        if (pid !== "" && pid !== "\n") pids.add(Number(pid))
+      }
+    } catch {
+      // a thread that ended while we read
+    }
+  }
+  return [...pids]
+}
+
+const findSetpriv = (): string | undefined => {
+  const dirs = [...(process.env["PATH"] ?? "").split(":"), "/usr/bin", "/bin"]
+  for (const dir of dirs) {
+    if (dir === "") continue
+    const candidate = path.join(dir, "setpriv")
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK)
+      return candidate
+    } catch {
+      // not here
+    }
+  }
+  return undefined
+}
+
+const errnoCode = (error: unknown): string =>
+  error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : "EIO"
+
+/**
+ * Why `file` cannot be executed, if it cannot: what `execve` would say
+ * (ENOENT, EACCES), or ENOENT for a missing `#!` interpreter.
+ *
+ * @since 0.1.0
+ */
+export const checkExecutable = (file: string): Option.Option<SpawnRefusal> => {
+  try {
+    fs.accessSync(file, fs.constants.X_OK)
+  } catch (error) {
+    const code = errnoCode(error)
+    return Option.some({ code, message: code === "EACCES" ? "permission denied" : "no such file" })
+  }
+  let head = ""
+  try {
+    const fd = fs.openSync(file, "r")
+    try {
+      const buffer = Buffer.alloc(256)
+      head = buffer.toString("latin1", 0, fs.readSync(fd, buffer, 0, 256, 0))
+    } finally {
+      fs.closeSync(fd)
+    }
+  } catch {
+    // Executable but unreadable: execve decides (a binary may run, a script may not).
+    return Option.none()
+  }
+  const interpreter = /^#!\s*(\S+)/.exec(head)?.[1]
+  if (interpreter === undefined) return Option.none()
+  try {
+    fs.accessSync(interpreter, fs.constants.X_OK)
+    return Option.none()
+  } catch {
+    return Option.some({ code: "ENOENT", message: `bad interpreter ${interpreter}` })
   }
 }
 
@@ -73,28 +167,25 @@ const readBootTime = (): number => {
  * @since 0.1.0
  */
 export const layer: Layer.Layer<System> = Layer.sync(System, () => {
-  const { EINTR, EWOULDBLOCK, errno, flock } = loadFlock()
+  const libc = loadLibc()
   let bootTime: number | undefined
+  const linux = process.platform === "linux"
+  const setpriv = linux ? findSetpriv() : undefined
   return System.of({
     tryLockExclusive: (fd) =>
       Effect.suspend(() => {
         for (;;) {
-          if (flock(fd, LOCK_EX | LOCK_NB) === 0) return Effect.succeed(true)
-          const code = errno()
-          if (code === EINTR) continue
-          if (code === EWOULDBLOCK) return Effect.succeed(false)
+          if (libc.flock(fd, LOCK_EX | LOCK_NB) === 0) return Effect.succeed(true)
+          const code = libc.errno()
+          if (code === libc.EINTR) continue
+          if (code === libc.EWOULDBLOCK) return Effect.succeed(false)
           return Effect.fail(new SystemCallError({ call: "flock", errno: code, message: `flock failed (errno ${code})` }))
         }
       }),
     identify: (pid) =>
       Effect.sync(() => {
-        try {
-          const stat = readFileSync(`/proc/${pid}/stat`, "latin1")
-          bootTime ??= readBootTime()
-          return Option.fromUndefinedOr(parseProcStat(stat, bootTime))
-        } catch {
-          return Option.none()
-        }
+        bootTime ??= readBootTime()
+        return Option.fromUndefinedOr(readStat(pid, bootTime))
       }),
     kill: (pid, signal) =>
       Effect.sync(() => {
@@ -104,6 +195,19 @@ export const layer: Layer.Layer<System> = Layer.sync(System, () => {
         } catch {
           return false
         }
+      }),
+    parentDeathSignal: setpriv === undefined ? [] : [setpriv, "--pdeathsig", "SIGTERM", "--"],
+    checkExecutable: (file) => Effect.sync(() => checkExecutable(file)),
+    becomeSubreaper: Effect.sync(() => linux && libc.prctl(PR_SET_CHILD_SUBREAPER, 1) === 0),
+    children: Effect.sync((): ReadonlyArray<Child> => {
+      if (!linux) return []
+      bootTime ??= readBootTime()
+      const boot = bootTime
+      return childPids().flatMap((pid) => {
+        const stat = readStat(pid, boot)
+        return stat === undefined ? [] : [{ pid, zombie: stat.state === "Z" }]
       })
+    }),
+    reap: (pid) => Effect.sync(() => libc.waitpid(pid, WNOHANG) === pid)
   })
 })

@@ -14,6 +14,7 @@ import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { Settings } from "../services/Settings.ts"
 import { type ProcessIdentity, System } from "../services/System.ts"
 import { Watcher } from "../services/Watcher.ts"
+import { startReaper } from "./reaper.ts"
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const
 
@@ -102,7 +103,7 @@ const OP = { Add: "add", Update: "update", Remove: "remove" } as const
 
 /**
  * Supervises until `until` completes or the fiber is interrupted, then stops
- * every service and writes `monitor quit`. A watcher failure is journaled
+ * every service, terminates what they left behind, and writes `monitor quit`. A watcher failure is journaled
  * and the services already found keep running.
  *
  * @since 0.1.0
@@ -113,7 +114,13 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     const supervisor = yield* ProcessSupervisor
     const watcher = yield* Watcher
     yield* cleanUpLeftovers
-    yield* Effect.addFinalizer(() => Effect.andThen(supervisor.stopAll, journal.append(Events.monitorQuit())))
+    const reaper = yield* startReaper
+    yield* Effect.addFinalizer(() =>
+      supervisor.stopAll.pipe(
+        Effect.andThen(reaper.terminateOrphans),
+        Effect.andThen(journal.append(Events.monitorQuit()))
+      )
+    )
     // Changes are applied concurrently (a slow stop does not hold up other
     // services); the supervisor orders the changes of one service.
     const applying = yield* FiberSet.make()

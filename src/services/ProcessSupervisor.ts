@@ -27,4 +27,6 @@ export class ProcessSupervisor extends Context.Service<ProcessSupervisor, {
   readonly stopAll: Effect.Effect<void>
   /** The names of the services being supervised. */
   readonly running: Effect.Effect<ReadonlyArray<string>>
+  /** The PIDs of the services' main processes whose exit has not been seen yet. */
+  readonly pids: Effect.Effect<ReadonlySet<number>>
 }>()("cronmon/ProcessSupervisor") {}

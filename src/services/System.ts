@@ -51,4 +51,45 @@ export class System extends Context.Service<System, {
    * `false` when there is no such process or group (or it is not ours).
    */
   readonly kill: (pid: number, signal: NodeJS.Signals | 0) => Effect.Effect<boolean>
+  /**
+   * The words to put before a command so that it gets SIGTERM when this
+   * process dies (`setpriv --pdeathsig SIGTERM --`, which execs the command
+   * and so keeps its PID), or none where that is not available.
+   */
+  readonly parentDeathSignal: ReadonlyArray<string>
+  /**
+   * Why `file` cannot be executed, checked before spawning it through a
+   * wrapper that would hide the reason: missing, not executable, or its
+   * `#!` interpreter missing.
+   */
+  readonly checkExecutable: (file: string) => Effect.Effect<Option.Option<SpawnRefusal>>
+  /**
+   * Makes this process the reaper of the processes its descendants orphan
+   * (`PR_SET_CHILD_SUBREAPER`); `false` where the kernel has no such thing.
+   */
+  readonly becomeSubreaper: Effect.Effect<boolean>
+  /** The direct children of this process, and which of them are zombies. */
+  readonly children: Effect.Effect<ReadonlyArray<Child>>
+  /** Collects a zombie child's exit status without waiting; `false` when it is not one. */
+  readonly reap: (pid: number) => Effect.Effect<boolean>
 }>()("cronmon/System") {}
+
+/**
+ * Why a file cannot be executed: an errno code and its explanation.
+ *
+ * @since 0.1.0
+ */
+export interface SpawnRefusal {
+  readonly code: string
+  readonly message: string
+}
+
+/**
+ * A direct child process.
+ *
+ * @since 0.1.0
+ */
+export interface Child {
+  readonly pid: number
+  readonly zombie: boolean
+}

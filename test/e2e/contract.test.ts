@@ -3,7 +3,7 @@
  * a killed daemon leaves behind, and the process-tree duties on Linux
  * (parent-death signal, child subreaper).
  */
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -126,7 +126,7 @@ describe("design contract", () => {
   // so it dies when the daemon dies ungracefully". The daemon spawns the file
   // directly (no `setpriv --pdeathsig`, no prctl), so a SIGKILLed daemon
   // leaves every service running.
-  it.fails("services die with a daemon that is SIGKILLed (parent-death signal)", { timeout: 20_000 }, async () => {
+  it("services die with a daemon that is SIGKILLed (parent-death signal)", { timeout: 20_000 }, async () => {
     sandbox.writeScript("svc", "exec sleep 1000")
     const daemon = sandbox.startDaemon()
     const [pid] = await waitForSpawns(sandbox, "svc")
@@ -143,7 +143,7 @@ describe("design contract", () => {
   // DESIGN.md: "The daemon is a child subreaper (PR_SET_CHILD_SUBREAPER):
   // processes that a service orphans are re-parented to the daemon". No prctl
   // is made: orphans go to PID 1.
-  it.fails("adopts what a service orphans (child subreaper)", { timeout: 20_000 }, async () => {
+  it("adopts what a service orphans (child subreaper)", { timeout: 20_000 }, async () => {
     sandbox.writeScript("svc", `( setsid sleep 1000 & echo "$! svc-orphan" >> "$PIDS" )\nexec sleep 1000`)
     const daemon = sandbox.startDaemon()
     const [orphan] = await waitFor(() => {
@@ -160,9 +160,29 @@ describe("design contract", () => {
     }
   })
 
+  // DESIGN.md: orphans are "reaped when they exit (never left as zombies)",
+  // and the reaper must never steal the exit status of the daemon's own
+  // children: orphans die while the service itself keeps exiting with 7.
+  it("reaps orphans as they exit, and every service exit keeps its own code", { timeout: 30_000 }, async () => {
+    sandbox.writeScript("svc", `( setsid sh -c 'sleep 0.05' & ) ; ( sleep 0.02 & ) ; sleep 0.05 ; exit 7`)
+    const daemon = sandbox.startDaemon()
+    // backoff: exits at once, 0 s, then 5 s: three runs in about 5 s
+    const journal = await waitForJournal(sandbox, (j) => eventsOf(j, "process exited", "svc").length >= 3, {
+      timeout: 15_000,
+      message: "three exits of svc"
+    })
+    expect(eventsOf(journal, "process exited", "svc").map((e) => e.data["exit_code"])).toEqual([7, 7, 7])
+    await waitFor(() => {
+      // ps exits 1 when the daemon has no children at all
+      const zombies = spawnSync("ps", ["-o", "pid=,stat=", "--ppid", String(daemon.pid)], { encoding: "utf8" })
+        .stdout.split("\n").filter((line) => /\sZ/.test(line))
+      return zombies.length === 0
+    }, { timeout: 2_000, message: "zombie children of the daemon" })
+  })
+
   // DESIGN.md: adopted orphans are "terminated (SIGTERM, then SIGKILL) when
   // it shuts down".
-  it.fails("terminates adopted orphans when it shuts down", { timeout: 20_000 }, async () => {
+  it("terminates adopted orphans when it shuts down", { timeout: 20_000 }, async () => {
     sandbox.writeScript("svc", `( setsid sleep 1000 & echo "$! svc-orphan" >> "$PIDS" )\nexec sleep 1000`)
     const daemon = sandbox.startDaemon()
     const [orphan] = await waitFor(() => {
