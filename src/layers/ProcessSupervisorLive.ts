@@ -100,9 +100,10 @@ export const layer: Layer.Layer<
     const runOnce = (name: string) =>
       Effect.uninterruptibleMask((restore) => Effect.scoped(Effect.gen(function*() {
         const file = path.join(settings.scriptsDir, name)
-        // Spawned through setpriv (for its parent-death signal), a file that
-        // cannot run would look like a run that exited 127: check first.
-        const refusal = system.parentDeathSignal.length === 0 ? Option.none() : yield* system.checkExecutable(file)
+        // Checked first: spawned through setpriv (for its parent-death
+        // signal), a file that cannot run would look like a run that exited
+        // 127, and execvp would run a file with no #! line through /bin/sh.
+        const refusal = yield* system.checkExecutable(file)
         if (Option.isSome(refusal)) {
           const { code, message } = refusal.value
           return yield* journal.append(Events.spawnError(name, `spawn ${file}: ${message} (${code})`))

@@ -170,6 +170,10 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
         name === 0 ? Effect.sync(() => table.has(Math.abs(pid))) : signal(Math.abs(pid), name),
       parentDeathSignal: [],
       checkExecutable: () => Effect.succeed(Option.none()),
+      groupMembers: (pgid) =>
+        Effect.sync(() =>
+          table.has(pgid) ? [{ pid: pgid, pgid, startTime: String(pgid), startedAt: 0 }] : []
+        ),
       becomeSubreaper: Effect.succeed(false),
       children: Effect.sync(() => Array.from(table.keys(), (pid) => ({ pid, zombie: false }))),
       reap: () => Effect.succeed(false)

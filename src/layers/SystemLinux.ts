@@ -127,7 +127,8 @@ const errnoCode = (error: unknown): string =>
 
 /**
  * Why `file` cannot be executed, if it cannot: what `execve` would say
- * (ENOENT, EACCES), or ENOENT for a missing `#!` interpreter.
+ * (ENOENT, EACCES, ENOEXEC for a file that is neither a `#!` script nor an
+ * ELF binary), or ENOENT for a missing `#!` interpreter.
  *
  * @since 0.1.0
  */
@@ -151,8 +152,11 @@ export const checkExecutable = (file: string): Option.Option<SpawnRefusal> => {
     // Executable but unreadable: execve decides (a binary may run, a script may not).
     return Option.none()
   }
+  if (head.startsWith("\x7fELF")) return Option.none()
   const interpreter = /^#!\s*(\S+)/.exec(head)?.[1]
-  if (interpreter === undefined) return Option.none()
+  if (interpreter === undefined) {
+    return Option.some({ code: "ENOEXEC", message: "not an executable format (no #! line, not a binary)" })
+  }
   try {
     fs.accessSync(interpreter, fs.constants.X_OK)
     return Option.none()
@@ -198,6 +202,17 @@ export const layer: Layer.Layer<System> = Layer.sync(System, () => {
       }),
     parentDeathSignal: setpriv === undefined ? [] : [setpriv, "--pdeathsig", "SIGTERM", "--"],
     checkExecutable: (file) => Effect.sync(() => checkExecutable(file)),
+    groupMembers: (pgid) =>
+      Effect.sync(() => {
+        if (!linux) return []
+        bootTime ??= readBootTime()
+        const boot = bootTime
+        return fs.readdirSync("/proc").flatMap((entry) => {
+          if (!/^\d+$/.test(entry)) return []
+          const stat = readStat(Number(entry), boot)
+          return stat !== undefined && stat.pgid === pgid && stat.state !== "Z" ? [{ ...stat, pid: Number(entry) }] : []
+        })
+      }),
     becomeSubreaper: Effect.sync(() => linux && libc.prctl(PR_SET_CHILD_SUBREAPER, 1) === 0),
     children: Effect.sync((): ReadonlyArray<Child> => {
       if (!linux) return []

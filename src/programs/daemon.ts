@@ -56,21 +56,40 @@ export const cleanUpLeftovers = Effect.gen(function*() {
   const journal = yield* Journal
   const system = yield* System
   const { stopTimeout } = yield* Settings
+  // Zombies do not count: their parent (init) collects them in its own time.
+  const isAlive = (target: number) =>
+    target < 0 ? Effect.map(system.groupMembers(-target), (members) => members.length > 0) : system.kill(target, 0)
   const gone = (target: number) =>
-    system.kill(target, 0).pipe(
+    isAlive(target).pipe(
       Effect.repeat({ while: (alive) => alive, schedule: Schedule.spaced("20 millis") }),
       Effect.timeoutOrElse({ duration: stopTimeout, orElse: () => Effect.succeed(true) }),
       Effect.map((alive) => !alive)
     )
-  const terminate = Effect.fnUntraced(function*(leftover: Leftover) {
+  // What to signal for a leftover: its group while it leads one (services
+  // always do), or itself. A leader that is gone may have left its group
+  // behind (its children, when the parent-death signal ended only the
+  // leader); a group ID is never reused while the group has members.
+  const targetOf = Effect.fnUntraced(function*(leftover: Leftover) {
     const identity = yield* system.identify(leftover.pid)
-    if (Option.isNone(identity) || !isSameProcess(leftover, identity.value)) {
+    if (Option.isSome(identity)) {
+      if (!isSameProcess(leftover, identity.value)) return Option.none()
+      return Option.some(identity.value.pgid === leftover.pid ? -leftover.pid : leftover.pid)
+    }
+    if (leftover.pgid !== leftover.pid || leftover.startTime === undefined) return Option.none()
+    const leaderStart = Number(leftover.startTime)
+    const members = yield* system.groupMembers(leftover.pid)
+    return members.some((member) => Number(member.startTime) >= leaderStart)
+      ? Option.some(-leftover.pid)
+      : Option.none()
+  })
+  const terminate = Effect.fnUntraced(function*(leftover: Leftover) {
+    const found = yield* targetOf(leftover)
+    if (Option.isNone(found)) {
       return yield* journal.append(
         Events.exited(leftover.file, leftover.pid, { code: null, signal: null }, "exit not seen: cronmon was not running")
       )
     }
-    // Signal its group when it leads one (services always do), else itself.
-    const target = identity.value.pgid === leftover.pid ? -leftover.pid : leftover.pid
+    const target = found.value
     yield* journal.append(Events.warning(
       "previous state",
       `${leftover.file} (pid ${leftover.pid}) was left running by an earlier session: terminating it`

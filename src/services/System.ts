@@ -58,9 +58,9 @@ export class System extends Context.Service<System, {
    */
   readonly parentDeathSignal: ReadonlyArray<string>
   /**
-   * Why `file` cannot be executed, checked before spawning it through a
-   * wrapper that would hide the reason: missing, not executable, or its
-   * `#!` interpreter missing.
+   * Why `file` cannot be executed, checked before spawning it: missing, not
+   * executable, its `#!` interpreter missing, or neither a `#!` script nor a
+   * binary (which `execvp` would otherwise run through `/bin/sh`).
    */
   readonly checkExecutable: (file: string) => Effect.Effect<Option.Option<SpawnRefusal>>
   /**
@@ -68,6 +68,8 @@ export class System extends Context.Service<System, {
    * (`PR_SET_CHILD_SUBREAPER`); `false` where the kernel has no such thing.
    */
   readonly becomeSubreaper: Effect.Effect<boolean>
+  /** The live processes of a process group, with their identities. */
+  readonly groupMembers: (pgid: number) => Effect.Effect<ReadonlyArray<ProcessIdentity & { readonly pid: number }>>
   /** The direct children of this process, and which of them are zombies. */
   readonly children: Effect.Effect<ReadonlyArray<Child>>
   /** Collects a zombie child's exit status without waiting; `false` when it is not one. */

@@ -122,10 +122,50 @@ describe("design contract", () => {
     expect(oldExit).toBeLessThan(newSpawn) // cleaned up before services start
   })
 
+  // The parent-death signal ends only a service's main process: what it
+  // started stays in its process group, which the next daemon must end
+  // before it starts services (DESIGN.md: "Any of those process groups still
+  // alive ... is terminated before services start").
+  it("terminates, at start, what a SIGKILLed daemon's service left in its group", { timeout: 20_000 }, async () => {
+    sandbox.writeScript("svc", `sleep 1000 &\necho "$! svc-child" >> "$PIDS"\nwait`)
+    const killed = sandbox.startDaemon()
+    const [child] = await waitFor(() => {
+      const found = sandbox.recordedPids("svc-child")
+      return found.length > 0 ? found : undefined
+    }, { message: "child recorded" })
+    killed.kill("SIGKILL")
+    await killed.waitExit()
+    const [leader] = spawnedPids(sandbox.readJournal(), "svc")
+    await waitFor(() => !isAlive(leader!), { message: `svc ${leader} ended by its parent-death signal` })
+    expect(isAlive(child!)).toBe(true) // left behind in the group
+
+    sandbox.startDaemon()
+    const journal = await waitForJournal(sandbox, (j) => spawnedPids(j, "svc").length === 2, {
+      message: "svc spawned by the second daemon"
+    })
+    await waitFor(() => !isAlive(child!), { message: `child ${child} gone` })
+    const session = journal.slice(journal.findLastIndex((e) => e.type === "acquired lock"))
+    const warned = session.findIndex((e) => e.type === "warning" && String(e.data["error"]).includes(`pid ${leader}`))
+    expect(warned).toBeGreaterThan(0)
+    expect(warned).toBeLessThan(session.findIndex((e) => e.type === "process spawned"))
+  })
+
+  // DESIGN.md: "executed directly (never through a shell)", and ENOEXEC is a
+  // spawn failure: execvp would run a file without #! through /bin/sh.
+  it("refuses a file that is neither a #! script nor a binary, and never runs it", { timeout: 20_000 }, async () => {
+    const file = path.join(sandbox.scripts, "plain")
+    fs.writeFileSync(file, `echo ran >> '${sandbox.root}/ran'\n`, { mode: 0o755 })
+    sandbox.startDaemon()
+    const journal = await waitForJournal(sandbox, (j) => eventsOf(j, "process spawn error", "plain").length >= 2, {
+      message: "spawn errors for plain"
+    })
+    expect(String(eventsOf(journal, "process spawn error", "plain")[0]!.data["reason"])).toContain("ENOEXEC")
+    expect(spawnedPids(journal, "plain")).toEqual([])
+    expect(fs.existsSync(path.join(sandbox.root, "ran"))).toBe(false)
+  })
+
   // DESIGN.md: "the service is started with a parent-death signal (SIGTERM),
-  // so it dies when the daemon dies ungracefully". The daemon spawns the file
-  // directly (no `setpriv --pdeathsig`, no prctl), so a SIGKILLed daemon
-  // leaves every service running.
+  // so it dies when the daemon dies ungracefully".
   it("services die with a daemon that is SIGKILLed (parent-death signal)", { timeout: 20_000 }, async () => {
     sandbox.writeScript("svc", "exec sleep 1000")
     const daemon = sandbox.startDaemon()
@@ -141,8 +181,7 @@ describe("design contract", () => {
   })
 
   // DESIGN.md: "The daemon is a child subreaper (PR_SET_CHILD_SUBREAPER):
-  // processes that a service orphans are re-parented to the daemon". No prctl
-  // is made: orphans go to PID 1.
+  // processes that a service orphans are re-parented to the daemon".
   it("adopts what a service orphans (child subreaper)", { timeout: 20_000 }, async () => {
     sandbox.writeScript("svc", `( setsid sleep 1000 & echo "$! svc-orphan" >> "$PIDS" )\nexec sleep 1000`)
     const daemon = sandbox.startDaemon()
