@@ -189,7 +189,9 @@ export const layer: Layer.Layer<System> = Layer.sync(System, () => {
     identify: (pid) =>
       Effect.sync(() => {
         bootTime ??= readBootTime()
-        return Option.fromUndefinedOr(readStat(pid, bootTime))
+        const stat = readStat(pid, bootTime)
+        // A zombie has ended: only its parent's wait is missing.
+        return stat === undefined || stat.state === "Z" ? Option.none() : Option.some(stat)
       }),
     kill: (pid, signal) =>
       Effect.sync(() => {

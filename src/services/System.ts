@@ -43,7 +43,7 @@ export class System extends Context.Service<System, {
    * long as the descriptor is open.
    */
   readonly tryLockExclusive: (fd: number) => Effect.Effect<boolean, SystemCallError>
-  /** The identity of a live process, or `None` when it does not exist. */
+  /** The identity of a live process, or `None` when it does not exist or has ended (a zombie). */
   readonly identify: (pid: number) => Effect.Effect<Option.Option<ProcessIdentity>>
   /**
    * Sends a signal as `kill(2)` does: to a process, or to the process group
