@@ -19,21 +19,28 @@ import { startReaper } from "./reaper.ts"
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const
 
 /**
- * Waits for the first shutdown signal. The handlers stay installed for the
- * rest of the scope, so that a second Ctrl-C during the stop does not kill
- * the daemon before its services.
+ * Installs handlers for SIGINT, SIGTERM and SIGHUP for the life of the
+ * current scope, and returns an effect that waits for the first of them.
+ * Installed outside the supervision scope, the handlers outlive the stop of
+ * the services, so that a second signal then does not kill the daemon (the
+ * default action) before its services are down.
  *
  * @since 0.1.0
  */
-export const shutdownSignal = Effect.gen(function*() {
-  let received: ((signal: NodeJS.Signals) => void) | undefined
-  const onSignal = (signal: NodeJS.Signals) => received?.(signal)
+export const shutdownSignals = Effect.gen(function*() {
+  let received: NodeJS.Signals | undefined
+  let wake: ((signal: NodeJS.Signals) => void) | undefined
+  const onSignal = (signal: NodeJS.Signals) => {
+    received ??= signal
+    wake?.(signal)
+  }
   yield* Effect.acquireRelease(
     Effect.sync(() => SHUTDOWN_SIGNALS.forEach((signal) => process.on(signal, onSignal))),
     () => Effect.sync(() => SHUTDOWN_SIGNALS.forEach((signal) => process.off(signal, onSignal)))
   )
-  return yield* Effect.callback<NodeJS.Signals>((resume) => {
-    received = (signal) => resume(Effect.succeed(signal))
+  return Effect.callback<NodeJS.Signals>((resume) => {
+    if (received !== undefined) return resume(Effect.succeed(received))
+    wake = (signal) => resume(Effect.succeed(signal))
   })
 })
 
@@ -163,5 +170,5 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
  *
  * @since 0.1.0
  */
-export const daemon = supervise(shutdownSignal)
+export const daemon = Effect.scoped(Effect.flatMap(shutdownSignals, supervise))
 

@@ -39,6 +39,22 @@ describe("daemon life", () => {
     expect(isAlive(pid!)).toBe(false)
   })
 
+  // A second signal while the services stop must not kill the daemon half-way
+  // (Node's default action for SIGHUP, once no handler is left).
+  it("stops cleanly when SIGHUP comes twice during the stop", { timeout: 20_000 }, async () => {
+    sandbox.writeScript("stubborn", STUBBORN("stubborn"))
+    const daemon = sandbox.startDaemon()
+    const [pid] = await waitForSpawns(sandbox, "stubborn")
+    await waitFor(() => sandbox.recordedPids("stubborn-trapped").length === 1, { message: "the trap is set" })
+    daemon.kill("SIGHUP")
+    await new Promise((resolve) => setTimeout(resolve, 300)) // inside the 1 s stop timeout
+    daemon.kill("SIGHUP")
+    expect(await daemon.waitExit(10_000)).toBe(0)
+    const journal = sandbox.readJournal()
+    expect(eventsOf(journal, "process exited", "stubborn")[0]!.data).toMatchObject({ pid, signal: "SIGKILL" })
+    expect(journal.at(-1)!.type).toBe("monitor quit")
+  })
+
   it("lets only one daemon run per journal", { timeout: 20_000 }, async () => {
     sandbox.writeScript("svc", "exec sleep 1000")
     const first = sandbox.startDaemon()
