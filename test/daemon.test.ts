@@ -115,4 +115,24 @@ describe("daemon", () => {
         { file: "stubborn", pid: 1000, pgid: 1000, startTime: "1000", spawnedAt: 0 }
       ]
     }))))
+
+  it.effect("never signals a leftover from before the last boot, whatever has its PID now", () =>
+    Effect.gen(function*() {
+      const sim = yield* SimulatedProcesses
+      const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+      yield* spawner.spawn(ChildProcess.make("/usr/bin/unrelated")) // pid 1000, same start time as recorded
+      yield* sim.setBootedAt(5_000)
+      const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
+      yield* settle
+      assert.deepStrictEqual((yield* entries).map(summary), [
+        "acquired lock",
+        "exited web -1 (exit not seen: cronmon was not running)"
+      ])
+      assert.deepStrictEqual((yield* sim.happenings).filter((h) => h._tag === "Signalled"), [])
+      yield* Fiber.interrupt(daemon)
+    }).pipe(Effect.provide(TestKit.layer({}, {
+      uncleanSessions: 1,
+      badLines: 0,
+      leftovers: [{ file: "web", pid: 1000, pgid: 1000, startTime: "1000", spawnedAt: 4_000 }]
+    }))))
 })

@@ -124,8 +124,15 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       let failing = false
       const write = (entry: JournalEntry) => {
         options.echo?.(formatHuman(entry))
+        const line = Buffer.from(encodeLine(entry) + "\n")
         try {
-          fs.writeSync(fd, encodeLine(entry) + "\n")
+          const end = fs.fstatSync(fd).size
+          if (fs.writeSync(fd, line) < line.length) {
+            // A short write (the disk filled mid-line) would glue the next
+            // line onto this one: cut it back and report the failure.
+            fs.ftruncateSync(fd, end)
+            throw new Error("no space left on device (short write)")
+          }
           if (failing) {
             failing = false
             process.stderr.write(`cronmon: the journal ${file} is writable again\n`)

@@ -62,6 +62,8 @@ export class SimulatedProcesses extends Context.Service<SimulatedProcesses, {
   readonly end: (pid: number, status: ExitStatus) => Effect.Effect<void>
   /** Everything that happened so far. */
   readonly happenings: Effect.Effect<ReadonlyArray<Happening>>
+  /** Sets when the simulated machine booted (epoch milliseconds; 0 at first). */
+  readonly setBootedAt: (millis: number) => Effect.Effect<void>
 }>()("cronmon/SimulatedProcesses") {}
 
 const FIRST_PID = 1000
@@ -82,6 +84,7 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
     const table = new Map<number, Simulated>()
     const happenings: Array<Happening> = []
     let nextPid = FIRST_PID
+    let bootedAt = 0
 
     const record = (happening: (at: number) => Happening) =>
       Effect.map(Clock.currentTimeMillis, (at) => void happenings.push(happening(at)))
@@ -170,6 +173,7 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
         name === 0 ? Effect.sync(() => table.has(Math.abs(pid))) : signal(Math.abs(pid), name),
       parentDeathSignal: [],
       checkExecutable: () => Effect.succeed(Option.none()),
+      bootedAt: Effect.sync(() => bootedAt),
       groupMembers: (pgid) =>
         Effect.sync(() =>
           table.has(pgid) ? [{ pid: pgid, pgid, startTime: String(pgid), startedAt: 0 }] : []
@@ -183,7 +187,11 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
       setBehaviour: (name, behaviour) => Effect.sync(() => void behaviours.set(name, behaviour)),
       running: Effect.sync(() => Array.from(table.values(), ({ file, pid }) => ({ name: file, pid }))),
       end,
-      happenings: Effect.sync(() => [...happenings])
+      happenings: Effect.sync(() => [...happenings]),
+      setBootedAt: (millis) =>
+        Effect.sync(() => {
+          bootedAt = millis
+        })
     })
 
     return Context.make(ChildProcessSpawner.ChildProcessSpawner, ChildProcessSpawner.make(spawn)).pipe(

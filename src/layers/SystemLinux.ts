@@ -29,13 +29,29 @@ interface Libc {
 
 const asNumber = (value: unknown): number => typeof value === "number" ? value : -1
 
+// glibc names its C library libc.so.6; musl (Alpine) libc.musl-ARCH.so.1.
+const MUSL_ARCH: Readonly<Record<string, string>> = { x64: "x86_64", arm64: "aarch64", arm: "armhf" }
+const muslArch = (): string => MUSL_ARCH[process.arch] ?? process.arch
+
+const loadFirst = (koffi: typeof import("koffi"), names: ReadonlyArray<string>) => {
+  let failure: unknown
+  for (const name of names) {
+    try {
+      return koffi.load(name)
+    } catch (error) {
+      failure = error
+    }
+  }
+  throw failure
+}
+
 // koffi is a native addon: loaded through require so that the bundled CLI
 // keeps it as an external module, and only when the layer is built.
 const loadLibc = (): Libc => {
   const require = createRequire(import.meta.url)
   const koffi: typeof import("koffi") = require("koffi")
   const darwin = process.platform === "darwin"
-  const libc = koffi.load(darwin ? "libc.dylib" : "libc.so.6")
+  const libc = loadFirst(koffi, darwin ? ["libc.dylib"] : ["libc.so.6", `libc.musl-${muslArch()}.so.1`, "libc.so"])
   const flock = libc.func("int flock(int fd, int operation)")
   const prctl = darwin ? undefined : libc.func("int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)")
   const waitpid = libc.func("int waitpid(int pid, _Out_ int *status, int options)")
@@ -204,6 +220,7 @@ export const layer: Layer.Layer<System> = Layer.sync(System, () => {
       }),
     parentDeathSignal: setpriv === undefined ? [] : [setpriv, "--pdeathsig", "SIGTERM", "--"],
     checkExecutable: (file) => Effect.sync(() => checkExecutable(file)),
+    bootedAt: Effect.sync(() => (bootTime ??= readBootTime())),
     groupMembers: (pgid) =>
       Effect.sync(() => {
         if (!linux) return []

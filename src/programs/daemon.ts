@@ -64,8 +64,12 @@ export const cleanUpLeftovers = Effect.gen(function*() {
   const system = yield* System
   const { stopTimeout } = yield* Settings
   // Zombies do not count: their parent (init) collects them in its own time.
-  const isAlive = (target: number) =>
-    target < 0 ? Effect.map(system.groupMembers(-target), (members) => members.length > 0) : system.kill(target, 0)
+  // The /proc scan of a group's members runs only while kill(2) sees it.
+  const isAlive = (target: number): Effect.Effect<boolean> =>
+    target < 0
+      ? Effect.flatMap(system.kill(target, 0), (exists) =>
+        exists ? Effect.map(system.groupMembers(-target), (members) => members.length > 0) : Effect.succeed(false))
+      : Effect.map(system.identify(target), Option.isSome)
   const gone = (target: number) =>
     isAlive(target).pipe(
       Effect.repeat({ while: (alive) => alive, schedule: Schedule.spaced("20 millis") }),
@@ -76,7 +80,10 @@ export const cleanUpLeftovers = Effect.gen(function*() {
   // always do), or itself. A leader that is gone may have left its group
   // behind (its children, when the parent-death signal ended only the
   // leader); a group ID is never reused while the group has members.
+  const bootedAt = yield* system.bootedAt
   const targetOf = Effect.fnUntraced(function*(leftover: Leftover) {
+    // Spawned before the machine last booted: gone, whatever now has its PID.
+    if (leftover.spawnedAt < bootedAt) return Option.none()
     const identity = yield* system.identify(leftover.pid)
     if (Option.isSome(identity)) {
       if (!isSameProcess(leftover, identity.value)) return Option.none()

@@ -68,6 +68,8 @@ export class System extends Context.Service<System, {
    * (`PR_SET_CHILD_SUBREAPER`); `false` where the kernel has no such thing.
    */
   readonly becomeSubreaper: Effect.Effect<boolean>
+  /** When the machine booted (epoch milliseconds), or 0 when unknown. */
+  readonly bootedAt: Effect.Effect<number>
   /** The live processes of a process group, with their identities. */
   readonly groupMembers: (pgid: number) => Effect.Effect<ReadonlyArray<ProcessIdentity & { readonly pid: number }>>
   /** The direct children of this process, and which of them are zombies. */
