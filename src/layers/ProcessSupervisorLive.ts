@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, FiberMap, Layer, Option, Semaphore } from "effect"
+import { Effect, FiberMap, Layer, Option, Schedule, Semaphore } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type { PlatformError } from "effect/PlatformError"
 import * as path from "node:path"
@@ -84,16 +84,21 @@ export const layer: Layer.Layer<
     const pids = new Set<number>()
     const backoff = restartBackoff(settings.restartDelays, settings.stableRun)
 
-    // SIGTERM to the group; SIGKILL to the group if anything of it is left
-    // when the stop timeout passes. `kill` returns once the group is gone.
-    const terminate = (handle: ChildProcessSpawner.ChildProcessHandle) =>
-      handle.kill({ killSignal: "SIGTERM" }).pipe(
-        Effect.timeoutOrElse({
-          duration: settings.stopTimeout,
-          orElse: () => handle.kill({ killSignal: "SIGKILL" })
-        }),
-        Effect.ignore
+    // SIGTERM to the group; SIGKILL to the group if any of it is left when
+    // the stop timeout passes: one deadline for the leader and the rest of
+    // its group, on the Effect Clock.
+    const terminate = (handle: ChildProcessSpawner.ChildProcessHandle) => {
+      const group = -handle.pid
+      const groupGone = exitStatusOf(handle).pipe(
+        Effect.andThen(system.kill(group, 0)),
+        Effect.repeat({ while: (alive) => alive, schedule: Schedule.spaced("20 millis") })
       )
+      return system.kill(group, "SIGTERM").pipe(
+        Effect.andThen(groupGone),
+        Effect.timeoutOrElse({ duration: settings.stopTimeout, orElse: () => system.kill(group, "SIGKILL") }),
+        Effect.asVoid
+      )
+    }
 
     // Uninterruptible from the spawn until the wait for the exit, so that an
     // interrupt always finds a spawned process with its stop in place.

@@ -148,8 +148,10 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     const watcher = yield* Watcher
     yield* cleanUpLeftovers
     const reaper = yield* startReaper
+    // Orphans are terminated alongside the services, then once more for
+    // those that services left while they stopped.
     yield* Effect.addFinalizer(() =>
-      supervisor.stopAll.pipe(
+      Effect.all([supervisor.stopAll, reaper.terminateOrphans], { concurrency: "unbounded", discard: true }).pipe(
         Effect.andThen(reaper.terminateOrphans),
         Effect.andThen(journal.append(Events.monitorQuit()))
       )
