@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Deferred, Effect, Layer, Queue } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { encodeLine, Events, formatHuman, type JournalEntry, type JournalEvent } from "../domain/JournalEvent.ts"
@@ -48,25 +48,46 @@ export const randomAccess = (fd: number): RandomAccess => ({
 const errorText = (error: unknown): string =>
   error instanceof Error ? error.message.replace(/^[A-Z]+: /, "") : String(error)
 
+/** Whether `fd` is the file now at `file` (not one moved away or removed). */
+const isFileAt = (fd: number, file: string): boolean => {
+  try {
+    const open = fs.fstatSync(fd)
+    const now = fs.statSync(file)
+    return open.dev === now.dev && open.ino === now.ino
+  } catch {
+    return false
+  }
+}
+
+const openFile = (file: string) => {
+  ensureDirectory(path.dirname(file), 0o750)
+  const { O_APPEND, O_CREAT, O_RDWR, O_SYNC } = fs.constants
+  return fs.openSync(file, O_RDWR | O_CREAT | O_APPEND | O_SYNC, 0o600)
+}
+
+// Opens and locks the file at `file`. The lock is on the file, not the path:
+// when the path was renamed or removed between the open and the lock, the
+// lock is on a file nobody will look at again, so try again.
 const openLocked = (file: string) =>
   Effect.gen(function*() {
     const system = yield* System
-    const fd = yield* Effect.acquireRelease(
-      Effect.try({
-        try: () => {
-          ensureDirectory(path.dirname(file), 0o750)
-          const { O_APPEND, O_CREAT, O_RDWR, O_SYNC } = fs.constants
-          return fs.openSync(file, O_RDWR | O_CREAT | O_APPEND | O_SYNC, 0o600)
-        },
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const fd = yield* Effect.try({
+        try: () => openFile(file),
         catch: (error) => new JournalUnavailable({ path: file, reason: errorText(error) })
-      }),
-      (fd) => Effect.sync(() => fs.closeSync(fd))
-    )
-    const locked = yield* system.tryLockExclusive(fd).pipe(
-      Effect.mapError((error) => new JournalUnavailable({ path: file, reason: error.message }))
-    )
-    if (!locked) return yield* new JournalLocked({ path: file })
-    return fd
+      })
+      const locked = yield* system.tryLockExclusive(fd).pipe(
+        Effect.mapError((error) => new JournalUnavailable({ path: file, reason: error.message })),
+        Effect.tapError(() => Effect.sync(() => fs.closeSync(fd)))
+      )
+      if (!locked) {
+        fs.closeSync(fd)
+        return yield* new JournalLocked({ path: file })
+      }
+      if (isFileAt(fd, file)) return fd
+      fs.closeSync(fd)
+    }
+    return yield* new JournalUnavailable({ path: file, reason: "the file keeps being replaced" })
   })
 
 /**
@@ -113,7 +134,8 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
     Journal,
     Effect.gen(function*() {
       const file = path.resolve(options.path)
-      const fd = yield* openLocked(file)
+      let fd: number = yield* openLocked(file)
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.closeSync(fd)))
       const repaired = yield* Effect.try({
         try: () => {
           const cut = repairTail(fd)
@@ -121,8 +143,13 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
         },
         catch: (error) => new JournalUnavailable({ path: file, reason: errorText(error) })
       })
+      // This session's spawns not yet seen to exit: carried into a new file
+      // if the journal is moved away, so that no leftover is ever forgotten.
+      const running = new Map<number, JournalEntry>()
       let failing = false
       const write = (entry: JournalEntry) => {
+        if (entry.type === "process spawned") running.set(entry.data.pid, entry)
+        if (entry.type === "process exited") running.delete(entry.data.pid)
         options.echo?.(formatHuman(entry))
         const line = Buffer.from(encodeLine(entry) + "\n")
         try {
@@ -151,6 +178,41 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       if (repaired.previousState.badLines > 0) {
         yield* append(Events.warning("journal", `${repaired.previousState.badLines} unreadable lines skipped`))
       }
-      return Journal.of({ id, append, previousState: repaired.previousState })
+
+      // The lock is on the file, not on its path: if the file is moved away
+      // or removed, the next cron run would lock a new file at the path and
+      // start a second daemon. So watch the path; when it no longer leads to
+      // our file, lock a new one there and carry the running processes over.
+      const lost = yield* Deferred.make<void>()
+      const moved = yield* Queue.sliding<void>(1)
+      let watcher: fs.FSWatcher | undefined
+      const watch = () => {
+        watcher?.close()
+        try {
+          watcher = fs.watch(file, { persistent: false }, () => Queue.offerUnsafe(moved, undefined))
+          watcher.on("error", () => Queue.offerUnsafe(moved, undefined))
+        } catch {
+          watcher = undefined
+        }
+      }
+      yield* Effect.acquireRelease(Effect.sync(watch), () => Effect.sync(() => watcher?.close()))
+      const reopen = Effect.gen(function*() {
+        if (isFileAt(fd, file)) return
+        const next = yield* Effect.exit(openLocked(file))
+        if (next._tag === "Failure") {
+          process.stderr.write(`cronmon: the journal ${file} was moved or removed, and cannot be locked again\n`)
+          return yield* Deferred.succeed(lost, undefined)
+        }
+        const previous = fd
+        fd = next.value
+        fs.closeSync(previous)
+        watch()
+        yield* append(Events.acquiredLock(id))
+        yield* append(Events.warning("journal", "the journal was moved or removed: continuing in a new file"))
+        for (const spawned of [...running.values()]) write(spawned)
+      })
+      yield* Effect.forkScoped(Effect.forever(Effect.andThen(Queue.take(moved), reopen)))
+
+      return Journal.of({ id, append, previousState: repaired.previousState, lost: Deferred.await(lost) })
     })
   )

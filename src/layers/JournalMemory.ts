@@ -37,6 +37,7 @@ export const layer = (previousState: PreviousState = nothingLeft): Layer.Layer<J
     const journal = Journal.of({
       id,
       previousState,
+      lost: Effect.never,
       append: (event) =>
         Effect.flatMap(Clock.currentTimeMillis, (time) => Ref.update(ref, (entries) => [...entries, { time, ...event }]))
     })

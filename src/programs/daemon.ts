@@ -135,7 +135,8 @@ const applyChange = (supervisor: ProcessSupervisor["Service"], change: ScriptCha
 const OP = { Add: "add", Update: "update", Remove: "remove" } as const
 
 /**
- * Supervises until `until` completes or the fiber is interrupted, then stops
+ * Supervises until `until` completes, the journal is lost to another daemon,
+ * or the fiber is interrupted; then stops
  * every service, terminates what they left behind, and writes `monitor quit`. A watcher failure is journaled
  * and the services already found keep running.
  *
@@ -171,7 +172,7 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
       ),
       Effect.forkScoped
     )
-    yield* until
+    yield* Effect.raceFirst(until, journal.lost)
   }))
 
 /**

@@ -55,4 +55,9 @@ export class Journal extends Context.Service<Journal, {
   readonly append: (event: JournalEvent) => Effect.Effect<void>
   /** What earlier sessions left behind, as found when the journal was opened. */
   readonly previousState: PreviousState
+  /**
+   * Completes if this daemon lost the journal: it was moved or removed and
+   * another instance locked the new file at its path. The daemon must stop.
+   */
+  readonly lost: Effect.Effect<void>
 }>()("cronmon/Journal") {}

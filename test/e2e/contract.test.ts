@@ -150,6 +150,29 @@ describe("design contract", () => {
     expect(warned).toBeLessThan(session.findIndex((e) => e.type === "process spawned"))
   })
 
+  // The lock is on the journal file, not its path: moving or removing the
+  // file must not let the next cron run start a second daemon.
+  it("keeps the lock when the journal is moved away or removed, carrying the running services over", { timeout: 20_000 }, async () => {
+    sandbox.writeScript("web", "exec sleep 1000")
+    const daemon = sandbox.startDaemon()
+    const [pid] = await waitForSpawns(sandbox, "web")
+    for (const move of [() => fs.renameSync(sandbox.journal, `${sandbox.journal}.old`), () => fs.rmSync(sandbox.journal)]) {
+      move()
+      const journal = await waitForJournal(sandbox, (j) => spawnedPids(j, "web").length === 1, {
+        message: "a new journal that carries web over"
+      })
+      expect(journal.map((e) => e.type)).toEqual(["acquired lock", "warning", "process spawned"])
+      expect(spawnedPids(journal, "web")).toEqual([pid])
+      const second = sandbox.run(sandbox.daemonArgs())
+      expect(second.status).toBe(0)
+      expect(second.stderr).toBe("cronmon is already running\n")
+    }
+    expect(sandbox.livePids("web")).toEqual([pid])
+    daemon.kill("SIGTERM")
+    expect(await daemon.waitExit()).toBe(0)
+    expect(sandbox.readJournal().at(-1)!.type).toBe("monitor quit")
+  })
+
   // DESIGN.md: "executed directly (never through a shell)", and ENOEXEC is a
   // spawn failure: execvp would run a file without #! through /bin/sh.
   it("refuses a file that is neither a #! script nor a binary, and never runs it", { timeout: 20_000 }, async () => {
