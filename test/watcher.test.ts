@@ -20,21 +20,24 @@ const script = (file: string, body = "#!/bin/sh\nexit 0\n", mode = 0o755) => {
   fs.chmodSync(file, mode)
 }
 
-/** The live watcher on a fresh directory, its changes collected as `Tag name`. */
-const watching = (setup: (dir: string) => void = () => {}) =>
+/** The live watcher on a fresh directory, its changes collected as `Tag name`, its warnings as text. */
+const watching = (setup: (dir: string) => void = () => {}, scriptsPath = (dir: string) => dir) =>
   Effect.gen(function*() {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-watch-"))
     const dir = path.join(root, "scripts")
     fs.mkdirSync(dir)
     setup(dir)
     const changes: Array<string> = []
+    const warnings: Array<string> = []
+    const warn = (message: string) => Effect.sync(() => void warnings.push(message))
+    const stream = watchScripts(scriptsPath(dir), Duration.millis(30), warn, "50 millis")
     const fiber = yield* Effect.forkChild(
-      Stream.runForEach(watchScripts(dir, Duration.millis(30)), (c) => Effect.sync(() => changes.push(`${c._tag} ${c.name}`)))
+      Stream.runForEach(stream, (c) => Effect.sync(() => changes.push(`${c._tag} ${c.name}`)))
     )
     yield* Effect.addFinalizer(() =>
       Effect.andThen(Fiber.interrupt(fiber), Effect.sync(() => fs.rmSync(root, { recursive: true, force: true })))
     )
-    return { root, dir, changes }
+    return { root, dir, changes, warnings }
   })
 
 describe("WatcherChokidar (live, real files)", () => {
@@ -111,5 +114,41 @@ describe("WatcherChokidar (live, real files)", () => {
       yield* eventually(() => changes.length === 2)
       yield* Effect.sleep("200 millis")
       assert.deepStrictEqual(changes, ["Add svc", "Update svc"])
+    }))
+
+  it.live("the directory removed and re-created: its services go, new ones come, watching resumes", () =>
+    Effect.gen(function*() {
+      const { changes, dir, warnings } = yield* watching((dir) => script(path.join(dir, "a")))
+      yield* eventually(() => changes.length === 1)
+      fs.rmSync(dir, { recursive: true })
+      yield* eventually(() => changes.length === 2)
+      fs.mkdirSync(dir)
+      script(path.join(dir, "b"))
+      yield* eventually(() => changes.length === 3)
+      script(path.join(dir, "c")) // watched again, not just rescanned
+      yield* eventually(() => changes.length === 4)
+      assert.deepStrictEqual(changes, ["Add a", "Remove a", "Add b", "Add c"])
+      assert.isTrue(warnings.some((w) => w.includes("missing")), warnings.join("; "))
+    }))
+
+  it.live("a symlinked scripts path re-pointed (a release switch): only real differences", () =>
+    Effect.gen(function*() {
+      const { changes, root } = yield* watching((dir) => {
+        fs.mkdirSync(path.join(dir, "..", "r1"))
+        fs.mkdirSync(path.join(dir, "..", "r2"))
+        script(path.join(dir, "..", "r1", "same"))
+        fs.copyFileSync(path.join(dir, "..", "r1", "same"), path.join(dir, "..", "r2", "same"))
+        fs.linkSync(path.join(dir, "..", "r1", "same"), path.join(dir, "..", "r1", "kept"))
+        fs.linkSync(path.join(dir, "..", "r1", "same"), path.join(dir, "..", "r2", "kept")) // the same file in both
+        script(path.join(dir, "..", "r1", "old"))
+        script(path.join(dir, "..", "r2", "new"))
+        fs.symlinkSync(path.join(dir, "..", "r1"), path.join(dir, "..", "current"))
+      }, (dir) => path.join(dir, "..", "current"))
+      yield* eventually(() => changes.length === 3)
+      fs.symlinkSync(path.join(root, "r2"), path.join(root, "next"))
+      fs.renameSync(path.join(root, "next"), path.join(root, "current")) // ln -sfn, atomically
+      yield* eventually(() => changes.length === 6)
+      yield* Effect.sleep("200 millis")
+      assert.deepStrictEqual(changes.slice(3).sort(), ["Add new", "Remove old", "Update same"])
     }))
 })

@@ -35,6 +35,11 @@ export interface Settler {
   readonly hint: (name: string) => Effect.Effect<void>
   /** Look at `name` now, without waiting (the initial scan). */
   readonly check: (name: string) => Effect.Effect<void>
+  /**
+   * Look now at every name in `present` and every name known from before
+   * (a rescan: a known name that is gone is removed).
+   */
+  readonly checkAll: (present: ReadonlyArray<string>) => Effect.Effect<void>
 }
 
 /**
@@ -57,6 +62,11 @@ export const makeSettler = (options: SettlerOptions): Effect.Effect<Settler, nev
       }))
     return {
       check,
+      checkAll: (present) =>
+        Effect.suspend(() => {
+          const names = new Set([...known.keys(), ...present.filter((name) => !isIgnoredName(name))])
+          return Effect.forEach([...names].sort(), check, { discard: true })
+        }),
       // A new hint on a waiting name restarts its wait (FiberMap.run
       // interrupts the previous fiber for the key).
       hint: (name) =>

@@ -8,11 +8,13 @@
  * @since 0.1.0
  */
 import { watch } from "chokidar"
-import { Cause, Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
+import { type Duration, Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fingerprintOf, type Fingerprint, isIgnoredName, type ScriptChange } from "../domain/ServiceFile.ts"
-import { makeSettler } from "../domain/Settler.ts"
+import { makeSettler, type Settler } from "../domain/Settler.ts"
+import { Events } from "../domain/JournalEvent.ts"
+import { Journal } from "../services/Journal.ts"
 import { Settings } from "../services/Settings.ts"
 import { Watcher, WatchError } from "../services/Watcher.ts"
 
@@ -47,63 +49,130 @@ export const listNames = (dir: string): Effect.Effect<ReadonlyArray<string>, Wat
     catch: (error) => new WatchError({ path: dir, reason: reasonOf(error) })
   }).pipe(Effect.map((names) => names.filter((name) => !isIgnoredName(name)).sort()))
 
+const directoryIdentity = (dir: string): string | undefined => {
+  try {
+    const stats = fs.statSync(dir)
+    return stats.isDirectory() ? `${stats.dev}:${stats.ino}` : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Watches `dir` until the watch breaks: the directory is removed, replaced
+ * (moved, re-created, a symlink to it swapped) or chokidar fails. Rescans
+ * once watching, so the settler emits whatever changed meanwhile. Returns
+ * why it ended.
+ */
+const watchSession = (dir: string, settler: Settler, hint: (name: string) => void) =>
+  Effect.scoped(Effect.gen(function*() {
+    const identity = directoryIdentity(dir)
+    if (identity === undefined) return "missing"
+    const ended = yield* Deferred.make<string>()
+    const end = (reason: string) => Deferred.doneUnsafe(ended, Exit.succeed(reason))
+    const watcher = yield* Effect.acquireRelease(
+      Effect.sync(() => watch(dir, { depth: 0, ignoreInitial: true, atomic: false, persistent: true })),
+      (watcher) => Effect.promise(() => watcher.close())
+    )
+    watcher.on("all", (event, changed) => {
+      if (changed === dir && event === "unlinkDir") end("the scripts directory was removed")
+      else if (path.dirname(changed) === dir) hint(path.basename(changed))
+    })
+    watcher.on("raw", (_event, changed, details) => {
+      const watched = watchedPathOf(details)
+      if (watched === dir && changed !== null) hint(changed)
+      else if (watched !== undefined && path.dirname(watched) === dir) hint(path.basename(watched))
+    })
+    watcher.on("error", (error) => end(`watching failed: ${reasonOf(error)}`))
+    // The parent shows the path itself being moved, re-created or re-pointed.
+    const parent = path.dirname(dir)
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        try {
+          return fs.watch(parent, { persistent: false }, (_event, name) => {
+            if (name === path.basename(dir) && directoryIdentity(dir) !== identity) {
+              end("the scripts directory was replaced")
+            }
+          }).on("error", () => {})
+        } catch {
+          return undefined
+        }
+      }),
+      (parentWatcher) => Effect.sync(() => parentWatcher?.close())
+    )
+    yield* Effect.raceFirst(
+      Effect.callback<void>((resume) => {
+        watcher.once("ready", () => resume(Effect.void))
+      }),
+      Deferred.await(ended)
+    )
+    // Rescanned once chokidar is ready: a file created in between is both
+    // scanned and hinted, and the settler emits it once.
+    const names = yield* Effect.orElseSucceed(listNames(dir), () => [])
+    yield* settler.checkAll(names)
+    return yield* Deferred.await(ended)
+  }))
+
 /**
  * Changes of the services in `dir`: the initial scan as `Add`s, then settled
- * differences.
+ * differences. It does not end: when the directory goes (removed, replaced,
+ * unreadable) or the watch fails, the services of files no longer there are
+ * removed, a warning is journaled, and watching resumes once the directory
+ * is back (checked every `retry` while it is missing).
  *
  * @since 0.1.0
  */
-export const watchScripts = (dir: string, settleTime: Settings["Service"]["settleTime"]) =>
+export const watchScripts = (
+  dir: string,
+  settleTime: Duration.Duration,
+  warn: (message: string) => Effect.Effect<void> = () => Effect.void,
+  retry: Duration.Input = "1 second"
+) =>
   Stream.callback<ScriptChange, WatchError>((queue) =>
     Effect.gen(function*() {
       const hints = yield* Queue.unbounded<string>()
-      const watcher = yield* Effect.acquireRelease(
-        Effect.sync(() => watch(dir, { depth: 0, ignoreInitial: true, atomic: false, persistent: true })),
-        (watcher) => Effect.promise(() => watcher.close())
-      )
-      const hint = (name: string) => void Queue.offerUnsafe(hints, name)
-      watcher.on("all", (_event, changed) => {
-        if (path.dirname(changed) === dir) hint(path.basename(changed))
-      })
-      watcher.on("raw", (_event, changed, details) => {
-        const watched = watchedPathOf(details)
-        if (watched === dir && changed !== null) hint(changed)
-        else if (watched !== undefined && path.dirname(watched) === dir) hint(path.basename(watched))
-      })
-      // An error before chokidar is ready (no inotify watches left, say)
-      // still lets the initial scan through: the services found then run,
-      // and the stream fails after their `Add`s.
-      let scanned = false
-      let startupError: WatchError | undefined
-      const started = yield* Deferred.make<void>()
-      watcher.on("error", (error) => {
-        const failure = new WatchError({ path: dir, reason: reasonOf(error) })
-        if (scanned) Queue.failCauseUnsafe(queue, Cause.fail(failure))
-        else startupError ??= failure
-        Deferred.doneUnsafe(started, Exit.void)
-      })
-      watcher.once("ready", () => Deferred.doneUnsafe(started, Exit.void))
-      yield* Deferred.await(started)
       const settler = yield* makeSettler({
         inspect: (name) => inspectFile(dir, name),
         settleTime,
         emit: (change) => Effect.sync(() => Queue.offerUnsafe(queue, change))
       })
-      // Scanned after chokidar is ready: a file created in between is both
-      // scanned and hinted, and the settler emits it once.
-      yield* Effect.forEach(yield* listNames(dir), settler.check, { discard: true })
-      scanned = true
-      if (startupError !== undefined) Queue.failCauseUnsafe(queue, Cause.fail(startupError))
-      else yield* Effect.forkScoped(Stream.runForEach(Stream.fromQueue(hints), settler.hint))
+      yield* Effect.forkScoped(Stream.runForEach(Stream.fromQueue(hints), settler.hint))
+      const hint = (name: string) => void Queue.offerUnsafe(hints, name)
+      const loop = Effect.gen(function*() {
+        let missing = false
+        for (;;) {
+          const reason = yield* watchSession(dir, settler, hint)
+          if (reason === "missing") {
+            if (!missing) {
+              yield* warn(`the scripts directory ${dir} is missing: its services stop, and start again when it is back`)
+              yield* settler.checkAll([])
+            }
+            missing = true
+            yield* Effect.sleep(retry)
+          } else {
+            if (missing) yield* warn(`the scripts directory ${dir} is back: watching it again`)
+            else yield* warn(`${reason}: watching ${dir} again`)
+            missing = false
+          }
+        }
+      })
+      yield* Effect.forkScoped(loop)
     })
   )
 
 /**
- * The live `Watcher` on the scripts directory of `Settings`.
+ * The live `Watcher` on the scripts directory of `Settings`; what goes wrong
+ * with the directory is journaled as warnings.
  *
  * @since 0.1.0
  */
-export const layer: Layer.Layer<Watcher, never, Settings> = Layer.effect(
+export const layer: Layer.Layer<Watcher, never, Settings | Journal> = Layer.effect(
   Watcher,
-  Settings.useSync(({ scriptsDir, settleTime }) => Watcher.of({ changes: watchScripts(scriptsDir, settleTime) }))
+  Effect.gen(function*() {
+    const { scriptsDir, settleTime } = yield* Settings
+    const journal = yield* Journal
+    return Watcher.of({
+      changes: watchScripts(scriptsDir, settleTime, (message) => journal.append(Events.warning("watcher", message)))
+    })
+  })
 )
