@@ -84,6 +84,9 @@ describe("changes of the scripts directory", () => {
     const afterRename = await waitForSpawns(sandbox, "svc", 2)
     expect(afterRename[1]).not.toBe(first)
     await waitFor(() => !isAlive(first!), { message: `old pid ${first} gone` })
+    // Recorded pid: sh has parsed the whole script (a brace group), so an
+    // in-place edit now cannot change what this instance runs.
+    await waitFor(() => sandbox.recordedPids("svc").includes(afterRename[1]!), { message: "second instance runs" })
 
     // 2. Rewritten in place (same inode, like nano or `>`).
     fs.writeFileSync(file, sandbox.scriptText("svc", body("the third version")))

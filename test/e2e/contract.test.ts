@@ -129,13 +129,13 @@ describe("design contract", () => {
   it("terminates, at start, what a SIGKILLed daemon's service left in its group", { timeout: 20_000 }, async () => {
     sandbox.writeScript("svc", `sleep 1000 &\necho "$! svc-child" >> "$PIDS"\nwait`)
     const killed = sandbox.startDaemon()
+    const [leader] = await waitForSpawns(sandbox, "svc") // journaled before the kill
     const [child] = await waitFor(() => {
       const found = sandbox.recordedPids("svc-child")
       return found.length > 0 ? found : undefined
     }, { message: "child recorded" })
     killed.kill("SIGKILL")
     await killed.waitExit()
-    const [leader] = spawnedPids(sandbox.readJournal(), "svc")
     await waitFor(() => !isAlive(leader!), { message: `svc ${leader} ended by its parent-death signal` })
     expect(isAlive(child!)).toBe(true) // left behind in the group
 

@@ -191,7 +191,10 @@ export class Sandbox {
    * (`echo "$! child" >> "$PIDS"`).
    */
   scriptText(name: string, body: string): string {
-    return `#!/bin/sh\n${pidLine(this.pidsFile, name)}\nPIDS='${this.pidsFile}'\n${body}\n`
+    // One brace group: sh parses all of it before running its first command
+    // (it reads a script as it goes), so once the pid is recorded, editing
+    // the file in place cannot change what the running instance does.
+    return `#!/bin/sh\n{\n${pidLine(this.pidsFile, name)}\nPIDS='${this.pidsFile}'\n${body}\n}\n`
   }
 
   /** Writes `scripts/NAME` (mode 0755 unless told) and returns its path. */
