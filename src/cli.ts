@@ -150,10 +150,15 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
     Effect.provide(NodeServices.layer)
   )
 
-if (import.meta.main) {
+/**
+ * Runs the CLI on `argv` as the process's main program: exits with its code.
+ *
+ * @since 0.1.0
+ */
+export const run = (argv: ReadonlyArray<string>): void => {
   // A closed stderr (`cronmon | head`) must not crash the daemon.
   process.stderr.on("error", () => {})
-  const program = Effect.flatMap(main(process.argv.slice(2)), (code) =>
+  const program = Effect.flatMap(main(argv), (code) =>
     Effect.sync(() => {
       process.exitCode = code
     }))

@@ -9,61 +9,9 @@
  */
 import { Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
-import { createRequire } from "node:module"
 import * as path from "node:path"
 import { type Child, type ProcessIdentity, type SpawnRefusal, System, SystemCallError } from "../services/System.ts"
-
-const LOCK_EX = 2
-const LOCK_NB = 4
-const PR_SET_CHILD_SUBREAPER = 36
-const WNOHANG = 1
-
-interface Libc {
-  readonly flock: (fd: number, operation: number) => number
-  readonly prctl: (option: number, arg: number) => number
-  readonly waitpid: (pid: number, options: number) => number
-  readonly errno: () => number
-  readonly EWOULDBLOCK: number
-  readonly EINTR: number
-}
-
-const asNumber = (value: unknown): number => typeof value === "number" ? value : -1
-
-// glibc names its C library libc.so.6; musl (Alpine) libc.musl-ARCH.so.1.
-const MUSL_ARCH: Readonly<Record<string, string>> = { x64: "x86_64", arm64: "aarch64", arm: "armhf" }
-const muslArch = (): string => MUSL_ARCH[process.arch] ?? process.arch
-
-const loadFirst = (koffi: typeof import("koffi"), names: ReadonlyArray<string>) => {
-  let failure: unknown
-  for (const name of names) {
-    try {
-      return koffi.load(name)
-    } catch (error) {
-      failure = error
-    }
-  }
-  throw failure
-}
-
-// koffi is a native addon: loaded through require so that the bundled CLI
-// keeps it as an external module, and only when the layer is built.
-const loadLibc = (): Libc => {
-  const require = createRequire(import.meta.url)
-  const koffi: typeof import("koffi") = require("koffi")
-  const darwin = process.platform === "darwin"
-  const libc = loadFirst(koffi, darwin ? ["libc.dylib"] : ["libc.so.6", `libc.musl-${muslArch()}.so.1`, "libc.so"])
-  const flock = libc.func("int flock(int fd, int operation)")
-  const prctl = darwin ? undefined : libc.func("int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)")
-  const waitpid = libc.func("int waitpid(int pid, _Out_ int *status, int options)")
-  return {
-    flock: (fd, operation) => asNumber(flock(fd, operation)),
-    prctl: (option, arg) => prctl === undefined ? -1 : asNumber(prctl(option, arg, 0, 0, 0)),
-    waitpid: (pid, options) => asNumber(waitpid(pid, [0], options)),
-    errno: () => koffi.errno(),
-    EWOULDBLOCK: koffi.os.errno["EWOULDBLOCK"] ?? 11,
-    EINTR: koffi.os.errno["EINTR"] ?? 4
-  }
-}
+import { LOCK_EX, LOCK_NB, loadLibc, PR_SET_CHILD_SUBREAPER, WNOHANG } from "./Libc.ts"
 
 /**
  * Reads a process's state, group and start time from `/proc/PID/stat`. The

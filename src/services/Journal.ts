@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { Context, Data, type Effect } from "effect"
+import { ALREADY_RUNNING } from "../domain/AlreadyRunning.ts"
 import type { JournalEvent } from "../domain/JournalEvent.ts"
 import type { PreviousState } from "../domain/PreviousState.ts"
 
@@ -17,7 +18,7 @@ export class JournalLocked extends Data.TaggedError("JournalLocked")<{
   readonly path: string
 }> {
   override get message() {
-    return "cronmon is already running"
+    return ALREADY_RUNNING
   }
 }
 

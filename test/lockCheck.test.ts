@@ -1,0 +1,41 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { ALREADY_RUNNING } from "../src/domain/AlreadyRunning.ts"
+import { LOCK_EX, LOCK_NB, loadLibc } from "../src/layers/Libc.ts"
+import { daemonJournal, isLockedElsewhere } from "../src/programs/lockCheck.ts"
+import { JournalLocked } from "../src/services/Journal.ts"
+
+const env = { HOME: "/home/me" }
+
+describe("the cron tick's lock check", () => {
+  it("finds the journal a daemon invocation would use", () => {
+    assert.strictEqual(daemonJournal([], env, "/w"), "/home/me/.config/cronmon/journal.json")
+    assert.strictEqual(daemonJournal(["-j", "j.json"], env, "/w"), "/w/j.json")
+    assert.strictEqual(daemonJournal(["--journal=/a/j"], env, "/w"), "/a/j")
+    assert.strictEqual(daemonJournal(["-s", "s", "--logs", "l", "--stop-timeout", "1s", "--journal", "j"], env, "/w"), "/w/j")
+  })
+
+  it("leaves everything else to the CLI", () => {
+    for (const argv of [["cron"], ["--help"], ["-h"], ["--version"], ["-j"], ["-jj.json"], ["-s", "s", "cron"], ["--bogus"]]) {
+      assert.isUndefined(daemonJournal(argv, env, "/w"), argv.join(" "))
+    }
+  })
+
+  it("sees a lock held by another open file, and only then", () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-lock-")), "journal.json")
+    assert.isFalse(isLockedElsewhere(file), "no journal yet")
+    fs.writeFileSync(file, "")
+    assert.isFalse(isLockedElsewhere(file), "nobody holds it")
+    const holder = fs.openSync(file, "r")
+    assert.strictEqual(loadLibc().flock(holder, LOCK_EX | LOCK_NB), 0)
+    assert.isTrue(isLockedElsewhere(file))
+    fs.closeSync(holder)
+    assert.isFalse(isLockedElsewhere(file), "released with its holder")
+  })
+
+  it("says what the daemon says when it finds the lock taken", () => {
+    assert.strictEqual(new JournalLocked({ path: "/j" }).message, ALREADY_RUNNING)
+  })
+})
