@@ -25,6 +25,7 @@ describe("journal events", () => {
     const lines = [
       Events.warning("watcher", "ENOSPC"),
       Events.acquiredLock("file:/j.json+stderr"),
+      Events.acquiredLock("file:/j.json+stderr", 4000),
       Events.monitorQuit(),
       Events.logTruncated("torn"),
       Events.spawnError("web", "spawn /s/web: permission denied (EACCES)"),
@@ -37,6 +38,7 @@ describe("journal events", () => {
     assert.deepStrictEqual(lines, [
       `${time},"type":"warning","data":{"component":"watcher","error":"ENOSPC"}}`,
       `${time},"type":"acquired lock","data":{"journal_id":"file:/j.json+stderr"}}`,
+      `${time},"type":"acquired lock","data":{"journal_id":"file:/j.json+stderr","pid":4000}}`,
       `${time},"type":"monitor quit","data":{}}`,
       `${time},"type":"log truncated","data":{"reason":"torn"}}`,
       `${time},"type":"process spawn error","data":{"file":"web","reason":"spawn /s/web: permission denied (EACCES)"}}`,

@@ -56,8 +56,13 @@ const event = <const T extends string, const D extends Schema.Struct.Fields>(typ
 
 /** A non-fatal error, named by the component that met it. @since 0.1.0 */
 export const Warning = event("warning", { component: Schema.String, error: Schema.String })
-/** A daemon took the journal's lock: the start of a session. @since 0.1.0 */
-export const AcquiredLock = event("acquired lock", { journal_id: Schema.String })
+/**
+ * A daemon took the journal's lock: the start of a session. `pid` is the
+ * daemon's (the Go original omits it).
+ *
+ * @since 0.1.0
+ */
+export const AcquiredLock = event("acquired lock", { journal_id: Schema.String, pid: Schema.optionalKey(Schema.Int) })
 /** A daemon stopped every service and is releasing the lock: a clean end of session. @since 0.1.0 */
 export const MonitorQuit = event("monitor quit", {})
 /** Part of the journal was cut off (a torn last line, or old sessions dropped). @since 0.1.0 */
@@ -154,7 +159,10 @@ export const decodeLine: (line: string) => Result.Result<JournalEntry, Schema.Sc
  */
 export const Events = {
   warning: (component: string, error: string): JournalEvent => ({ type: "warning", data: { component, error } }),
-  acquiredLock: (journal_id: string): JournalEvent => ({ type: "acquired lock", data: { journal_id } }),
+  acquiredLock: (journal_id: string, pid?: number): JournalEvent => ({
+    type: "acquired lock",
+    data: pid === undefined ? { journal_id } : { journal_id, pid }
+  }),
   monitorQuit: (): JournalEvent => ({ type: "monitor quit", data: {} }),
   logTruncated: (reason: string): JournalEvent => ({ type: "log truncated", data: { reason } }),
   spawnError: (file: string, reason: string): JournalEvent => ({
@@ -207,7 +215,7 @@ const describe = (entry: JournalEntry): string => {
     case "warning":
       return `warning: ${entry.data.component}: ${entry.data.error}`
     case "acquired lock":
-      return `cronmon started (${entry.data.journal_id})`
+      return `cronmon started${entry.data.pid === undefined ? "" : `, pid ${entry.data.pid}`} (${entry.data.journal_id})`
     case "monitor quit":
       return "cronmon stopped"
     case "log truncated":

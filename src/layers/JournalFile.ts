@@ -173,7 +173,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       const append = (event: JournalEvent) =>
         Effect.map(Clock.currentTimeMillis, (time) => write({ time, ...event }))
       const id = `file:${file}${options.echo === undefined ? "" : "+stderr"}`
-      yield* append(Events.acquiredLock(id))
+      yield* append(Events.acquiredLock(id, process.pid))
       if (repaired.cut !== undefined) yield* append(Events.logTruncated(repaired.cut))
       if (repaired.previousState.badLines > 0) {
         yield* append(Events.warning("journal", `${repaired.previousState.badLines} unreadable lines skipped`))
@@ -207,7 +207,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
         fd = next.value
         fs.closeSync(previous)
         watch()
-        yield* append(Events.acquiredLock(id))
+        yield* append(Events.acquiredLock(id, process.pid))
         yield* append(Events.warning("journal", "the journal was moved or removed: continuing in a new file"))
         for (const spawned of [...running.values()]) write(spawned)
       })
