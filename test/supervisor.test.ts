@@ -32,6 +32,14 @@ const spawnTimes = (name: string) =>
 // Lets forked fibers run up to their next wait without moving the clock.
 const settle = TestClock.adjust(0)
 
+/** Runs `stop` while the clock moves `by` (a stop may wait for the stop timeout). */
+const whileClockMoves = <A, E, R>(stop: Effect.Effect<A, E, R>, by: Duration.Input) =>
+  Effect.gen(function*() {
+    const stopping = yield* Effect.forkChild(stop, { startImmediately: true })
+    yield* TestClock.adjust(by)
+    return yield* Fiber.join(stopping)
+  })
+
 describe("ProcessSupervisor", () => {
   it.effect("graceful stop: SIGTERM ends the process, which is journaled as exited", () =>
     Effect.gen(function*() {
@@ -88,9 +96,7 @@ describe("ProcessSupervisor", () => {
       yield* sim.setBehaviour("stubborn", { ignoresSigterm: true })
       yield* supervisor.start("stubborn")
       yield* settle
-      const stopping = yield* Effect.forkChild(supervisor.stop("stubborn"), { startImmediately: true })
-      yield* TestClock.adjust("10 seconds")
-      yield* Fiber.join(stopping)
+      yield* whileClockMoves(supervisor.stop("stubborn"), "10 seconds")
       assert.deepStrictEqual((yield* timeline).at(-1), [0.5, "exited", "stubborn", -1, "SIGKILL"])
     }).pipe(Effect.provide(TestKit.layer({ stopTimeout: Duration.millis(500) }))))
 
@@ -188,9 +194,7 @@ describe("ProcessSupervisor", () => {
       assert.strictEqual(maxAlive, 1)
       assert.strictEqual(alive, 1)
       assert.deepStrictEqual(yield* spawnTimes("svc"), [0, 3, 6])
-      const stopping = yield* Effect.forkChild(supervisor.stop("svc"), { startImmediately: true })
-      yield* TestClock.adjust("3 seconds")
-      yield* Fiber.join(stopping)
+      yield* whileClockMoves(supervisor.stop("svc"), "3 seconds")
     }).pipe(Effect.provide(TestKit.layer())))
 
   it.effect("stopAll stops every service in parallel: one stop timeout in all", () =>
@@ -201,9 +205,7 @@ describe("ProcessSupervisor", () => {
       yield* Effect.forEach(names, (name) => sim.setBehaviour(name, { ignoresSigterm: true }))
       yield* Effect.forEach(names, supervisor.start)
       yield* settle
-      const stopping = yield* Effect.forkChild(supervisor.stopAll, { startImmediately: true })
-      yield* TestClock.adjust("3 seconds")
-      yield* Fiber.join(stopping)
+      yield* whileClockMoves(supervisor.stopAll, "3 seconds")
       assert.deepStrictEqual(yield* sim.running, [])
       const exits = (yield* timeline).filter((e) => e[1] === "exited")
       assert.strictEqual(exits.length, 50)
