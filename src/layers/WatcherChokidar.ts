@@ -64,7 +64,12 @@ const directoryIdentity = (dir: string): string | undefined => {
  * once watching, so the settler emits whatever changed meanwhile. Returns
  * why it ended.
  */
-const watchSession = (dir: string, settler: Settler, hint: (name: string) => void) =>
+const watchSession = (
+  dir: string,
+  settler: Settler,
+  hint: (name: string) => void,
+  warn: (message: string) => Effect.Effect<void>
+) =>
   Effect.scoped(Effect.gen(function*() {
     const identity = directoryIdentity(dir)
     if (identity === undefined) return "missing"
@@ -83,7 +88,20 @@ const watchSession = (dir: string, settler: Settler, hint: (name: string) => voi
       if (watched === dir && changed !== null) hint(changed)
       else if (watched !== undefined && path.dirname(watched) === dir) hint(path.basename(watched))
     })
-    watcher.on("error", (error) => end(`watching failed: ${reasonOf(error)}`))
+    // An error about one entry (a symlink loop, a file gone mid-scan) is
+    // said once; only an error about the directory itself ends the session.
+    const said = new Set<string>()
+    const entryErrors = yield* Queue.unbounded<string>()
+    yield* Effect.forkScoped(Stream.runForEach(Stream.fromQueue(entryErrors), (reason) => warn(`watching: ${reason}`)))
+    watcher.on("error", (error) => {
+      const about = error instanceof Error && "path" in error && typeof error.path === "string" ? error.path : dir
+      const reason = `${reasonOf(error)} on ${about}`
+      if (path.resolve(about) === dir) return end(`watching failed: ${reason}`)
+      if (!said.has(reason)) {
+        said.add(reason)
+        Queue.offerUnsafe(entryErrors, reason)
+      }
+    })
     // The parent shows the path itself being moved, re-created or re-pointed.
     const parent = path.dirname(dir)
     yield* Effect.acquireRelease(
@@ -141,7 +159,7 @@ export const watchScripts = (
       const loop = Effect.gen(function*() {
         let missing = false
         for (;;) {
-          const reason = yield* watchSession(dir, settler, hint)
+          const reason = yield* watchSession(dir, settler, hint, warn)
           if (reason === "missing") {
             if (!missing) {
               yield* warn(`the scripts directory ${dir} is missing: its services stop, and start again when it is back`)
@@ -153,6 +171,8 @@ export const watchScripts = (
             if (missing) yield* warn(`the scripts directory ${dir} is back: watching it again`)
             else yield* warn(`${reason}: watching ${dir} again`)
             missing = false
+            // Never faster than the retry time, whatever keeps failing.
+            yield* Effect.sleep(retry)
           }
         }
       })
