@@ -129,6 +129,14 @@ export const checkExecutable = (file: string): Option.Option<SpawnRefusal> => {
   }
 }
 
+const isOwnGroup = (pgid: number): boolean => {
+  try {
+    return readStat(process.pid, 0)?.pgid === pgid
+  } catch {
+    return false
+  }
+}
+
 /**
  * The live `System`.
  *
@@ -159,6 +167,9 @@ export const layer: Layer.Layer<System> = Layer.sync(System, () => {
       }),
     kill: (pid, signal) =>
       Effect.sync(() => {
+        // 0, -1 and 1 (as -1) mean "my group", "everyone", "init": never a
+        // target, whatever a journal says; nor are this process and its group.
+        if (Math.abs(pid) <= 1 || Math.abs(pid) === process.pid || isOwnGroup(Math.abs(pid))) return false
         try {
           process.kill(pid, signal)
           return true

@@ -83,7 +83,8 @@ export const cleanUpLeftovers = Effect.gen(function*() {
   const bootedAt = yield* system.bootedAt
   const targetOf = Effect.fnUntraced(function*(leftover: Leftover) {
     // Spawned before the machine last booted: gone, whatever now has its PID.
-    if (leftover.spawnedAt < bootedAt) return Option.none()
+    // And no journal line makes init, this daemon or "every process" a target.
+    if (leftover.spawnedAt < bootedAt || leftover.pid <= 1 || leftover.pid === process.pid) return Option.none()
     const identity = yield* system.identify(leftover.pid)
     if (Option.isSome(identity)) {
       if (!isSameProcess(leftover, identity.value)) return Option.none()

@@ -3,14 +3,16 @@
  * a killed daemon leaves behind, and the process-tree duties on Linux
  * (parent-death signal, child subreaper).
  */
-import { execFileSync, spawnSync } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import {
+  CLI,
   eventsOf,
   isAlive,
   killQuietly,
+  NODE,
   procState,
   Sandbox,
   spawnedPids,
@@ -171,6 +173,33 @@ describe("design contract", () => {
     daemon.kill("SIGTERM")
     expect(await daemon.waitExit()).toBe(0)
     expect(sandbox.readJournal().at(-1)!.type).toBe("monitor quit")
+  })
+
+  // A journal line names pid 0 (or 1, or the daemon itself): kill(0) would
+  // signal the daemon's own process group. Never a target. The daemon runs
+  // in a group of its own here, so that a regression kills only it.
+  it("never signals its own group, init or everyone, whatever the journal says", { timeout: 20_000 }, async () => {
+    sandbox.writeScript("svc", "exec sleep 1000")
+    const now = new Date().toISOString()
+    fs.writeFileSync(
+      sandbox.journal,
+      [
+        `{"time":"${now}","type":"acquired lock","data":{"journal_id":"x"}}`,
+        `{"time":"${now}","type":"process spawned","data":{"file":"zero","pid":0,"pgid":0,"start_time":"0"}}`,
+        `{"time":"${now}","type":"process spawned","data":{"file":"init","pid":1,"pgid":1}}`,
+        ""
+      ].join("\n")
+    )
+    const daemon = spawn(NODE, [CLI, ...sandbox.daemonArgs()], { detached: true, stdio: "ignore", env: sandbox.env() })
+    try {
+      await waitForSpawns(sandbox, "svc")
+      expect(daemon.exitCode).toBe(null)
+      const exits = eventsOf(sandbox.readJournal(), "process exited").map((e) => [e.data["file"], e.data["error"]])
+      expect(exits).toEqual([["zero", "exit not seen: cronmon was not running"], ["init", "exit not seen: cronmon was not running"]])
+    } finally {
+      daemon.kill("SIGTERM")
+      await new Promise((resolve) => daemon.once("exit", resolve))
+    }
   })
 
   // DESIGN.md: "executed directly (never through a shell)", and ENOEXEC is a
