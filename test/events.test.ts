@@ -121,6 +121,13 @@ describe("journal events", () => {
     assert.isUndefined(parseRfc3339("2026-01-02"))
   })
 
+  it("formats one line per event, whatever a file name holds", () => {
+    assert.strictEqual(
+      formatHuman({ time: T, ...Events.spawned("new\nline\u0007", 9) }),
+      "2026-11-23T19:03:38.123Z new\\nline\\u0007: started, pid 9"
+    )
+  })
+
   it("formats a readable line for humans", () => {
     assert.strictEqual(
       formatHuman({ time: T, ...Events.exited("web", 9, { code: null, signal: "SIGKILL" }) }),

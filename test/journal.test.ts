@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Result } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -73,6 +74,24 @@ describe("JournalFile", () => {
       assert.isTrue(text.startsWith(fixture))
       assert.deepStrictEqual(types(file).slice(-2), ["acquired lock", "log truncated"])
       assert.notInclude(text, "process spa\n")
+    }))
+
+  it.effect("keeps a whole last event whose newline was not written, adding the newline", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "journal.json")
+      fs.writeFileSync(file, fixture.trimEnd()) // ends with monitor quit, no newline
+      yield* openJournal(file)
+      assert.isTrue(fs.readFileSync(file, "utf8").startsWith(fixture))
+      assert.deepStrictEqual(types(file).slice(-2), ["monitor quit", "acquired lock"])
+    }))
+
+  it.effect("refuses a journal that is not a regular file (a FIFO would hang the open)", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "fifo")
+      execFileSync("mkfifo", [file])
+      const exit = yield* Effect.exit(openJournal(file))
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) assert.include(String(exit.cause), "not a regular file")
     }))
 
   it.effect("cuts a last line that is not JSON (garbage after a crash)", () =>

@@ -18,7 +18,7 @@ describe("the cron tick's lock check", () => {
   })
 
   it("leaves everything else to the CLI", () => {
-    for (const argv of [["cron"], ["--help"], ["-h"], ["--version"], ["-j"], ["-jj.json"], ["-s", "s", "cron"], ["--bogus"]]) {
+    for (const argv of [["--stop-timeout", "xyz"], ["--stop-timeout=-1"], ["cron"], ["--help"], ["-h"], ["--version"], ["-j"], ["-jj.json"], ["-s", "s", "cron"], ["--bogus"]]) {
       assert.isUndefined(daemonJournal(argv, env, "/w"), argv.join(" "))
     }
   })

@@ -207,7 +207,8 @@ export interface ExitStatus {
  */
 export const formatHuman = (entry: JournalEntry): string => {
   const time = new Date(entry.time).toISOString()
-  return `${time} ${describe(entry)}`
+  // One line per event, whatever a file name or an error holds.
+  return `${time} ${describe(entry)}`.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1))
 }
 
 const describe = (entry: JournalEntry): string => {

@@ -61,8 +61,14 @@ const isFileAt = (fd: number, file: string): boolean => {
 
 const openFile = (file: string) => {
   ensureDirectory(path.dirname(file), 0o750)
-  const { O_APPEND, O_CREAT, O_RDWR, O_SYNC } = fs.constants
-  return fs.openSync(file, O_RDWR | O_CREAT | O_APPEND | O_SYNC, 0o600)
+  const { O_APPEND, O_CREAT, O_NONBLOCK, O_RDWR, O_SYNC } = fs.constants
+  // O_NONBLOCK: a FIFO in the journal's place must not hang the open.
+  const fd = fs.openSync(file, O_RDWR | O_CREAT | O_APPEND | O_SYNC | O_NONBLOCK, 0o600)
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd)
+    throw new Error("not a regular file")
+  }
+  return fd
 }
 
 // Opens and locks the file at `file`. The lock is on the file, not the path:
@@ -92,7 +98,8 @@ const openLocked = (file: string) =>
 
 /**
  * Cuts a torn last line (no final newline) or a last line that is not JSON
- * (a crash mid-write), and says what was cut.
+ * (a crash mid-write), and says what was cut. A last line that is whole
+ * JSON without its newline only gets the newline.
  *
  * @since 0.1.0
  */
@@ -100,6 +107,12 @@ export const repairTail = (fd: number): string | undefined => {
   const file = randomAccess(fd)
   const lastNewline = endOfLastNewline(file)
   if (lastNewline < file.size) {
+    // A whole event whose newline was not written: keep it, end the line.
+    const tail = new TextDecoder().decode(file.read(lastNewline, file.size - lastNewline))
+    if (isJson(tail)) {
+      fs.writeSync(fd, "\n")
+      return undefined
+    }
     fs.ftruncateSync(fd, lastNewline)
     return `the last line was torn: ${file.size - lastNewline} bytes cut off`
   }

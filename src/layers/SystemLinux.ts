@@ -86,6 +86,12 @@ const findSetpriv = (): string | undefined => {
   return undefined
 }
 
+// The kernel's buffer for the start of an executable (linux/binfmts.h).
+const BINPRM_BUF_SIZE = 256
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46])
+// e_machine of the architectures Node runs on (elf.h); others are not checked.
+const ELF_MACHINE: Readonly<Record<string, number>> = { x64: 62, arm64: 183, ia32: 3, arm: 40, riscv64: 243 }
+
 const errnoCode = (error: unknown): string =>
   error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : "EIO"
 
@@ -103,12 +109,12 @@ export const checkExecutable = (file: string): Option.Option<SpawnRefusal> => {
     const code = errnoCode(error)
     return Option.some({ code, message: code === "EACCES" ? "permission denied" : "no such file" })
   }
-  let head = ""
+  let head: Buffer
   try {
     const fd = fs.openSync(file, "r")
     try {
-      const buffer = Buffer.alloc(256)
-      head = buffer.toString("latin1", 0, fs.readSync(fd, buffer, 0, 256, 0))
+      const buffer = Buffer.alloc(BINPRM_BUF_SIZE)
+      head = buffer.subarray(0, fs.readSync(fd, buffer, 0, BINPRM_BUF_SIZE, 0))
     } finally {
       fs.closeSync(fd)
     }
@@ -116,17 +122,30 @@ export const checkExecutable = (file: string): Option.Option<SpawnRefusal> => {
     // Executable but unreadable: execve decides (a binary may run, a script may not).
     return Option.none()
   }
-  if (head.startsWith("\x7fELF")) return Option.none()
-  const interpreter = /^#!\s*(\S+)/.exec(head)?.[1]
-  if (interpreter === undefined) {
-    return Option.some({ code: "ENOEXEC", message: "not an executable format (no #! line, not a binary)" })
+  const refuse = (message: string) => Option.some({ code: "ENOEXEC", message })
+  if (head.subarray(0, 4).equals(ELF_MAGIC)) {
+    // What the kernel would refuse with ENOEXEC, and execvp then hand to /bin/sh.
+    if (head.length < 20) return refuse("a truncated binary")
+    const machine = head.readUInt16LE(18) // little-endian is what Node runs on (x86, arm)
+    return ELF_MACHINE[process.arch] === undefined || machine === ELF_MACHINE[process.arch]
+      ? Option.none()
+      : refuse(`a binary for another machine (ELF machine ${machine})`)
   }
+  const text = head.toString("latin1")
+  if (!text.startsWith("#!")) return refuse("not an executable format (no #! line, not a binary)")
+  // The kernel reads the #! line from its first BINPRM_BUF_SIZE bytes only.
+  const newline = text.indexOf("\n")
+  if (newline < 0 && head.length === BINPRM_BUF_SIZE) return refuse(`a #! line longer than ${BINPRM_BUF_SIZE - 1} bytes`)
+  const interpreter = /^#!\s*(\S+)/.exec(text)?.[1]
+  if (interpreter === undefined) return refuse("an empty #! line")
   try {
     fs.accessSync(interpreter, fs.constants.X_OK)
-    return Option.none()
-  } catch {
-    return Option.some({ code: "ENOENT", message: `bad interpreter ${interpreter}` })
+  } catch (error) {
+    const code = errnoCode(error)
+    return Option.some({ code, message: `bad interpreter ${interpreter}${code === "EACCES" ? ": permission denied" : ""}` })
   }
+  const isFile = fs.statSync(interpreter, { throwIfNoEntry: false })?.isFile() ?? false
+  return isFile ? Option.none() : Option.some({ code: "EACCES", message: `bad interpreter ${interpreter}: not a file` })
 }
 
 const isOwnGroup = (pgid: number): boolean => {

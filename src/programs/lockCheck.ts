@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { defaultPaths } from "../domain/Paths.ts"
+import { defaultPaths, parseDurationMillis } from "../domain/Paths.ts"
 import { LOCK_EX, LOCK_NB, loadLibc } from "../layers/Libc.ts"
 
 const DAEMON_FLAGS = new Set(["-j", "--journal", "-s", "--scripts", "--logs", "--stop-timeout"])
@@ -33,6 +33,8 @@ export const daemonJournal = (
     if (!DAEMON_FLAGS.has(flag)) return undefined
     const value = equals > 0 ? arg.slice(equals + 1) : argv[++i]
     if (value === undefined) return undefined
+    // A value the CLI would refuse is its to report (exit 2), lock or not.
+    if (flag === "--stop-timeout" && parseDurationMillis(value) === undefined) return undefined
     if (flag === "-j" || flag === "--journal") journal = value
   }
   return path.resolve(cwd, journal)

@@ -1,0 +1,58 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Option } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { checkExecutable, parseProcStat } from "../src/layers/SystemLinux.ts"
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-exec-"))
+const file = (name: string, content: string | Buffer, mode = 0o755) => {
+  const at = path.join(dir, name)
+  fs.writeFileSync(at, content)
+  fs.chmodSync(at, mode)
+  return at
+}
+const refusal = (at: string) => Option.getOrUndefined(checkExecutable(at))?.code
+
+describe("checkExecutable: what execvp would otherwise run through /bin/sh, or fail on", () => {
+  it("accepts scripts with a runnable interpreter, and binaries for this machine", () => {
+    assert.isUndefined(refusal(file("script", "#!/bin/sh\nexit 0\n")))
+    assert.isUndefined(refusal(file("spaced", "#! /bin/sh -e\nexit 0\n")))
+    assert.isUndefined(refusal(file("binary", fs.readFileSync("/bin/true"))))
+  })
+
+  it("refuses files that are missing or not executable", () => {
+    assert.strictEqual(refusal(path.join(dir, "missing")), "ENOENT")
+    if (process.getuid?.() !== 0) assert.strictEqual(refusal(file("plain", "#!/bin/sh\n", 0o644)), "EACCES")
+  })
+
+  it("refuses what the kernel cannot execute (ENOEXEC)", () => {
+    assert.strictEqual(refusal(file("empty", "")), "ENOEXEC")
+    assert.strictEqual(refusal(file("shell-words", "echo hi\n")), "ENOEXEC")
+    assert.strictEqual(refusal(file("long-bang", `#!/${"/".repeat(300)}bin/sh\necho\n`)), "ENOEXEC")
+    assert.strictEqual(refusal(file("empty-bang", "#!\n")), "ENOEXEC")
+    assert.strictEqual(refusal(file("truncated-elf", "\x7fELFgarbage")), "ENOEXEC")
+    const foreign = Buffer.from(fs.readFileSync("/bin/true"))
+    foreign.writeUInt16LE(foreign.readUInt16LE(18) === 62 ? 183 : 62, 18)
+    assert.strictEqual(refusal(file("foreign-elf", foreign)), "ENOEXEC")
+  })
+
+  it("refuses a bad interpreter: missing, a directory, not executable", () => {
+    assert.strictEqual(refusal(file("no-interp", "#!/nonexistent/sh\n")), "ENOENT")
+    assert.strictEqual(refusal(file("dir-interp", "#!/tmp\n")), "EACCES")
+    assert.strictEqual(refusal(file("data-interp", "#!/etc/passwd\n")), "EACCES")
+  })
+})
+
+describe("parseProcStat", () => {
+  it("counts fields from the last parenthesis (command names may hold spaces and parentheses)", () => {
+    const stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 123456 0 0"
+    assert.deepStrictEqual(parseProcStat(stat, 1_000_000), {
+      state: "S",
+      ppid: 1,
+      pgid: 42,
+      startTime: "123456",
+      startedAt: 1_000_000 + 1_234_560
+    })
+  })
+})
