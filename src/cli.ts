@@ -38,8 +38,10 @@ export class Fatal extends Data.TaggedError("Fatal")<{ readonly message: string 
 
 const defaults = defaultPaths(process.env)
 
+const DEFAULT_STOP_TIMEOUT_MILLIS = 3_000
+
 const stopTimeoutFlag = Flag.String("stop-timeout").pipe(
-  Flag.withDefault("3s"),
+  Flag.withDefault(`${DEFAULT_STOP_TIMEOUT_MILLIS}ms`),
   Flag.withMetavar("DURATION"),
   Flag.withDescription("Time between SIGTERM and SIGKILL when stopping a service (3s, 500ms, 1m)"),
   Flag.filterMap(
@@ -111,8 +113,8 @@ const runDaemon = (flags: SharedFlags & { readonly stopTimeout: number }) =>
     )
   })
 
-const root = Command.make("cronmon", { stopTimeout: stopTimeoutFlag }).pipe(
-  Command.withSharedFlags(sharedFlags),
+const root = Command.make("cronmon").pipe(
+  Command.withSharedFlags({ ...sharedFlags, stopTimeout: stopTimeoutFlag }),
   Command.withHandler(runDaemon),
   Command.withDescription(
     "Keeps every executable file of a directory running. Run it from cron (see `cronmon cron`): " +
@@ -122,10 +124,21 @@ const root = Command.make("cronmon", { stopTimeout: stopTimeoutFlag }).pipe(
 
 const cron = Command.make("cron", {}, () =>
   Effect.gen(function*() {
-    const paths = absolute(yield* root)
+    const flags = yield* root
+    const paths = absolute(flags)
     const self = [process.execPath, fs.realpathSync(process.argv[1] ?? "cronmon")]
-    yield* Console.log(crontab([...self, "-j", paths.journal, "-s", paths.scripts, "--logs", paths.logs]).trimEnd())
-  })).pipe(Command.withDescription("Prints crontab lines that start cronmon at boot and every minute"))
+    const words = [
+      ...self,
+      ...["-j", paths.journal, "-s", paths.scripts, "--logs", paths.logs],
+      ...(flags.stopTimeout === DEFAULT_STOP_TIMEOUT_MILLIS ? [] : ["--stop-timeout", `${flags.stopTimeout}ms`])
+    ]
+    // A crontab entry is one line: no quoting carries a newline through.
+    const broken = words.find((word) => /[\n\r]/.test(word))
+    if (broken !== undefined) {
+      return yield* new Fatal({ message: `a path holds a newline, which no crontab line can: ${JSON.stringify(broken)}` })
+    }
+    yield* Console.log(crontab(words).trimEnd())
+  })).pipe(Command.withDescription("Prints crontab lines that start cronmon at boot and every minute, with these flags"))
 
 /**
  * The command tree.

@@ -177,9 +177,12 @@ describe("ProcessSupervisor", () => {
       yield* sim.setBehaviour("svc", { ignoresSigterm: true })
       yield* supervisor.start("svc")
       yield* settle
-      // two updates in a row, then a third: each waits for the previous instance
+      // three updates in a row: the first stops the old instance (3 s, it
+      // ignores SIGTERM); the two made meanwhile wait, together, for one more
       const restarts = yield* Effect.forkChild(
-        Effect.all([supervisor.start("svc"), supervisor.start("svc")], { concurrency: "unbounded" }),
+        Effect.all([supervisor.start("svc"), supervisor.start("svc"), supervisor.start("svc")], {
+          concurrency: "unbounded"
+        }),
         { startImmediately: true }
       )
       yield* TestClock.adjust("10 seconds")

@@ -167,14 +167,25 @@ export const layer: Layer.Layer<
 
     const stop = (name: string) => exclusively(name)(FiberMap.remove(services, name))
 
-    return ProcessSupervisor.of({
-      start: (name) =>
-        exclusively(name)(
-          FiberMap.remove(services, name).pipe(
+    // A start that finds one already waiting for the same service joins it:
+    // the waiting one spawns the file as it will be then. So saves made
+    // during a slow stop give one restart, not one each.
+    const waitingStarts = new Set<string>()
+    const start = (name: string) =>
+      Effect.suspend(() => {
+        if (waitingStarts.has(name)) return Effect.void
+        waitingStarts.add(name)
+        return exclusively(name)(
+          Effect.sync(() => waitingStarts.delete(name)).pipe(
+            Effect.andThen(FiberMap.remove(services, name)),
             Effect.andThen(FiberMap.run(services, name, supervise(name), { startImmediately: true })),
             Effect.asVoid
           )
-        ),
+        ).pipe(Effect.onInterrupt(() => Effect.sync(() => waitingStarts.delete(name))))
+      })
+
+    return ProcessSupervisor.of({
+      start,
       stop,
       stopAll: Effect.suspend(() =>
         Effect.forEach(Array.from(services, ([name]) => name), stop, { concurrency: "unbounded", discard: true })

@@ -36,6 +36,16 @@ describe("command line", () => {
     expect(reboot.slice("@reboot ".length)).toBe(minutely.slice("* * * * * ".length))
   })
 
+  it("cron passes a stop timeout on, and refuses a path no crontab line can hold", { timeout: 20_000 }, () => {
+    const withTimeout = sandbox.run(["cron", "-j", "/j/j.json", "--stop-timeout", "10s"])
+    expect(withTimeout.status).toBe(0)
+    expect(withTimeout.stdout).toContain(`'--stop-timeout' '10000ms' >/dev/null 2>&1`)
+    const broken = sandbox.run(["cron", "-j", "/j/a\nb.json"])
+    expect(broken.status).toBe(1)
+    expect(broken.stderr).toMatch(/^cronmon: [^\n]*newline[^\n]*\n$/)
+    expect(broken.stdout).toBe("")
+  })
+
   it("--help exits 0", { timeout: 20_000 }, () => {
     const result = sandbox.run(["--help"])
     expect(result.status).toBe(0)
