@@ -13,6 +13,7 @@ import { Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN } from "./domain/Backoff.ts"
+import { errorMessage } from "./domain/Errors.ts"
 import { defaultPaths, parseDurationMillis } from "./domain/Paths.ts"
 import { ensureDirectory } from "./layers/Directories.ts"
 import * as Live from "./layers/Live.ts"
@@ -89,7 +90,7 @@ const prepareScriptsDir = (dir: string) =>
     },
     catch: (error) =>
       new Fatal({
-        message: error instanceof Error ? error.message.replace(/^E[A-Z]+: /, "") : String(error)
+        message: errorMessage(error)
       })
   })
 

@@ -13,6 +13,7 @@
 import { Clock, Deferred, Effect, Layer, Queue } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { errorMessage } from "../domain/Errors.ts"
 import { encodeLine, Events, formatHuman, type JournalEntry, type JournalEvent } from "../domain/JournalEvent.ts"
 import { endOfLastNewline, linesBackward, type RandomAccess } from "../domain/LinesBackward.ts"
 import { previousStateOf } from "../domain/PreviousState.ts"
@@ -44,9 +45,6 @@ export const randomAccess = (fd: number): RandomAccess => ({
     return buffer.subarray(0, n)
   }
 })
-
-const errorText = (error: unknown): string =>
-  error instanceof Error ? error.message.replace(/^[A-Z]+: /, "") : String(error)
 
 /** Whether `fd` is the file now at `file` (not one moved away or removed). */
 const isFileAt = (fd: number, file: string): boolean => {
@@ -80,7 +78,7 @@ const openLocked = (file: string) =>
     for (let attempt = 0; attempt < 5; attempt++) {
       const fd = yield* Effect.try({
         try: () => openFile(file),
-        catch: (error) => new JournalUnavailable({ path: file, reason: errorText(error) })
+        catch: (error) => new JournalUnavailable({ path: file, reason: errorMessage(error) })
       })
       const locked = yield* system.tryLockExclusive(fd).pipe(
         Effect.mapError((error) => new JournalUnavailable({ path: file, reason: error.message })),
@@ -154,7 +152,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
           const cut = repairTail(fd)
           return { cut, previousState: previousStateOf(linesBackward(randomAccess(fd))) }
         },
-        catch: (error) => new JournalUnavailable({ path: file, reason: errorText(error) })
+        catch: (error) => new JournalUnavailable({ path: file, reason: errorMessage(error) })
       })
       // This session's spawns not yet seen to exit: carried into a new file
       // if the journal is moved away, so that no leftover is ever forgotten.
@@ -179,7 +177,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
           }
         } catch (error) {
           // Reported once per outage, not once per event.
-          if (!failing) process.stderr.write(`cronmon: cannot write the journal ${file}: ${errorText(error)}\n`)
+          if (!failing) process.stderr.write(`cronmon: cannot write the journal ${file}: ${errorMessage(error)}\n`)
           failing = true
         }
       }

@@ -55,7 +55,12 @@ const loadFirst = (koffi: typeof import("koffi"), names: ReadonlyArray<string>) 
  *
  * @since 0.1.0
  */
-export const loadLibc = (): Libc => {
+export const loadLibc = (): Libc => (loaded ??= load())
+
+// Loaded once per process: the cron tick's lock check and the daemon share it.
+let loaded: Libc | undefined
+
+const load = (): Libc => {
   const require = createRequire(import.meta.url)
   const koffi: typeof import("koffi") = require("koffi")
   const darwin = process.platform === "darwin"

@@ -10,12 +10,13 @@
  *
  * @since 0.1.0
  */
-import { Effect, FiberMap, Layer, Option, Schedule, Semaphore } from "effect"
+import { Effect, FiberMap, Layer, Option, Semaphore } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type { PlatformError } from "effect/PlatformError"
 import * as path from "node:path"
 import { restartBackoff, timed } from "../domain/Backoff.ts"
 import { Events, type ExitStatus } from "../domain/JournalEvent.ts"
+import { pollWhile } from "../domain/Poll.ts"
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { ServiceLogs } from "../services/ServiceLogs.ts"
@@ -89,10 +90,7 @@ export const layer: Layer.Layer<
     // its group, on the Effect Clock.
     const terminate = (handle: ChildProcessSpawner.ChildProcessHandle) => {
       const group = -handle.pid
-      const groupGone = exitStatusOf(handle).pipe(
-        Effect.andThen(system.kill(group, 0)),
-        Effect.repeat({ while: (alive) => alive, schedule: Schedule.spaced("20 millis") })
-      )
+      const groupGone = Effect.andThen(exitStatusOf(handle), pollWhile(system.kill(group, 0), (alive) => alive))
       return system.kill(group, "SIGTERM").pipe(
         Effect.andThen(groupGone),
         Effect.timeoutOrElse({ duration: settings.stopTimeout, orElse: () => system.kill(group, "SIGKILL") }),

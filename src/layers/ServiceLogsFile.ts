@@ -6,13 +6,12 @@
 import { Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { errorMessage } from "../domain/Errors.ts"
 import { Events } from "../domain/JournalEvent.ts"
 import { Journal } from "../services/Journal.ts"
 import { ServiceLogs } from "../services/ServiceLogs.ts"
 import { Settings } from "../services/Settings.ts"
 import { ensureDirectory } from "./Directories.ts"
-
-const reasonOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
 /**
  * The live `ServiceLogs`: the logs directory is created (0750) when missing,
@@ -32,13 +31,13 @@ export const layer: Layer.Layer<ServiceLogs, never, Journal | Settings> = Layer.
           ensureDirectory(logsDir, 0o750)
           return fs.promises.open(file, "a", 0o600)
         },
-        catch: reasonOf
+        catch: errorMessage
       })
     const appendAll = (file: string, handle: fs.promises.FileHandle, output: Stream.Stream<Uint8Array, unknown>) => {
       // One warning per outage (a full disk), not one per chunk.
       let failing = false
       const append = (chunk: Uint8Array) =>
-        Effect.tryPromise({ try: () => handle.write(chunk), catch: reasonOf }).pipe(
+        Effect.tryPromise({ try: () => handle.write(chunk), catch: errorMessage }).pipe(
           Effect.andThen(Effect.sync(() => {
             failing = false
           })),

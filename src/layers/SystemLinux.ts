@@ -10,6 +10,7 @@
 import { Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { errorCode } from "../domain/Errors.ts"
 import { type Child, type ProcessIdentity, type SpawnRefusal, System, SystemCallError } from "../services/System.ts"
 import { LOCK_EX, LOCK_NB, loadLibc, PR_SET_CHILD_SUBREAPER, WNOHANG } from "./Libc.ts"
 
@@ -92,8 +93,7 @@ const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46])
 // e_machine of the architectures Node runs on (elf.h); others are not checked.
 const ELF_MACHINE: Readonly<Record<string, number>> = { x64: 62, arm64: 183, ia32: 3, arm: 40, riscv64: 243 }
 
-const errnoCode = (error: unknown): string =>
-  error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : "EIO"
+const errnoCode = (error: unknown): string => errorCode(error) ?? "EIO"
 
 /**
  * Why `file` cannot be executed, if it cannot: what `execve` would say

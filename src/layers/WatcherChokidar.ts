@@ -13,13 +13,13 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fingerprintOf, type Fingerprint, isIgnoredName, type ScriptChange } from "../domain/ServiceFile.ts"
 import { makeSettler, type Settler } from "../domain/Settler.ts"
+import { errorCode, errorMessage } from "../domain/Errors.ts"
 import { Events } from "../domain/JournalEvent.ts"
 import { Journal } from "../services/Journal.ts"
 import { Settings } from "../services/Settings.ts"
 import { Watcher, WatchError } from "../services/Watcher.ts"
 
-const reasonOf = (error: unknown): string =>
-  error instanceof Error ? ("code" in error && typeof error.code === "string" ? error.code : error.message) : String(error)
+const reasonOf = (error: unknown): string => errorCode(error) ?? errorMessage(error)
 
 const watchedPathOf = (details: unknown): string | undefined =>
   typeof details === "object" && details !== null && "watchedPath" in details &&

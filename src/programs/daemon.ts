@@ -5,8 +5,9 @@
  *
  * @since 0.1.0
  */
-import { Effect, FiberSet, Option, Schedule, Stream } from "effect"
+import { Effect, FiberSet, Option, Stream } from "effect"
 import { Events } from "../domain/JournalEvent.ts"
+import { pollWhile } from "../domain/Poll.ts"
 import type { Leftover } from "../domain/PreviousState.ts"
 import type { ScriptChange } from "../domain/ServiceFile.ts"
 import { Journal } from "../services/Journal.ts"
@@ -71,8 +72,7 @@ export const cleanUpLeftovers = Effect.gen(function*() {
         exists ? Effect.map(system.groupMembers(-target), (members) => members.length > 0) : Effect.succeed(false))
       : Effect.map(system.identify(target), Option.isSome)
   const gone = (target: number) =>
-    isAlive(target).pipe(
-      Effect.repeat({ while: (alive) => alive, schedule: Schedule.spaced("20 millis") }),
+    pollWhile(isAlive(target), (alive) => alive).pipe(
       Effect.timeoutOrElse({ duration: stopTimeout, orElse: () => Effect.succeed(true) }),
       Effect.map((alive) => !alive)
     )

@@ -13,8 +13,9 @@
  *
  * @since 0.1.0
  */
-import { Effect, Queue, Schedule } from "effect"
+import { Effect, Queue } from "effect"
 import { Events } from "../domain/JournalEvent.ts"
+import { pollWhile } from "../domain/Poll.ts"
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { Settings } from "../services/Settings.ts"
@@ -75,8 +76,7 @@ export const startReaper = Effect.gen(function*() {
   const collect = Effect.flatMap(orphans, (children) =>
     Effect.forEach(children.filter((c) => c.zombie), ({ pid }) => system.reap(pid), { discard: true }))
   const allGone = (within: Parameters<typeof Effect.sleep>[0]) =>
-    Effect.andThen(collect, orphans).pipe(
-      Effect.repeat({ while: (left) => left.length > 0, schedule: Schedule.spaced("20 millis") }),
+    pollWhile(Effect.andThen(collect, orphans), (left) => left.length > 0).pipe(
       Effect.timeoutOrElse({ duration: within, orElse: () => orphans }),
       Effect.map((left) => left.length === 0)
     )
