@@ -12,14 +12,13 @@ import { Cause, Console, Data, Duration, Effect, Exit, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN } from "./domain/Backoff.ts"
 import { errorMessage } from "./domain/Errors.ts"
-import { defaultPaths, parseDurationMillis } from "./domain/Paths.ts"
+import { defaultPaths, parseDurationMillis, parseSizeBytes } from "./domain/Paths.ts"
 import { ensureDirectory } from "./layers/Directories.ts"
 import * as Live from "./layers/Live.ts"
 import { crontab } from "./programs/cron.ts"
 import { daemon } from "./programs/daemon.ts"
-import type { SettingsShape } from "./services/Settings.ts"
+import { defaultSettings, makeSettings, type SettingsShape } from "./services/Settings.ts"
 
 declare const CRONMON_VERSION: string | undefined
 
@@ -39,10 +38,8 @@ export class Fatal extends Data.TaggedError("Fatal")<{ readonly message: string 
 
 const defaults = defaultPaths(process.env)
 
-const DEFAULT_STOP_TIMEOUT_MILLIS = 3_000
-
 const stopTimeoutFlag = Flag.String("stop-timeout").pipe(
-  Flag.withDefault(`${DEFAULT_STOP_TIMEOUT_MILLIS}ms`),
+  Flag.withDefault(`${Duration.toMillis(defaultSettings.stopTimeout)}ms`),
   Flag.withMetavar("DURATION"),
   Flag.withDescription("Time between SIGTERM and SIGKILL when stopping a service (3s, 500ms, 1m)"),
   Flag.filterMap(
@@ -50,6 +47,43 @@ const stopTimeoutFlag = Flag.String("stop-timeout").pipe(
     (text) => `not a duration: ${text} (try 3s, 500ms or 1m)`
   )
 )
+
+const sizeFlag = (name: string, fallback: string, description: string) =>
+  Flag.String(name).pipe(
+    Flag.withDefault(fallback),
+    Flag.withMetavar("SIZE"),
+    Flag.withDescription(description),
+    Flag.filterMap(
+      (text) => Option.filter(Option.fromUndefinedOr(parseSizeBytes(text)), (bytes) => bytes > 0),
+      (text) => `not a size: ${text} (try 16M, 512k or 1G)`
+    )
+  )
+
+const daemonFlags = {
+  stopTimeout: stopTimeoutFlag,
+  journalMaxSize: sizeFlag(
+    "journal-max-size",
+    "16M",
+    "Keep the journal under this size by dropping its oldest sessions (16M, 1G)"
+  ),
+  strictModes: Flag.Boolean("strict-modes").pipe(
+    Flag.withDefault(true),
+    Flag.withDescription(
+      "Refuse scripts writable by group or others or owned by another user (--no-strict-modes turns it off)"
+    )
+  ),
+  logMaxSize: sizeFlag("log-max-size", "10M", "Rotate a service's log when it reaches this size"),
+  logKeep: Flag.Int("log-keep").pipe(
+    Flag.withDefault(5),
+    Flag.withMetavar("N"),
+    Flag.withDescription("Rotated logs kept per service (NAME.log.1 … NAME.log.N)"),
+    Flag.filter((count) => count >= 0, (count) => `not a count of files: ${count}`)
+  ),
+  logTimestamps: Flag.Boolean("log-timestamps").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("Prefix each line of a service's output with the time it was read")
+  )
+} as const
 
 const sharedFlags = {
   journal: Flag.String("journal").pipe(
@@ -94,19 +128,34 @@ const prepareScriptsDir = (dir: string) =>
       })
   })
 
-const runDaemon = (flags: SharedFlags & { readonly stopTimeout: number }) =>
+type DaemonFlags = SharedFlags & {
+  readonly stopTimeout: number
+  readonly journalMaxSize: number
+  readonly strictModes: boolean
+  readonly logMaxSize: number
+  readonly logKeep: number
+  readonly logTimestamps: boolean
+}
+
+const settingsOf = (flags: DaemonFlags): SettingsShape => {
+  const paths = absolute(flags)
+  return makeSettings({
+    scriptsDir: paths.scripts,
+    journalPath: paths.journal,
+    logsDir: paths.logs,
+    stopTimeout: Duration.millis(flags.stopTimeout),
+    journalMaxBytes: flags.journalMaxSize,
+    strictModes: flags.strictModes,
+    logMaxBytes: flags.logMaxSize,
+    logKeep: flags.logKeep,
+    logTimestamps: flags.logTimestamps
+  })
+}
+
+const runDaemon = (flags: DaemonFlags) =>
   Effect.gen(function*() {
-    const paths = absolute(flags)
-    const settings: SettingsShape = {
-      scriptsDir: paths.scripts,
-      journalPath: paths.journal,
-      logsDir: paths.logs,
-      stopTimeout: Duration.millis(flags.stopTimeout),
-      restartDelays: DEFAULT_DELAYS,
-      stableRun: DEFAULT_STABLE_RUN,
-      settleTime: Duration.millis(30)
-    }
-    yield* prepareScriptsDir(paths.scripts)
+    const settings = settingsOf(flags)
+    yield* prepareScriptsDir(settings.scriptsDir)
     yield* daemon.pipe(
       Effect.provide(Live.layer(settings, { echo: (line) => process.stderr.write(`${line}\n`) })),
       Effect.catchTag("JournalLocked", (locked) => Console.error(locked.message)),
@@ -114,8 +163,22 @@ const runDaemon = (flags: SharedFlags & { readonly stopTimeout: number }) =>
     )
   })
 
+// The daemon flags whose values differ from the defaults, as arguments again.
+const nonDefaultArguments = (settings: SettingsShape): ReadonlyArray<string> => [
+  ...(Duration.equals(settings.stopTimeout, defaultSettings.stopTimeout)
+    ? []
+    : ["--stop-timeout", `${Duration.toMillis(settings.stopTimeout)}ms`]),
+  ...(settings.journalMaxBytes === defaultSettings.journalMaxBytes
+    ? []
+    : ["--journal-max-size", `${settings.journalMaxBytes}`]),
+  ...(settings.strictModes ? [] : ["--no-strict-modes"]),
+  ...(settings.logMaxBytes === defaultSettings.logMaxBytes ? [] : ["--log-max-size", `${settings.logMaxBytes}`]),
+  ...(settings.logKeep === defaultSettings.logKeep ? [] : ["--log-keep", `${settings.logKeep}`]),
+  ...(settings.logTimestamps ? ["--log-timestamps"] : [])
+]
+
 const root = Command.make("cronmon").pipe(
-  Command.withSharedFlags({ ...sharedFlags, stopTimeout: stopTimeoutFlag }),
+  Command.withSharedFlags({ ...sharedFlags, ...daemonFlags }),
   Command.withHandler(runDaemon),
   Command.withDescription(
     "Keeps every executable file of a directory running. Run it from cron (see `cronmon cron`): " +
@@ -126,12 +189,12 @@ const root = Command.make("cronmon").pipe(
 const cron = Command.make("cron", {}, () =>
   Effect.gen(function*() {
     const flags = yield* root
-    const paths = absolute(flags)
+    const settings = settingsOf(flags)
     const self = [process.execPath, fs.realpathSync(process.argv[1] ?? "cronmon")]
     const words = [
       ...self,
-      ...["-j", paths.journal, "-s", paths.scripts, "--logs", paths.logs],
-      ...(flags.stopTimeout === DEFAULT_STOP_TIMEOUT_MILLIS ? [] : ["--stop-timeout", `${flags.stopTimeout}ms`])
+      ...["-j", settings.journalPath, "-s", settings.scriptsDir, "--logs", settings.logsDir],
+      ...nonDefaultArguments(settings)
     ]
     // A crontab entry is one line: no quoting carries a newline through.
     const broken = words.find((word) => /[\n\r]/.test(word))

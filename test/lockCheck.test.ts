@@ -15,10 +15,18 @@ describe("the cron tick's lock check", () => {
     assert.strictEqual(daemonJournal(["-j", "j.json"], env, "/w"), "/w/j.json")
     assert.strictEqual(daemonJournal(["--journal=/a/j"], env, "/w"), "/a/j")
     assert.strictEqual(daemonJournal(["-s", "s", "--logs", "l", "--stop-timeout", "1s", "--journal", "j"], env, "/w"), "/w/j")
+    assert.strictEqual(
+      daemonJournal(
+        ["--no-strict-modes", "--journal-max-size", "1G", "--log-max-size=10M", "--log-keep", "3", "--log-timestamps", "-j", "j"],
+        env,
+        "/w"
+      ),
+      "/w/j"
+    )
   })
 
   it("leaves everything else to the CLI", () => {
-    for (const argv of [["--stop-timeout", "xyz"], ["--stop-timeout=-1"], ["cron"], ["--help"], ["-h"], ["--version"], ["-j"], ["-jj.json"], ["-s", "s", "cron"], ["--bogus"]]) {
+    for (const argv of [["--stop-timeout", "xyz"], ["--stop-timeout=-1"], ["cron"], ["--help"], ["-h"], ["--version"], ["-j"], ["-jj.json"], ["-s", "s", "cron"], ["--bogus"], ["--log-keep", "-1"], ["--log-max-size", "0"], ["--journal-max-size", "lots"], ["--strict-modes=no"]]) {
       assert.isUndefined(daemonJournal(argv, env, "/w"), argv.join(" "))
     }
   })

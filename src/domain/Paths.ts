@@ -53,3 +53,23 @@ export const parseDurationMillis = (text: string): number | undefined => {
   if (m === null) return undefined
   return Number(m[1]) * (UNIT_MILLIS[m[2] ?? "s"] ?? 1000)
 }
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)$/i
+
+const UNIT_BYTES: Readonly<Record<string, number>> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }
+
+/**
+ * Parses a size flag: `512`, `64k`, `10M`, `10MiB`, `1.5G`; units are powers
+ * of 1024. Returns whole bytes, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * parseSizeBytes("16M") // 16777216
+ * ```
+ * @since 0.1.0
+ */
+export const parseSizeBytes = (text: string): number | undefined => {
+  const m = SIZE.exec(text.trim())
+  if (m === null) return undefined
+  return Math.floor(Number(m[1]) * (UNIT_BYTES[(m[2] ?? "").toLowerCase()] ?? 1))
+}

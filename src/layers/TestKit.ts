@@ -5,14 +5,13 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Layer, Stream } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
-import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN } from "../domain/Backoff.ts"
 import type { PreviousState } from "../domain/PreviousState.ts"
 import type { Journal } from "../services/Journal.ts"
 import type { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { ServiceLogs } from "../services/ServiceLogs.ts"
-import { Settings, type SettingsShape } from "../services/Settings.ts"
+import { makeSettings, Settings, type SettingsShape } from "../services/Settings.ts"
 import type { System } from "../services/System.ts"
 import type { Watcher } from "../services/Watcher.ts"
 import * as JournalMemory from "./JournalMemory.ts"
@@ -25,15 +24,11 @@ import * as WatcherQueue from "./WatcherQueue.ts"
  *
  * @since 0.1.0
  */
-export const testSettings: SettingsShape = {
+export const testSettings: SettingsShape = makeSettings({
   scriptsDir: "/scripts",
   journalPath: "/journal.json",
-  logsDir: "/logs",
-  stopTimeout: Duration.seconds(3),
-  restartDelays: DEFAULT_DELAYS,
-  stableRun: DEFAULT_STABLE_RUN,
-  settleTime: Duration.millis(30)
-}
+  logsDir: "/logs"
+})
 
 /**
  * Service output, discarded.

@@ -8,10 +8,28 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { defaultPaths, parseDurationMillis } from "../domain/Paths.ts"
+import { defaultPaths, parseDurationMillis, parseSizeBytes } from "../domain/Paths.ts"
 import { LOCK_EX, LOCK_NB, loadLibc } from "../layers/Libc.ts"
 
-const DAEMON_FLAGS = new Set(["-j", "--journal", "-s", "--scripts", "--logs", "--stop-timeout"])
+const anything = (_value: string) => true
+const isCount = (value: string) => /^\d+$/.test(value)
+const isSize = (value: string) => (parseSizeBytes(value) ?? 0) > 0
+
+// The daemon's flags that take a value, each with the check the CLI applies:
+// a value the CLI would refuse is its to report (exit 2), lock or not.
+const VALUE_FLAGS: ReadonlyMap<string, (value: string) => boolean> = new Map([
+  ["-j", anything],
+  ["--journal", anything],
+  ["-s", anything],
+  ["--scripts", anything],
+  ["--logs", anything],
+  ["--stop-timeout", (value: string) => parseDurationMillis(value) !== undefined],
+  ["--journal-max-size", isSize],
+  ["--log-max-size", isSize],
+  ["--log-keep", isCount]
+])
+
+const SWITCHES = new Set(["--strict-modes", "--no-strict-modes", "--log-timestamps", "--no-log-timestamps"])
 
 /**
  * The journal that `argv` would run a daemon on, or `undefined` when `argv`
@@ -30,11 +48,11 @@ export const daemonJournal = (
     const arg = argv[i] ?? ""
     const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
     const flag = equals > 0 ? arg.slice(0, equals) : arg
-    if (!DAEMON_FLAGS.has(flag)) return undefined
+    if (SWITCHES.has(arg)) continue
+    const accepts = VALUE_FLAGS.get(flag)
+    if (accepts === undefined) return undefined
     const value = equals > 0 ? arg.slice(equals + 1) : argv[++i]
-    if (value === undefined) return undefined
-    // A value the CLI would refuse is its to report (exit 2), lock or not.
-    if (flag === "--stop-timeout" && parseDurationMillis(value) === undefined) return undefined
+    if (value === undefined || !accepts(value)) return undefined
     if (flag === "-j" || flag === "--journal") journal = value
   }
   return path.resolve(cwd, journal)
