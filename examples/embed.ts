@@ -1,11 +1,11 @@
-// Keeps every executable of ./scripts running for as long as this program
+// Keeps every executable of ./services running for as long as this program
 // runs; Ctrl-C stops the services, writes `monitor quit` and exits.
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cronmon } from "cronmon"
 import { Layer } from "effect"
 
 const daemon = Cronmon.layer({
-  scripts: "./scripts",
+  scripts: "./services",
   journal: "./journal.json",
   logs: "./logs",
   stopTimeout: "5 seconds",

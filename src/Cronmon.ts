@@ -21,6 +21,7 @@ import * as path from "node:path"
 import { errorMessage } from "./domain/Errors.ts"
 import { linesBackward } from "./domain/LinesBackward.ts"
 import { type PreviousState, previousStateOf } from "./domain/PreviousState.ts"
+import { prepareScriptsDirectory } from "./layers/Directories.ts"
 import { randomAccess } from "./layers/JournalFile.ts"
 import * as Live from "./layers/Live.ts"
 import { daemon as cliDaemon, supervise as superviseUntil } from "./programs/daemon.ts"
@@ -28,7 +29,7 @@ import { type Journal, type JournalLocked, JournalUnavailable } from "./services
 import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
 import { defaultSettings, makeSettings, type Settings, type SettingsShape } from "./services/Settings.ts"
 import type { System } from "./services/System.ts"
-import type { Watcher } from "./services/Watcher.ts"
+import { type Watcher, WatchError } from "./services/Watcher.ts"
 
 /**
  * What to supervise and how: the CLI's flags as options. Paths are resolved
@@ -116,8 +117,10 @@ export type Services = Journal | ProcessSupervisor | Watcher | Settings | System
 /**
  * The daemon's services, live, without supervision started: the journal
  * opened and locked, the chokidar watcher, the process supervisor on real
- * processes, service logs in files, Linux's process facilities. Fails with
- * `JournalLocked` when another daemon holds the journal.
+ * processes, service logs in files, Linux's process facilities. The scripts
+ * directory is created when missing. Fails with `JournalLocked` when another
+ * daemon holds the journal, `WatchError` when the scripts path is not a
+ * directory.
  *
  * @example
  * ```ts
@@ -125,8 +128,16 @@ export type Services = Journal | ProcessSupervisor | Watcher | Settings | System
  * ```
  * @since 0.1.0
  */
-export const services = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable> =>
-  Live.layer(settings(options), { echo: options.echo })
+export const services = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError> => {
+  const resolved = settings(options)
+  // As the CLI does before anything else: a missing scripts directory is
+  // created, and a scripts path that is not a directory is an error.
+  const scriptsDirectory = Layer.effectDiscard(Effect.try({
+    try: () => prepareScriptsDirectory(resolved.scriptsDir),
+    catch: (error) => new WatchError({ path: resolved.scriptsDir, reason: errorMessage(error) })
+  }))
+  return Live.layer(resolved, { echo: options.echo }).pipe(Layer.provideMerge(scriptsDirectory))
+}
 
 /**
  * Supervision in the background for the life of the layer, on whichever
@@ -160,7 +171,7 @@ export const supervision: Layer.Layer<never, never, Services> = Layer.effectDisc
  * ```
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable> =>
+export const layer = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError> =>
   supervision.pipe(Layer.provideMerge(services(options)))
 
 /**
