@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { Cronmon } from "cronmon"
- * import { Effect, Layer } from "effect"
+ * import { Layer } from "effect"
  * import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
  *
  * // Supervises ./scripts for as long as the program runs.
@@ -110,6 +110,11 @@ export const settings = (options: Options): SettingsShape => {
 /**
  * The services the daemon is made of.
  *
+ * @example
+ * ```ts
+ * const running: Effect.Effect<ReadonlyArray<string>, never, Cronmon.Services> =
+ *   ProcessSupervisor.use((supervisor) => supervisor.running)
+ * ```
  * @since 0.1.0
  */
 export type Services = Journal | ProcessSupervisor | Watcher | Settings | System

@@ -9,7 +9,8 @@
  * ```ts
  * import * as CronmonTest from "cronmon/testing"
  * import { Effect } from "effect"
- * import { TestClock } from "effect/testing"
+ * import type { ChildProcessSpawner } from "effect/process"
+import { TestClock } from "effect/testing"
  *
  * const scenario = Effect.gen(function*() {
  *   yield* CronmonTest.behave("web", { runFor: "10 seconds", exitCode: 1 })
@@ -21,6 +22,7 @@
  * @since 0.1.0
  */
 import { Effect, Layer, Metric, Queue } from "effect"
+import type { ChildProcessSpawner } from "effect/process"
 import { TestClock } from "effect/testing"
 import type { JournalEntry } from "./domain/JournalEvent.ts"
 import type { PreviousState } from "./domain/PreviousState.ts"
@@ -30,7 +32,11 @@ import { type Behaviour, SimulatedProcesses } from "./layers/ProcessesSimulated.
 import * as TestKit from "./layers/TestKit.ts"
 import { WatcherQueue } from "./layers/WatcherQueue.ts"
 import { supervise } from "./programs/daemon.ts"
-import type { SettingsShape } from "./services/Settings.ts"
+import type { Journal } from "./services/Journal.ts"
+import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
+import type { Settings, SettingsShape } from "./services/Settings.ts"
+import type { System } from "./services/System.ts"
+import type { Watcher } from "./services/Watcher.ts"
 
 /**
  * The in-memory journal's reader, the hand-fed watcher's queue, the
@@ -81,6 +87,27 @@ export { type Behaviour, type Happening, SimulatedProcesses } from "./layers/Pro
 export { discardLogs, testSettings } from "./layers/TestKit.ts"
 
 /**
+ * What the simulated daemon provides: the daemon's services, the controls of
+ * the fakes, and the simulated `ChildProcessSpawner`.
+ *
+ * @example
+ * ```ts
+ * const scenario: Effect.Effect<void, never, CronmonTest.TestServices> = CronmonTest.add("web")
+ * ```
+ * @since 0.1.0
+ */
+export type TestServices =
+  | Journal
+  | ProcessSupervisor
+  | Watcher
+  | Settings
+  | System
+  | JournalMemory
+  | WatcherQueue
+  | SimulatedProcesses
+  | ChildProcessSpawner.ChildProcessSpawner
+
+/**
  * The daemon's services, simulated, with the real `ProcessSupervisor`, and
  * an Effect `MetricRegistry` of its own (so each test reads only its own
  * metrics). Supervision is not started: drive the supervisor yourself, or
@@ -94,7 +121,7 @@ export { discardLogs, testSettings } from "./layers/TestKit.ts"
  * ```
  * @since 0.1.0
  */
-export const layer = (settings: Partial<SettingsShape> = {}, previousState?: PreviousState) =>
+export const layer = (settings: Partial<SettingsShape> = {}, previousState?: PreviousState): Layer.Layer<TestServices> =>
   Layer.merge(TestKit.layer(settings, previousState), Layer.sync(Metric.MetricRegistry, () => new Map()))
 
 /**
@@ -111,7 +138,7 @@ export const layer = (settings: Partial<SettingsShape> = {}, previousState?: Pre
  * ```
  * @since 0.1.0
  */
-export const daemon = (settings: Partial<SettingsShape> = {}, previousState?: PreviousState) =>
+export const daemon = (settings: Partial<SettingsShape> = {}, previousState?: PreviousState): Layer.Layer<TestServices> =>
   Layer.effectDiscard(Effect.forkScoped(supervise(Effect.never))).pipe(
     Layer.provideMerge(layer(settings, previousState))
   )

@@ -101,6 +101,10 @@ export const forService = <Input, State>(metric: Metric.Metric<Input, State>, se
 /**
  * One service's metrics, read together.
  *
+ * @example
+ * ```ts
+ * const web: Metrics.ServiceMetrics = { service: "web", spawns: 2, exits: 1, restarts: 1, spawnErrors: 0, running: true }
+ * ```
  * @since 0.1.0
  */
 export interface ServiceMetrics {
