@@ -2,8 +2,9 @@
 # Proves the published package works as the README says, as a new user
 # would find it: `npm pack`, install the tarball into an empty project (its
 # dependencies from the registry), run the installed `cronmon --version`, then
-# type-check and run scripts/pack-check/program.ts there (the test kit under
-# TestClock, and the live daemon embedded for a moment).
+# type-check and run there examples/policy.ts (the test kit under TestClock,
+# as the README shows) and scripts/pack-check/program.ts (the live daemon
+# embedded for a moment).
 # Expects a fresh `npm run build` (npm test does one); Node 24 on PATH.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,6 +28,7 @@ got="$(node_modules/.bin/cronmon --version)"
 [ "$got" = "cronmon v$version" ] || { echo "pack-check: cronmon --version said '$got'" >&2; exit 1; }
 echo "pack-check: installed cronmon --version: $got"
 
+cp "$repo/examples/policy.ts" policy.ts
 cp "$repo/scripts/pack-check/program.ts" program.ts
 # The user's compiler settings: strict, Node's module resolution, and no
 # skipping of the packages' declarations, so that cronmon's are checked too
@@ -48,9 +50,10 @@ cat > tsconfig.json <<JSON
     "typeRoots": ["$repo/node_modules/@types"],
     "types": ["node"]
   },
-  "files": ["program.ts"]
+  "files": ["policy.ts", "program.ts"]
 }
 JSON
 "$repo/node_modules/.bin/tsc" -p tsconfig.json
-echo "pack-check: program.ts type-checks against the installed declarations"
+echo "pack-check: policy.ts and program.ts type-check against the installed declarations"
+timeout 60 node policy.ts
 timeout 60 node program.ts
