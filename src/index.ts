@@ -5,8 +5,8 @@
  * - `Cronmon`: the whole live daemon as a layer built from options, the
  *   daemon programs, and the previous-state reader.
  * - The services (`Journal`, `Watcher`, `ProcessSupervisor`, `Settings`,
- *   `System`) and their live layers (`JournalFile`, `WatcherChokidar`,
- *   `ProcessSupervisorLive`, `ServiceLogsFile`, `SystemLinux`).
+ *   `ServiceLogs`, `System`) and their live layers (`JournalFileLive`,
+ *   `WatcherLive`, `ProcessSupervisorLive`, `ServiceLogsLive`, `SystemLive`).
  * - `JournalEvent`: the journal's event schemas; `PreviousState`: what
  *   earlier sessions left; `Metrics`: the supervisor's Effect metrics.
  *
@@ -25,6 +25,20 @@
  * ```
  * @since 0.1.0
  */
+
+import type { Layer } from "effect"
+import type { ChildProcessSpawner } from "effect/process"
+import * as JournalFile from "./layers/JournalFile.ts"
+import * as ProcessSupervisorLayers from "./layers/ProcessSupervisorLive.ts"
+import * as ServiceLogsFile from "./layers/ServiceLogsFile.ts"
+import * as SystemLinux from "./layers/SystemLinux.ts"
+import * as WatcherChokidar from "./layers/WatcherChokidar.ts"
+import type { Journal, JournalLocked, JournalUnavailable } from "./services/Journal.ts"
+import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
+import type { ServiceLogs } from "./services/ServiceLogs.ts"
+import type { Settings } from "./services/Settings.ts"
+import type { System } from "./services/System.ts"
+import type { Watcher } from "./services/Watcher.ts"
 
 /**
  * The whole live daemon from options (`Cronmon.layer`), the daemon programs
@@ -170,56 +184,68 @@ export * as Backoff from "./domain/Backoff.ts"
 export * as Metrics from "./domain/Metrics.ts"
 
 /**
- * The journal file, opened and locked for the life of the layer.
+ * The live `Journal`: the journal file, created (0600) when missing, locked
+ * (`flock`) for the life of the layer, torn last line repaired.
  *
  * @example
  * ```ts
- * JournalFile.layer({ path: "/srv/journal.json" }).pipe(Layer.provide(SystemLinux.layer))
+ * const journal = JournalFileLive({ path: "/srv/journal.json" }).pipe(Layer.provide(SystemLive))
  * ```
  * @since 0.1.0
  */
-export * as JournalFile from "./layers/JournalFile.ts"
+export const JournalFileLive: (
+  options: JournalFile.Options
+) => Layer.Layer<Journal, JournalLocked | JournalUnavailable, System> = JournalFile.layer
 
 /**
- * The scripts directory watched with chokidar.
+ * The live `Watcher`: the scripts directory watched with chokidar.
  *
  * @example
  * ```ts
- * WatcherChokidar.layer // Layer<Watcher, never, Settings | Journal>
+ * const watcher = WatcherLive.pipe(Layer.provide(Layer.succeed(Settings, settings)), Layer.provide(journal))
  * ```
  * @since 0.1.0
  */
-export * as WatcherChokidar from "./layers/WatcherChokidar.ts"
+export const WatcherLive: Layer.Layer<Watcher, never, Settings | Journal> = WatcherChokidar.layer
 
 /**
- * The live process supervisor (on Effect's `ChildProcessSpawner`).
+ * The live `ProcessSupervisor`: real processes through Effect's
+ * `ChildProcessSpawner`, one fiber per service, restarts on the backoff
+ * `Schedule`, stops graceful then forced.
  *
  * @example
  * ```ts
- * ProcessSupervisorLive.layer // Layer<ProcessSupervisor, never, ChildProcessSpawner | Journal | ServiceLogs | Settings | System>
+ * const supervisor = ProcessSupervisorLive.pipe(
+ *   Layer.provide(Layer.mergeAll(ServiceLogsLive, NodeChildProcessSpawner.layer))
+ * )
  * ```
  * @since 0.1.0
  */
-export * as ProcessSupervisorLive from "./layers/ProcessSupervisorLive.ts"
+export const ProcessSupervisorLive: Layer.Layer<
+  ProcessSupervisor,
+  never,
+  ChildProcessSpawner.ChildProcessSpawner | Journal | ServiceLogs | Settings | System
+> = ProcessSupervisorLayers.layer
 
 /**
- * Services' output appended to `NAME.log` files.
+ * The live `ServiceLogs`: each service's output appended to `NAME.log` in
+ * the logs directory.
  *
  * @example
  * ```ts
- * ServiceLogsFile.layer // Layer<ServiceLogs, never, Journal | Settings>
+ * const logs = ServiceLogsLive.pipe(Layer.provide(Layer.succeed(Settings, settings)), Layer.provide(journal))
  * ```
  * @since 0.1.0
  */
-export * as ServiceLogsFile from "./layers/ServiceLogsFile.ts"
+export const ServiceLogsLive: Layer.Layer<ServiceLogs, never, Journal | Settings> = ServiceLogsFile.layer
 
 /**
- * The Linux `System`: flock, kill, /proc, the subreaper.
+ * The live `System` on Linux: flock, kill, `/proc`, the subreaper.
  *
  * @example
  * ```ts
- * SystemLinux.layer // Layer<System>
+ * const alive = yield* System.use((system) => system.kill(pid, 0)).pipe(Effect.provide(SystemLive))
  * ```
  * @since 0.1.0
  */
-export * as SystemLinux from "./layers/SystemLinux.ts"
+export const SystemLive: Layer.Layer<System> = SystemLinux.layer
