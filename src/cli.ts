@@ -14,7 +14,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { errorMessage } from "./domain/Errors.ts"
 import { defaultPaths, parseDurationMillis, parseSizeBytes } from "./domain/Paths.ts"
-import { ensureDirectory } from "./layers/Directories.ts"
+import { prepareScriptsDirectory } from "./layers/Directories.ts"
 import * as Live from "./layers/Live.ts"
 import { crontab } from "./programs/cron.ts"
 import { daemon } from "./programs/daemon.ts"
@@ -116,12 +116,7 @@ const absolute = (flags: SharedFlags) => ({
 // A scripts path that exists must be a directory; a missing one is created.
 const prepareScriptsDir = (dir: string) =>
   Effect.try({
-    try: () => {
-      const stats = fs.statSync(dir, { throwIfNoEntry: false })
-      if (stats === undefined) ensureDirectory(dir, 0o750)
-      else if (!stats.isDirectory()) throw new Error(`the scripts path ${dir} is not a directory`)
-      fs.accessSync(dir, fs.constants.R_OK | fs.constants.X_OK)
-    },
+    try: () => prepareScriptsDirectory(dir),
     catch: (error) =>
       new Fatal({
         message: errorMessage(error)

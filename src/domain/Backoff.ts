@@ -9,6 +9,10 @@ import { Clock, Duration, Effect, Schedule } from "effect"
  * The original's delays between a service's exit and its next start: 0, 5 s,
  * 15 s, 60 s, the last repeating.
  *
+ * @example
+ * ```ts
+ * Cronmon.layer({ ...paths, restartDelays: DEFAULT_DELAYS.slice(1) }) // no immediate restart
+ * ```
  * @since 0.1.0
  */
 export const DEFAULT_DELAYS: ReadonlyArray<Duration.Duration> = [
@@ -21,6 +25,10 @@ export const DEFAULT_DELAYS: ReadonlyArray<Duration.Duration> = [
 /**
  * A run that lasts this long resets the delays to the first one.
  *
+ * @example
+ * ```ts
+ * restartBackoff(DEFAULT_DELAYS, DEFAULT_STABLE_RUN)
+ * ```
  * @since 0.1.0
  */
 export const DEFAULT_STABLE_RUN: Duration.Duration = Duration.seconds(60)
@@ -61,6 +69,10 @@ export const restartBackoff = (
 /**
  * Runs `run` and reports how long it lasted, by the Effect `Clock`.
  *
+ * @example
+ * ```ts
+ * const { ranFor } = yield* timed(Effect.sleep("2 seconds")) // 2 seconds
+ * ```
  * @since 0.1.0
  */
 export const timed = <E, R>(run: Effect.Effect<unknown, E, R>): Effect.Effect<RunInfo, E, R> =>

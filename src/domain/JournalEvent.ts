@@ -16,6 +16,10 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,
  * Parses an RFC 3339 time with 0 to 9 fractional digits and any offset into
  * epoch milliseconds (sub-millisecond digits are dropped), or `undefined`.
  *
+ * @example
+ * ```ts
+ * parseRfc3339("2026-11-23T20:03:38.123456789+01:00") // 1795460618123
+ * ```
  * @since 0.1.0
  */
 export const parseRfc3339 = (text: string): number | undefined => {
@@ -34,6 +38,10 @@ export const parseRfc3339 = (text: string): number | undefined => {
  * An RFC 3339 time string, decoded to epoch milliseconds and encoded back as
  * UTC with millisecond precision (`2026-11-23T19:03:38.123Z`).
  *
+ * @example
+ * ```ts
+ * Schema.decodeUnknownSync(Time)("2026-11-23T19:03:38Z") // 1795460618000
+ * ```
  * @since 0.1.0
  */
 export const Time = Schema.String.pipe(
@@ -103,6 +111,10 @@ export const ProcessListModified = event("process list modified", {
 /**
  * Any journal entry: one line of the journal, decoded.
  *
+ * @example
+ * ```ts
+ * const entry = Schema.decodeUnknownSync(JournalEntry)({ time: "2026-11-23T19:03:38Z", type: "monitor quit", data: {} })
+ * ```
  * @since 0.1.0
  */
 export const JournalEntry = Schema.Union([
@@ -122,6 +134,10 @@ export type JournalEntry = typeof JournalEntry.Type
 /**
  * An event as a program emits it; the journal stamps its `time`.
  *
+ * @example
+ * ```ts
+ * const event: JournalEvent = { type: "process list modified", data: { op: "add", file: "web" } }
+ * ```
  * @since 0.1.0
  */
 export type JournalEvent = JournalEntry extends infer E ? E extends JournalEntry ? Omit<E, "time"> : never : never
@@ -135,6 +151,11 @@ export const JournalLine = Schema.fromJsonString(JournalEntry)
 /**
  * Encodes an entry as one journal line, without the trailing newline.
  *
+ * @example
+ * ```ts
+ * encodeLine({ time: 0, type: "monitor quit", data: {} })
+ * // '{"time":"1970-01-01T00:00:00.000Z","type":"monitor quit","data":{}}'
+ * ```
  * @since 0.1.0
  */
 export const encodeLine: (entry: JournalEntry) => string = Schema.encodeSync(JournalLine)
@@ -143,6 +164,11 @@ export const encodeLine: (entry: JournalEntry) => string = Schema.encodeSync(Jou
  * Decodes one journal line. Unknown types, bad JSON and bad fields are
  * failures to report, never defects.
  *
+ * @example
+ * ```ts
+ * const decoded = decodeLine(line)
+ * if (Result.isSuccess(decoded)) console.log(decoded.success.type)
+ * ```
  * @since 0.1.0
  */
 export const decodeLine: (line: string) => Result.Result<JournalEntry, Schema.SchemaError> = Schema
@@ -203,6 +229,11 @@ export interface ExitStatus {
 /**
  * One readable line for humans (the daemon's stderr, `cronmon journal`).
  *
+ * @example
+ * ```ts
+ * formatHuman({ time: 0, type: "process spawned", data: { file: "web", pid: 4242 } })
+ * // "1970-01-01T00:00:00.000Z web: started, pid 4242"
+ * ```
  * @since 0.1.0
  */
 export const formatHuman = (entry: JournalEntry): string => {

@@ -43,6 +43,10 @@ export interface PreviousState {
  * Folds journal lines given newest first, stopping at the first clean
  * `monitor quit`, so that only the tail is ever read.
  *
+ * @example
+ * ```ts
+ * const { leftovers } = previousStateOf(journalText.trim().split("\n").reverse())
+ * ```
  * @since 0.1.0
  */
 export const previousStateOf = (newestFirst: Iterable<string>): PreviousState => {

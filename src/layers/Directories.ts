@@ -32,3 +32,20 @@ export const ensureDirectory = (dir: string, mode: number): void => {
     }
   }
 }
+
+/**
+ * Makes the scripts directory ready to watch: created (0750) when missing;
+ * a path that exists but is not a readable directory is an error.
+ *
+ * @example
+ * ```ts
+ * prepareScriptsDirectory("/home/me/.config/cronmon/scripts")
+ * ```
+ * @since 0.1.0
+ */
+export const prepareScriptsDirectory = (dir: string): void => {
+  const stats = fs.statSync(dir, { throwIfNoEntry: false })
+  if (stats === undefined) ensureDirectory(dir, 0o750)
+  else if (!stats.isDirectory()) throw new Error(`the scripts path ${dir} is not a directory`)
+  fs.accessSync(dir, fs.constants.R_OK | fs.constants.X_OK)
+}

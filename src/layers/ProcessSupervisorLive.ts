@@ -10,12 +10,13 @@
  *
  * @since 0.1.0
  */
-import { Effect, FiberMap, Layer, Option, Semaphore } from "effect"
+import { Effect, FiberMap, Layer, Metric, Option, Semaphore } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type { PlatformError } from "effect/PlatformError"
 import * as path from "node:path"
 import { restartBackoff, timed } from "../domain/Backoff.ts"
 import { Events, type ExitStatus } from "../domain/JournalEvent.ts"
+import * as Metrics from "../domain/Metrics.ts"
 import { pollWhile } from "../domain/Poll.ts"
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
@@ -24,6 +25,10 @@ import { Settings } from "../services/Settings.ts"
 import { System } from "../services/System.ts"
 
 const SIGNAL_IN_MESSAGE = /signal: '(\w+)'/
+
+// Sets a per-service metric: adds to a counter, sets a gauge.
+const record = (metric: Metric.Metric<number, unknown>, name: string, value = 1) =>
+  Metric.update(Metrics.forService(metric, name), value)
 
 /**
  * How the spawner's `exitCode` ended, as an exit status: it fails (with the
@@ -109,6 +114,7 @@ export const layer: Layer.Layer<
         const refusal = yield* system.checkExecutable(file)
         if (Option.isSome(refusal)) {
           const { code, message } = refusal.value
+          yield* record(Metrics.spawnErrors, name)
           return yield* journal.append(Events.spawnError(name, `spawn ${file}: ${message} (${code})`))
         }
         const [command = file, ...args] = [...system.parentDeathSignal, file]
@@ -124,12 +130,16 @@ export const layer: Layer.Layer<
         })).pipe(
           Effect.map(Option.some),
           Effect.catch((error) =>
-            Effect.as(journal.append(Events.spawnError(name, spawnFailureReason(file, error))), Option.none())
+            journal.append(Events.spawnError(name, spawnFailureReason(file, error))).pipe(
+              Effect.andThen(record(Metrics.spawnErrors, name)),
+              Effect.as(Option.none())
+            )
           )
         )
         if (Option.isNone(spawned)) return
         const handle = spawned.value
         pids.add(handle.pid)
+        yield* Effect.andThen(record(Metrics.spawns, name), record(Metrics.running, name, 1))
         const identity = yield* system.identify(handle.pid)
         yield* journal.append(Events.spawned(
           name,
@@ -144,12 +154,19 @@ export const layer: Layer.Layer<
         yield* Effect.forkIn(logs.write(name, handle.all), scope)
         const exited = exitStatusOf(handle).pipe(
           Effect.tap(() => Effect.sync(() => pids.delete(handle.pid))),
+          Effect.tap(() => Effect.andThen(record(Metrics.exits, name), record(Metrics.running, name, 0))),
           Effect.flatMap((status) => journal.append(Events.exited(name, handle.pid, status)))
         )
         yield* restore(exited).pipe(Effect.onInterrupt(() => Effect.andThen(terminate(handle), exited)))
       })))
 
-    const supervise = (name: string) => Effect.repeat(timed(runOnce(name)), backoff)
+    // Every run after the first is an automatic restart.
+    const supervise = (name: string) =>
+      Effect.suspend(() => {
+        let runs = 0
+        const run = Effect.suspend(() => runs++ === 0 ? Effect.void : record(Metrics.restarts, name))
+        return Effect.repeat(timed(Effect.andThen(run, runOnce(name))), backoff)
+      })
 
     // One lock per name: a restart (stop, then start) never interleaves with
     // another change of the same service.

@@ -1,0 +1,251 @@
+/**
+ * cronmon as a library: keep the executables of a directory running from
+ * inside an Effect program.
+ *
+ * - `Cronmon`: the whole live daemon as a layer built from options, the
+ *   daemon programs, and the previous-state reader.
+ * - The services (`Journal`, `Watcher`, `ProcessSupervisor`, `Settings`,
+ *   `ServiceLogs`, `System`) and their live layers (`JournalFileLive`,
+ *   `WatcherLive`, `ProcessSupervisorLive`, `ServiceLogsLive`, `SystemLive`).
+ * - `JournalEvent`: the journal's event schemas; `PreviousState`: what
+ *   earlier sessions left; `Metrics`: the supervisor's Effect metrics.
+ *
+ * Fakes for tests (an in-memory journal, a hand-fed watcher, simulated
+ * processes) are in `cronmon/testing`.
+ *
+ * @example
+ * ```ts
+ * import { Cronmon, ProcessSupervisor } from "cronmon"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Effect.sleep("1 second")
+ *   console.log(yield* (yield* ProcessSupervisor).running)
+ * }).pipe(Effect.provide(Cronmon.layer({ scripts: "./scripts", journal: "./journal.json", logs: "./logs" })))
+ * ```
+ * @since 0.1.0
+ */
+
+import type { Layer } from "effect"
+import type { ChildProcessSpawner } from "effect/process"
+import * as JournalFile from "./layers/JournalFile.ts"
+import * as ProcessSupervisorLayers from "./layers/ProcessSupervisorLive.ts"
+import * as ServiceLogsFile from "./layers/ServiceLogsFile.ts"
+import * as SystemLinux from "./layers/SystemLinux.ts"
+import * as WatcherChokidar from "./layers/WatcherChokidar.ts"
+import type { Journal, JournalLocked, JournalUnavailable } from "./services/Journal.ts"
+import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
+import type { ServiceLogs } from "./services/ServiceLogs.ts"
+import type { Settings } from "./services/Settings.ts"
+import type { System } from "./services/System.ts"
+import type { Watcher } from "./services/Watcher.ts"
+
+/**
+ * The whole live daemon from options (`Cronmon.layer`), the daemon programs
+ * (`Cronmon.supervise`, `Cronmon.daemon`) and `Cronmon.readPreviousState`.
+ *
+ * @example
+ * ```ts
+ * Layer.launch(Cronmon.layer({ scripts: "./scripts", journal: "./journal.json", logs: "./logs" }))
+ * ```
+ * @since 0.1.0
+ */
+export * as Cronmon from "./Cronmon.ts"
+
+/**
+ * The journal service and its errors.
+ *
+ * @example
+ * ```ts
+ * const journal = yield* Journal
+ * yield* journal.append(JournalEvent.Events.warning("my-app", "something to note"))
+ * ```
+ * @since 0.1.0
+ */
+export { Journal, JournalLocked, JournalUnavailable } from "./services/Journal.ts"
+
+/**
+ * The scripts directory as a stream of changes, and its error.
+ *
+ * @example
+ * ```ts
+ * yield* Stream.runForEach((yield* Watcher).changes, (change) => Effect.log(change._tag, change.name))
+ * ```
+ * @since 0.1.0
+ */
+export { Watcher, WatchError } from "./services/Watcher.ts"
+
+/**
+ * Starts, restarts and stops services by name.
+ *
+ * @example
+ * ```ts
+ * const supervisor = yield* ProcessSupervisor
+ * yield* supervisor.start("web")
+ * const names = yield* supervisor.running // ["web"]
+ * ```
+ * @since 0.1.0
+ */
+export { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
+
+/**
+ * The settings every program runs with, their defaults, and a constructor.
+ *
+ * @example
+ * ```ts
+ * const settings = makeSettings({ scriptsDir: "/srv/scripts", journalPath: "/srv/journal.json", logsDir: "/srv/logs" })
+ * const layer = Layer.succeed(Settings, settings)
+ * ```
+ * @since 0.1.0
+ */
+export { defaultSettings, makeSettings, Settings, type SettingsShape } from "./services/Settings.ts"
+
+/**
+ * Where the output of services goes.
+ *
+ * @example
+ * ```ts
+ * const logs = Layer.succeed(ServiceLogs, ServiceLogs.of({ write: (_name, output) => Stream.runDrain(output).pipe(Effect.ignore) }))
+ * ```
+ * @since 0.1.0
+ */
+export { ServiceLogs } from "./services/ServiceLogs.ts"
+
+/**
+ * The kernel facilities behind a service (flock, kill, /proc), and its types.
+ *
+ * @example
+ * ```ts
+ * const alive = yield* (yield* System).kill(pid, 0)
+ * ```
+ * @since 0.1.0
+ */
+export { type Child, type ProcessIdentity, type SpawnRefusal, System, SystemCallError } from "./services/System.ts"
+
+/**
+ * A change of the set of services: `Add`, `Update` or `Remove` of a name.
+ *
+ * @example
+ * ```ts
+ * const change: ScriptChange = { _tag: "Add", name: "web" }
+ * ```
+ * @since 0.1.0
+ */
+export type { ScriptChange } from "./domain/ServiceFile.ts"
+
+/**
+ * The journal's event schemas (`JournalEntry`, `JournalLine`, one schema per
+ * event type), the `Events` constructors, `decodeLine`, `encodeLine` and
+ * `formatHuman`.
+ *
+ * @example
+ * ```ts
+ * const entry = Result.getOrThrow(JournalEvent.decodeLine(line))
+ * if (entry.type === "process spawned") console.log(entry.data.file, entry.data.pid)
+ * ```
+ * @since 0.1.0
+ */
+export * as JournalEvent from "./domain/JournalEvent.ts"
+
+/**
+ * What earlier sessions left behind: `previousStateOf` folds journal lines
+ * given newest first (`Cronmon.readPreviousState` reads a file).
+ *
+ * @example
+ * ```ts
+ * const state = PreviousState.previousStateOf(linesNewestFirst)
+ * state.leftovers // [{ file: "web", pid: 4242, ... }]
+ * ```
+ * @since 0.1.0
+ */
+export * as PreviousState from "./domain/PreviousState.ts"
+
+/**
+ * The restart policy as an Effect `Schedule`, and its defaults.
+ *
+ * @example
+ * ```ts
+ * Effect.repeat(Backoff.timed(run), Backoff.restartBackoff(Backoff.DEFAULT_DELAYS, Backoff.DEFAULT_STABLE_RUN))
+ * ```
+ * @since 0.1.0
+ */
+export * as Backoff from "./domain/Backoff.ts"
+
+/**
+ * The supervisor's metrics per service: spawns, exits, restarts, spawn
+ * errors, running.
+ *
+ * @example
+ * ```ts
+ * const table = yield* Metrics.byService
+ * ```
+ * @since 0.1.0
+ */
+export * as Metrics from "./domain/Metrics.ts"
+
+/**
+ * The live `Journal`: the journal file, created (0600) when missing, locked
+ * (`flock`) for the life of the layer, torn last line repaired.
+ *
+ * @example
+ * ```ts
+ * const journal = JournalFileLive({ path: "/srv/journal.json" }).pipe(Layer.provide(SystemLive))
+ * ```
+ * @since 0.1.0
+ */
+export const JournalFileLive: (
+  options: JournalFile.Options
+) => Layer.Layer<Journal, JournalLocked | JournalUnavailable, System> = JournalFile.layer
+
+/**
+ * The live `Watcher`: the scripts directory watched with chokidar.
+ *
+ * @example
+ * ```ts
+ * const watcher = WatcherLive.pipe(Layer.provide(Layer.succeed(Settings, settings)), Layer.provide(journal))
+ * ```
+ * @since 0.1.0
+ */
+export const WatcherLive: Layer.Layer<Watcher, never, Settings | Journal> = WatcherChokidar.layer
+
+/**
+ * The live `ProcessSupervisor`: real processes through Effect's
+ * `ChildProcessSpawner`, one fiber per service, restarts on the backoff
+ * `Schedule`, stops graceful then forced.
+ *
+ * @example
+ * ```ts
+ * const supervisor = ProcessSupervisorLive.pipe(
+ *   Layer.provide(Layer.mergeAll(ServiceLogsLive, NodeChildProcessSpawner.layer))
+ * )
+ * ```
+ * @since 0.1.0
+ */
+export const ProcessSupervisorLive: Layer.Layer<
+  ProcessSupervisor,
+  never,
+  ChildProcessSpawner.ChildProcessSpawner | Journal | ServiceLogs | Settings | System
+> = ProcessSupervisorLayers.layer
+
+/**
+ * The live `ServiceLogs`: each service's output appended to `NAME.log` in
+ * the logs directory.
+ *
+ * @example
+ * ```ts
+ * const logs = ServiceLogsLive.pipe(Layer.provide(Layer.succeed(Settings, settings)), Layer.provide(journal))
+ * ```
+ * @since 0.1.0
+ */
+export const ServiceLogsLive: Layer.Layer<ServiceLogs, never, Journal | Settings> = ServiceLogsFile.layer
+
+/**
+ * The live `System` on Linux: flock, kill, `/proc`, the subreaper.
+ *
+ * @example
+ * ```ts
+ * const alive = yield* System.use((system) => system.kill(pid, 0)).pipe(Effect.provide(SystemLive))
+ * ```
+ * @since 0.1.0
+ */
+export const SystemLive: Layer.Layer<System> = SystemLinux.layer

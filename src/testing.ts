@@ -1,0 +1,255 @@
+/**
+ * `cronmon/testing`: test a supervision policy without real processes or
+ * real time. The simulated daemon is the real supervisor and daemon program
+ * on fakes: an in-memory journal, a hand-fed watcher, and simulated
+ * processes that a test makes exit, crash, ignore SIGTERM or fail to spawn.
+ * With `TestClock` every scenario is deterministic.
+ *
+ * @example
+ * ```ts
+ * import * as CronmonTest from "cronmon/testing"
+ * import { Effect } from "effect"
+ * import type { ChildProcessSpawner } from "effect/process"
+import { TestClock } from "effect/testing"
+ *
+ * const scenario = Effect.gen(function*() {
+ *   yield* CronmonTest.behave("web", { runFor: "10 seconds", exitCode: 1 })
+ *   yield* CronmonTest.add("web")
+ *   yield* TestClock.adjust("1 minute")
+ *   return yield* CronmonTest.spawnTimes("web") // [0, 10, 25, 50]
+ * }).pipe(Effect.provide(CronmonTest.daemon()))
+ * ```
+ * @since 0.1.0
+ */
+import { Effect, Layer, Metric, Queue } from "effect"
+import type { ChildProcessSpawner } from "effect/process"
+import { TestClock } from "effect/testing"
+import type { JournalEntry } from "./domain/JournalEvent.ts"
+import type { PreviousState } from "./domain/PreviousState.ts"
+import type { ScriptChange } from "./domain/ServiceFile.ts"
+import { JournalMemory } from "./layers/JournalMemory.ts"
+import { type Behaviour, SimulatedProcesses } from "./layers/ProcessesSimulated.ts"
+import * as TestKit from "./layers/TestKit.ts"
+import { WatcherQueue } from "./layers/WatcherQueue.ts"
+import { supervise } from "./programs/daemon.ts"
+import type { Journal } from "./services/Journal.ts"
+import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
+import type { Settings, SettingsShape } from "./services/Settings.ts"
+import type { System } from "./services/System.ts"
+import type { Watcher } from "./services/Watcher.ts"
+
+/**
+ * The in-memory journal's reader, the hand-fed watcher's queue, the
+ * simulation's control and its types.
+ *
+ * @example
+ * ```ts
+ * const sim = yield* SimulatedProcesses
+ * yield* sim.setBehaviour("stubborn", { ignoresSigterm: true })
+ * ```
+ * @since 0.1.0
+ */
+export { JournalMemory } from "./layers/JournalMemory.ts"
+
+/**
+ * The hand-fed watcher's queue: offer `ScriptChange`s to it.
+ *
+ * @example
+ * ```ts
+ * yield* Queue.offer((yield* WatcherQueue).queue, { _tag: "Add", name: "web" })
+ * ```
+ * @since 0.1.0
+ */
+export { WatcherQueue } from "./layers/WatcherQueue.ts"
+
+/**
+ * The control of the simulated processes, how a file behaves when spawned,
+ * and what happened to the processes.
+ *
+ * @example
+ * ```ts
+ * const happenings = yield* (yield* SimulatedProcesses).happenings
+ * ```
+ * @since 0.1.0
+ */
+export { type Behaviour, type Happening, SimulatedProcesses } from "./layers/ProcessesSimulated.ts"
+
+/**
+ * The settings the simulation starts from (the CLI's timings, paths under `/`),
+ * and a `ServiceLogs` that discards output.
+ *
+ * @example
+ * ```ts
+ * CronmonTest.layer({ stopTimeout: Duration.millis(500) }) // testSettings with a shorter stop timeout
+ * ```
+ * @since 0.1.0
+ */
+export { discardLogs, testSettings } from "./layers/TestKit.ts"
+
+/**
+ * What the simulated daemon provides: the daemon's services, the controls of
+ * the fakes, and the simulated `ChildProcessSpawner`.
+ *
+ * @example
+ * ```ts
+ * const scenario: Effect.Effect<void, never, CronmonTest.TestServices> = CronmonTest.add("web")
+ * ```
+ * @since 0.1.0
+ */
+export type TestServices =
+  | Journal
+  | ProcessSupervisor
+  | Watcher
+  | Settings
+  | System
+  | JournalMemory
+  | WatcherQueue
+  | SimulatedProcesses
+  | ChildProcessSpawner.ChildProcessSpawner
+
+/**
+ * The daemon's services, simulated, with the real `ProcessSupervisor`, and
+ * an Effect `MetricRegistry` of its own (so each test reads only its own
+ * metrics). Supervision is not started: drive the supervisor yourself, or
+ * use `daemon`.
+ *
+ * @example
+ * ```ts
+ * Effect.gen(function*() {
+ *   yield* (yield* ProcessSupervisor).start("web")
+ * }).pipe(Effect.provide(CronmonTest.layer()))
+ * ```
+ * @since 0.1.0
+ */
+export const layer = (settings: Partial<SettingsShape> = {}, previousState?: PreviousState): Layer.Layer<TestServices> =>
+  Layer.merge(TestKit.layer(settings, previousState), Layer.sync(Metric.MetricRegistry, () => new Map()))
+
+/**
+ * `layer` with the daemon supervising in the background, as `cronmon` does:
+ * changes fed to the watcher start, restart and stop services. Releasing the
+ * layer stops everything and writes `monitor quit`.
+ *
+ * @example
+ * ```ts
+ * Effect.gen(function*() {
+ *   yield* CronmonTest.add("web")
+ *   yield* TestClock.adjust("1 minute")
+ * }).pipe(Effect.provide(CronmonTest.daemon()))
+ * ```
+ * @since 0.1.0
+ */
+export const daemon = (settings: Partial<SettingsShape> = {}, previousState?: PreviousState): Layer.Layer<TestServices> =>
+  Layer.effectDiscard(Effect.forkScoped(supervise(Effect.never))).pipe(
+    Layer.provideMerge(layer(settings, previousState))
+  )
+
+/**
+ * Feeds one change to the hand-fed watcher, then lets the daemon act on it
+ * (`settle`: under `TestClock`, without moving the clock).
+ *
+ * @example
+ * ```ts
+ * yield* CronmonTest.change({ _tag: "Update", name: "web" })
+ * ```
+ * @since 0.1.0
+ */
+export const change = (scriptChange: ScriptChange): Effect.Effect<void, never, WatcherQueue> =>
+  WatcherQueue.use(({ queue }) => Queue.offer(queue, scriptChange)).pipe(Effect.andThen(settle))
+
+/**
+ * A script appears in the scripts directory.
+ *
+ * @example
+ * ```ts
+ * yield* CronmonTest.add("web")
+ * ```
+ * @since 0.1.0
+ */
+export const add = (name: string): Effect.Effect<void, never, WatcherQueue> => change({ _tag: "Add", name })
+
+/**
+ * A script's file changes.
+ *
+ * @example
+ * ```ts
+ * yield* CronmonTest.update("web")
+ * ```
+ * @since 0.1.0
+ */
+export const update = (name: string): Effect.Effect<void, never, WatcherQueue> => change({ _tag: "Update", name })
+
+/**
+ * A script is removed from the scripts directory.
+ *
+ * @example
+ * ```ts
+ * yield* CronmonTest.remove("web")
+ * ```
+ * @since 0.1.0
+ */
+export const remove = (name: string): Effect.Effect<void, never, WatcherQueue> => change({ _tag: "Remove", name })
+
+/**
+ * Says how a script behaves from its next spawn on: run until signalled
+ * (`{}`), exit after a while (`runFor`, `exitCode`), ignore SIGTERM, or fail
+ * to spawn (`spawnError: "ENOENT"`).
+ *
+ * @example
+ * ```ts
+ * yield* CronmonTest.behave("crashy", { runFor: "2 seconds", exitCode: 1 })
+ * ```
+ * @since 0.1.0
+ */
+export const behave = (name: string, behaviour: Behaviour): Effect.Effect<void, never, SimulatedProcesses> =>
+  SimulatedProcesses.use((sim) => sim.setBehaviour(name, behaviour))
+
+/**
+ * The names of the scripts whose simulated process runs now, sorted.
+ *
+ * @example
+ * ```ts
+ * assert.deepStrictEqual(yield* CronmonTest.runningNames, ["web"])
+ * ```
+ * @since 0.1.0
+ */
+export const runningNames: Effect.Effect<ReadonlyArray<string>, never, SimulatedProcesses> = SimulatedProcesses.use(
+  (sim) => Effect.map(sim.running, (processes) => processes.map((p) => p.name).sort())
+)
+
+/**
+ * Everything journaled so far, stamped by the (test) clock.
+ *
+ * @example
+ * ```ts
+ * const types = (yield* CronmonTest.journal).map((entry) => entry.type)
+ * ```
+ * @since 0.1.0
+ */
+export const journal: Effect.Effect<ReadonlyArray<JournalEntry>, never, JournalMemory> = JournalMemory.use(
+  (memory) => memory.entries
+)
+
+/**
+ * When a script was spawned, in seconds of the (test) clock.
+ *
+ * @example
+ * ```ts
+ * assert.deepStrictEqual(yield* CronmonTest.spawnTimes("web"), [0, 5, 20])
+ * ```
+ * @since 0.1.0
+ */
+export const spawnTimes = (name: string): Effect.Effect<ReadonlyArray<number>, never, JournalMemory> =>
+  Effect.map(journal, (entries) =>
+    entries.flatMap((entry) => entry.type === "process spawned" && entry.data.file === name ? [entry.time / 1000] : []))
+
+/**
+ * Under `TestClock`: lets every fiber that can run do so, without moving
+ * the clock.
+ *
+ * @example
+ * ```ts
+ * yield* CronmonTest.settle
+ * ```
+ * @since 0.1.0
+ */
+export const settle: Effect.Effect<void> = TestClock.adjust(0)
