@@ -339,6 +339,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
 export const run = (argv: ReadonlyArray<string>): void => {
   // A closed stderr (`cronmon | head`) must not crash the daemon.
   process.stderr.on("error", () => {})
+  process.stdout.on("error", () => {})
   const program = Effect.flatMap(main(argv), (code) =>
     Effect.sync(() => {
       process.exitCode = code
@@ -349,8 +350,11 @@ export const run = (argv: ReadonlyArray<string>): void => {
       // Interrupted by SIGINT or SIGTERM: the daemon stopped cleanly.
       const defect = Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
       if (defect) process.stderr.write(`cronmon: ${Cause.pretty(exit.cause).split("\n")[0]}\n`)
-      // Exit even if a handle lingers (a pipe held by a service's orphan).
-      process.exit(defect ? 1 : process.exitCode ?? 0)
+      // Exit even if a handle lingers (a pipe held by a service's orphan),
+      // once what was printed has reached a pipe (writes to one are
+      // asynchronous: `cronmon logs web -n 10000 | less` lost its end).
+      const code = defect ? 1 : process.exitCode ?? 0
+      process.stdout.write("", () => process.exit(code))
     }
   })
 }

@@ -43,7 +43,12 @@ const tryOpen = (file: string): number | undefined => {
  */
 export const follower = (
   file: string,
-  options: { readonly missingOk?: boolean | undefined; readonly quietOnReplace?: boolean | undefined } = {}
+  options: {
+    readonly missingOk?: boolean | undefined
+    readonly quietOnReplace?: boolean | undefined
+    /** Where a moved file goes, newest first (`NAME.log.1`, `.2`, …): read when skipped over. */
+    readonly rotations?: (() => ReadonlyArray<string>) | undefined
+  } = {}
 ): Follower => {
   let fd: number | undefined
   try {
@@ -54,6 +59,16 @@ export const follower = (
   if (fd === undefined && options.missingOk !== true) throw new Error(`cannot read ${file}: no such file`)
   const initial = fd === undefined ? undefined : { fd, end: endOfLastNewline(randomAccess(fd)) }
   let offset = initial?.end ?? 0
+  const identity = (name: string): string | undefined => {
+    try {
+      const stats = fs.statSync(name)
+      return `${stats.dev}:${stats.ino}`
+    } catch {
+      return undefined
+    }
+  }
+  // Rotated files there at the start: never printed again.
+  const seen = new Set((options.rotations?.() ?? []).map(identity))
   const decoder = new TextDecoder()
 
   // The complete lines from `offset` to the end of what `fd` holds now.
@@ -82,6 +97,39 @@ export const follower = (
     }
   }
 
+  // The files rotated after the one `held` (now one of `rotations`), oldest first, read whole.
+  const missedRotations = (held: number, notices: Array<string>): Array<string> => {
+    const names = options.rotations?.() ?? []
+    if (names.length === 0) return []
+    const { ino, dev } = fs.fstatSync(held)
+    const at = names.findIndex((name) => {
+      try {
+        const stats = fs.statSync(name)
+        return stats.ino === ino && stats.dev === dev
+      } catch {
+        return false
+      }
+    })
+    if (at < 0) {
+      notices.push(`${file} was rotated faster than it was read: lines may be missing`)
+      return []
+    }
+    return readWhole(names.slice(0, at))
+  }
+
+  // Files given newest first, read whole, oldest first; each read once.
+  const readWhole = (names: ReadonlyArray<string>): Array<string> =>
+    [...names].reverse().flatMap((name) => {
+      const id = identity(name)
+      if (seen.has(id)) return []
+      seen.add(id)
+      try {
+        return fs.readFileSync(name, "utf8").split("\n").filter((line) => line !== "")
+      } catch {
+        return []
+      }
+    })
+
   return {
     openedAt: () => initial,
     poll: () => {
@@ -91,12 +139,17 @@ export const follower = (
       if (fd !== undefined) {
         lines.push(...readNew(fd, notices))
         if (replaced(fd)) {
+          // What was written before the move, then the files rotated since.
+          lines.push(...readNew(fd, notices))
+          lines.push(...missedRotations(fd, notices))
           fs.closeSync(fd)
           fd = undefined
           offset = 0
         }
       }
       if (fd === undefined) {
+        // Missing until now: rotations may have happened before it was opened.
+        if (!had) lines.push(...readWhole((options.rotations?.() ?? []).filter((name) => !seen.has(identity(name)))))
         fd = tryOpen(file)
         if (fd !== undefined) {
           if (had && options.quietOnReplace !== true) notices.push(`${file} was replaced: following the new file`)

@@ -78,7 +78,12 @@ export const logsCommand = (
       return yield* Effect.fail(`no log for ${name} in ${logsDir}`)
     }
     const follow = yield* Effect.try({
-      try: () => follower(main, { missingOk: true, quietOnReplace: true }),
+      try: () =>
+        follower(main, {
+          missingOk: true,
+          quietOnReplace: true,
+          rotations: () => logFiles(logsDir, name).filter((file) => file !== main)
+        }),
       catch: (error) => error instanceof Error ? error.message : String(error)
     })
     const opened = follow.openedAt()

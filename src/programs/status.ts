@@ -100,7 +100,12 @@ export const statusReport = (journal: string): Effect.Effect<StatusReport, strin
       : (yield* daemonAlive)
       ? "running"
       : "crashed"
-    const services = yield* Effect.forEach(session.services, (service) =>
+    // With its daemon gone, nothing will restart what waits or fails.
+    const orphaned = (service: ServiceStatus): ServiceStatus =>
+      state === "crashed" && (service.state === "waiting" || service.state === "failing")
+        ? { ...service, state: "stopped", nextStartAt: null }
+        : service
+    const services = yield* Effect.forEach(session.services.map(orphaned), (service) =>
       service.state !== "running" || service.pid === null ? Effect.succeed(service) : Effect.map(
         system.identify(service.pid),
         (identity): ServiceStatus =>
