@@ -100,4 +100,28 @@ describe("operating a live daemon", () => {
     expect(missing.status).toBe(1)
     expect(missing.stderr).toBe(`cronmon: no log for nobody in ${sandbox.logs}\n`)
   })
+
+  it("journal --follow prints new events and survives the journal being truncated", { timeout: 20_000 }, async () => {
+    const line = (time: string, type: string, data: object) => JSON.stringify({ time, type, data }) + "\n"
+    fs.writeFileSync(sandbox.journal, line("2026-11-23T20:00:00Z", "acquired lock", { journal_id: "x", pid: 1 }))
+    const follower = follow(sandbox, ["journal", "-j", sandbox.journal, "--follow"])
+    try {
+      await waitFor(() => follower.output().includes("cronmon started, pid 1"), { message: "the first event" })
+      fs.appendFileSync(sandbox.journal, line("2026-11-23T20:00:01Z", "process spawned", { file: "web", pid: 42 }))
+      await waitFor(() => follower.output().includes("web: started, pid 42"), { message: "an appended event" })
+      fs.writeFileSync(sandbox.journal, line("2026-11-23T20:05:00Z", "acquired lock", { journal_id: "x", pid: 2 }))
+      await waitFor(() => follower.output().includes("cronmon started, pid 2"), { message: "after the truncation" })
+      fs.appendFileSync(sandbox.journal, line("2026-11-23T20:05:01Z", "monitor quit", {}))
+      await waitFor(() => follower.output().includes("cronmon stopped"), { message: "the event after" })
+      expect(follower.output()).toBe([
+        "2026-11-23T20:00:00.000Z cronmon started, pid 1 (x)",
+        "2026-11-23T20:00:01.000Z web: started, pid 42",
+        "2026-11-23T20:05:00.000Z cronmon started, pid 2 (x)",
+        "2026-11-23T20:05:01.000Z cronmon stopped",
+        ""
+      ].join("\n"))
+    } finally {
+      await follower.stop()
+    }
+  })
 })
