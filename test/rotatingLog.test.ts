@@ -99,4 +99,34 @@ describe("RotatingLog", () => {
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toMatch(/output dropped \(5 bytes so far\): illegal operation on a directory/)
   })
+
+  it("never grows a file past maxBytes when chunks cut lines anywhere", async () => {
+    const log = make({ maxBytes: 100, keep: 1000 })
+    const text = Array.from({ length: 500 }, (_, i) => `line ${i} ${"x".repeat(i % 37)}\n`).join("")
+    // Chunks of 1 to 61 bytes, each written before the next comes.
+    for (let at = 0, n = 1; at < text.length; at += n, n = (n * 7) % 61 + 1) {
+      log.push(Buffer.from(text.slice(at, at + n)))
+      await log.flushed()
+    }
+    await log.close()
+    const rotated = fs.readdirSync(path.dirname(file)).filter((name) => name !== "svc.log")
+      .sort((a, b) => Number(b.split(".").pop()) - Number(a.split(".").pop()))
+    const files = [...rotated, "svc.log"].map((name) => path.join(path.dirname(file), name))
+    expect(files.length).toBeGreaterThan(50)
+    for (const name of files) {
+      expect(fs.statSync(name).size).toBeLessThanOrEqual(100)
+      expect(read(name)?.endsWith("\n")).toBe(true)
+    }
+    expect(files.map(read).join("")).toBe(text)
+  })
+
+  it("writes the start of a line that waits for its end (a prompt) soon anyway", async () => {
+    const log = make()
+    log.push(Buffer.from("password: "))
+    await log.flushed()
+    const deadline = Date.now() + 5_000
+    while (read(file) !== "password: " && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    expect(read(file)).toBe("password: ")
+    await log.close()
+  })
 })

@@ -12,7 +12,8 @@
  * Rotation: `NAME.log` becomes `NAME.log.1`, `.1` becomes `.2`, … up to
  * `keep` (0: the log is simply started again). It happens at the last line
  * end that fits in `maxBytes`; a line is never split across two files, unless
- * it alone is longer than `maxBytes`.
+ * it alone is longer than `maxBytes`. To know where lines end, the start of
+ * a line waits for its end, up to 100 ms (then it is written: a prompt).
  *
  * @since 0.1.0
  */
@@ -24,8 +25,25 @@ import { ensureDirectory } from "./Directories.ts"
 
 const NEWLINE = 0x0a
 const WARN_EVERY_MILLIS = 60_000
+// How long the start of a line waits for its end before it is written anyway.
+const PARTIAL_LINE_MILLIS = 100
 const write = promisify(fs.write)
 const writev = promisify(fs.writev)
+
+// Chunks up to and including their last newline, and the rest.
+const wholeLines = (
+  chunks: ReadonlyArray<Uint8Array>
+): { readonly whole: Array<Uint8Array>; readonly rest: Array<Uint8Array> } => {
+  for (let i = chunks.length - 1; i >= 0; i--) {
+    const chunk = chunks[i]
+    if (chunk === undefined) continue
+    const newline = chunk.lastIndexOf(NEWLINE)
+    if (newline < 0) continue
+    const tail = [chunk.subarray(newline + 1), ...chunks.slice(i + 1)].filter((part) => part.length > 0)
+    return { whole: [...chunks.slice(0, i), chunk.subarray(0, newline + 1)], rest: tail }
+  }
+  return { whole: [], rest: [...chunks] }
+}
 
 // What is left of `chunks` once their first `bytes` are written.
 const skip = (chunks: ReadonlyArray<Uint8Array>, bytes: number): ReadonlyArray<Uint8Array> => {
@@ -90,6 +108,10 @@ export class RotatingLog {
   // Waiting and being written.
   private queuedBytes = 0
   private writing: Promise<void> | undefined
+  // The start of a line whose end has not come yet.
+  private carry: Array<Uint8Array> = []
+  private flushCarry = false
+  private idleTimer: NodeJS.Timeout | undefined
   private dropped = 0
   private lastWarning = Number.NEGATIVE_INFINITY
   private failing = false
@@ -122,6 +144,9 @@ export class RotatingLog {
   /** Writes what is pending, then closes the file. */
   async close(): Promise<void> {
     await this.flushed()
+    clearTimeout(this.idleTimer)
+    this.flushPartial()
+    await this.flushed()
     if (this.fd !== undefined) fs.closeSync(this.fd)
     this.fd = undefined
   }
@@ -153,22 +178,49 @@ export class RotatingLog {
   }
 
   private async drain(): Promise<void> {
-    while (this.pending.length > 0) {
-      const chunks = this.pending
-      const bytes = chunks.reduce((n, chunk) => n + chunk.length, 0)
+    while (this.pending.length > 0 || (this.flushCarry && this.carry.length > 0)) {
+      const queued = this.pending
+      const bytes = queued.reduce((n, chunk) => n + chunk.length, 0)
       this.pending = []
+      // Whole lines are written; the start of a line waits for its end (so
+      // that rotation sees whole lines), unless it is flushed (idle, closing)
+      // or longer than a log.
+      const split = wholeLines([...this.carry, ...queued])
+      const restBytes = split.rest.reduce((n, chunk) => n + chunk.length, 0)
+      const all = this.flushCarry || restBytes > this.options.maxBytes
+      const chunks = all ? [...split.whole, ...split.rest] : split.whole
+      this.carry = all ? [] : split.rest
+      this.flushCarry = false
+      const size = chunks.reduce((n, chunk) => n + chunk.length, 0)
       try {
-        const fd = this.open()
-        // The usual case, no rotation due: one writev(2), nothing copied.
-        if (this.size + bytes <= this.options.maxBytes) await this.writeAll(fd, chunks)
-        else await this.writeRotating(Buffer.concat(chunks))
+        if (size > 0) {
+          const fd = this.open()
+          // The usual case, no rotation due: one writev(2), nothing copied.
+          if (this.size + size <= this.options.maxBytes) await this.writeAll(fd, chunks)
+          else await this.writeRotating(Buffer.concat(chunks))
+        }
         this.failing = false
       } catch (error) {
-        this.drop(bytes, errorMessage(error))
+        this.drop(size, errorMessage(error))
       }
       this.queuedBytes -= bytes
     }
+    if (this.carry.length > 0) {
+      clearTimeout(this.idleTimer)
+      this.idleTimer = setTimeout(() => this.flushPartial(), PARTIAL_LINE_MILLIS)
+      this.idleTimer.unref()
+    }
   }
+
+  // Writes the start of a line that has waited long enough (a prompt).
+  private flushPartial(): void {
+    if (this.carry.length === 0) return
+    this.flushCarry = true
+    this.writing ??= this.drain().finally(() => {
+      this.writing = undefined
+    })
+  }
+
 
   private open(): number {
     if (this.fd !== undefined) return this.fd
