@@ -195,6 +195,10 @@ const nonDefaultArguments = (settings: SettingsShape): ReadonlyArray<string> => 
 const root = Command.make("cronmon").pipe(
   Command.withSharedFlags({ ...sharedFlags, ...daemonFlags }),
   Command.withHandler(runDaemon),
+  Command.withExamples([
+    { command: "cronmon --scripts ~/services", description: "Run the daemon in the foreground (Ctrl-C stops)" },
+    { command: "cronmon cron | crontab -", description: "Install it in cron (replaces the crontab)" }
+  ]),
   Command.withDescription(
     "Keeps every executable file of a directory running. Run it from cron (see `cronmon cron`): " +
       "the one instance holding the journal's lock supervises, every other exits at once."
@@ -217,7 +221,15 @@ const cron = Command.make("cron", {}, () =>
       return yield* new Fatal({ message: `a path holds a newline, which no crontab line can: ${JSON.stringify(broken)}` })
     }
     yield* Console.log(crontab(words).trimEnd())
-  })).pipe(Command.withDescription("Prints crontab lines that start cronmon at boot and every minute, with these flags"))
+  })).pipe(
+    Command.withDescription("Prints crontab lines that start cronmon at boot and every minute, with these flags"),
+    Command.withExamples([
+      {
+        command: "(crontab -l 2>/dev/null; cronmon cron -s ~/services) | crontab -",
+        description: "Add cronmon to the crontab"
+      }
+    ])
+  )
 
 const status = Command.make("status", {
   json: Flag.Boolean("json").pipe(

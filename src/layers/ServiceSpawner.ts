@@ -127,11 +127,17 @@ const spawnStandard = (command: ChildProcess.StandardCommand) =>
         // must go, so that the read end sees EOF when the service's side closes.
         if (fds !== undefined) closeQuietly(fds[1])
         child.on("exit", (code, signal) => Deferred.doneUnsafe(exit, Effect.succeed([code, signal] as const)))
+        let spawned = false
         child.once("error", (error) => {
+          // Only a failure to spawn; later errors (a failed kill) are not ours to act on.
+          if (spawned) return
           if (fds !== undefined) closeQuietly(fds[0])
           resume(Effect.fail(failure("spawn", error)))
         })
-        child.once("spawn", () => resume(Effect.succeed(child)))
+        child.once("spawn", () => {
+          spawned = true
+          resume(Effect.succeed(child))
+        })
       }),
       (child) => stopGroup(child, exit, options)
     )
