@@ -9,7 +9,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Console, Data, Duration, Effect, Exit, Option } from "effect"
-import { Command, Flag } from "effect/cli"
+import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { errorMessage } from "./domain/Errors.ts"
@@ -18,6 +18,11 @@ import { prepareScriptsDirectory } from "./layers/Directories.ts"
 import * as Live from "./layers/Live.ts"
 import { crontab } from "./programs/cron.ts"
 import { daemon } from "./programs/daemon.ts"
+import { journalCommand } from "./programs/journal.ts"
+import { logsCommand } from "./programs/logs.ts"
+import { styleFor } from "./programs/Output.ts"
+import { statusExitCode, statusJson, statusReport, statusText } from "./programs/status.ts"
+import * as SystemLinux from "./layers/SystemLinux.ts"
 import { defaultSettings, makeSettings, type SettingsShape } from "./services/Settings.ts"
 
 declare const CRONMON_VERSION: string | undefined
@@ -35,6 +40,16 @@ export const version: string = typeof CRONMON_VERSION === "string" ? CRONMON_VER
  * @since 0.1.0
  */
 export class Fatal extends Data.TaggedError("Fatal")<{ readonly message: string }> {}
+
+/**
+ * A command that ends with a code other than 0 without an error (`status`
+ * when the daemon is not running: 3).
+ *
+ * @since 0.1.0
+ */
+export class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
+
+const fatal = (message: string) => new Fatal({ message })
 
 const defaults = defaultPaths(process.env)
 
@@ -175,6 +190,10 @@ const nonDefaultArguments = (settings: SettingsShape): ReadonlyArray<string> => 
 const root = Command.make("cronmon").pipe(
   Command.withSharedFlags({ ...sharedFlags, ...daemonFlags }),
   Command.withHandler(runDaemon),
+  Command.withExamples([
+    { command: "cronmon --scripts ~/services", description: "Run the daemon in the foreground (Ctrl-C stops)" },
+    { command: "cronmon cron | crontab -", description: "Install it in cron (replaces the crontab)" }
+  ]),
   Command.withDescription(
     "Keeps every executable file of a directory running. Run it from cron (see `cronmon cron`): " +
       "the one instance holding the journal's lock supervises, every other exits at once."
@@ -197,14 +216,109 @@ const cron = Command.make("cron", {}, () =>
       return yield* new Fatal({ message: `a path holds a newline, which no crontab line can: ${JSON.stringify(broken)}` })
     }
     yield* Console.log(crontab(words).trimEnd())
-  })).pipe(Command.withDescription("Prints crontab lines that start cronmon at boot and every minute, with these flags"))
+  })).pipe(
+    Command.withDescription("Prints crontab lines that start cronmon at boot and every minute, with these flags"),
+    Command.withExamples([
+      {
+        command: "(crontab -l 2>/dev/null; cronmon cron -s ~/services) | crontab -",
+        description: "Add cronmon to the crontab"
+      }
+    ])
+  )
+
+const status = Command.make("status", {
+  json: Flag.Boolean("json").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("Print the status as JSON (documented in the README)")
+  )
+}, ({ json }) =>
+  Effect.gen(function*() {
+    const flags = yield* root
+    const report = yield* statusReport(path.resolve(flags.journal)).pipe(
+      Effect.provide(SystemLinux.layer),
+      Effect.mapError(fatal)
+    )
+    yield* Console.log(json ? statusJson(report) : statusText(report, styleFor(process.stdout.isTTY === true, process.env)))
+    const code = statusExitCode(report)
+    if (code !== 0) return yield* new ExitWith({ code })
+  })).pipe(
+    Command.withDescription(
+      "Shows whether the daemon runs and how each service is doing, from the journal (exit 3: not running)"
+    ),
+    Command.withExamples([
+      { command: "cronmon status", description: "The daemon and a table of services" },
+      { command: "cronmon status -j ~/cm/journal.json --json", description: "The same as JSON" }
+    ])
+  )
+
+const journal = Command.make("journal", {
+  service: Flag.String("service").pipe(
+    Flag.withMetavar("NAME"),
+    Flag.optional,
+    Flag.withDescription("Only the events of this service")
+  ),
+  since: Flag.String("since").pipe(
+    Flag.withMetavar("DURATION|TIME"),
+    Flag.optional,
+    Flag.withDescription("Only events since then: 10m, 2h, or a time such as 2026-11-23T19:00:00Z")
+  ),
+  follow: Flag.Boolean("follow").pipe(
+    Flag.withAlias("f"),
+    Flag.withDefault(false),
+    Flag.withDescription("Keep printing new events as they are written (Ctrl-C stops)")
+  ),
+  json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("Print the journal's raw JSON lines"))
+}, (options) =>
+  Effect.gen(function*() {
+    const flags = yield* root
+    yield* journalCommand(path.resolve(flags.journal), {
+      service: Option.getOrUndefined(options.service),
+      sinceText: Option.getOrUndefined(options.since),
+      follow: options.follow,
+      json: options.json
+    }).pipe(Effect.mapError(fatal))
+  })).pipe(
+    Command.withDescription("Prints the journal's events in a readable form"),
+    Command.withExamples([
+      { command: "cronmon journal --service web --since 1h", description: "What happened to web in the last hour" },
+      { command: "cronmon journal --follow", description: "Every new event as it happens" }
+    ])
+  )
+
+const logs = Command.make("logs", {
+  name: Argument.String("NAME").pipe(Argument.withDescription("The service (its file name)")),
+  lines: Flag.Int("lines").pipe(
+    Flag.withAlias("n"),
+    Flag.withDefault(10),
+    Flag.withMetavar("N"),
+    Flag.withDescription("How many of the last lines to print"),
+    Flag.filter((count) => count >= 0, (count) => `not a count of lines: ${count}`)
+  ),
+  follow: Flag.Boolean("follow").pipe(
+    Flag.withAlias("f"),
+    Flag.withDefault(false),
+    Flag.withDescription("Keep printing what the service prints, through rotations (Ctrl-C stops)")
+  )
+}, (options) =>
+  Effect.gen(function*() {
+    const flags = yield* root
+    yield* logsCommand(path.resolve(flags.logs), options.name, { count: options.lines, follow: options.follow }).pipe(
+      Effect.mapError(fatal)
+    )
+  })).pipe(
+    Command.withDescription("Prints a service's output (stdout and stderr), across its rotated logs"),
+    Command.withExamples([
+      { command: "cronmon logs web -n 50", description: "The last 50 lines web printed" },
+      { command: "cronmon logs web --follow", description: "What web prints, as it prints it" }
+    ])
+  )
 
 /**
  * The command tree.
  *
  * @since 0.1.0
  */
-export const app = root.pipe(Command.withSubcommands([cron]))
+export const app = root.pipe(Command.withSubcommands([cron, status, journal, logs]))
 
 /**
  * Runs the CLI on `argv` (without node and the script) and returns the exit code.
@@ -217,6 +331,8 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
     Effect.catch((error) =>
       error._tag === "Fatal"
         ? Effect.as(Console.error(`cronmon: ${error.message}`), 1)
+        : error._tag === "ExitWith"
+        ? Effect.succeed(error.code)
         : Effect.succeed(2) // usage: effect/cli has printed the help and the errors
     ),
     Effect.provide(NodeServices.layer)
@@ -230,6 +346,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
 export const run = (argv: ReadonlyArray<string>): void => {
   // A closed stderr (`cronmon | head`) must not crash the daemon.
   process.stderr.on("error", () => {})
+  process.stdout.on("error", () => {})
   const program = Effect.flatMap(main(argv), (code) =>
     Effect.sync(() => {
       process.exitCode = code
@@ -240,8 +357,11 @@ export const run = (argv: ReadonlyArray<string>): void => {
       // Interrupted by SIGINT or SIGTERM: the daemon stopped cleanly.
       const defect = Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
       if (defect) process.stderr.write(`cronmon: ${Cause.pretty(exit.cause).split("\n")[0]}\n`)
-      // Exit even if a handle lingers (a pipe held by a service's orphan).
-      process.exit(defect ? 1 : process.exitCode ?? 0)
+      // Exit even if a handle lingers (a pipe held by a service's orphan),
+      // once what was printed has reached a pipe (writes to one are
+      // asynchronous: `cronmon logs web -n 10000 | less` lost its end).
+      const code = defect ? 1 : process.exitCode ?? 0
+      process.stdout.write("", () => process.exit(code))
     }
   })
 }

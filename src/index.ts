@@ -31,6 +31,7 @@ import type { ChildProcessSpawner } from "effect/process"
 import * as JournalFile from "./layers/JournalFile.ts"
 import * as ProcessSupervisorLayers from "./layers/ProcessSupervisorLive.ts"
 import * as ServiceLogsFile from "./layers/ServiceLogsFile.ts"
+import * as ServiceSpawner from "./layers/ServiceSpawner.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import * as WatcherChokidar from "./layers/WatcherChokidar.ts"
 import type { Journal, JournalLocked, JournalUnavailable } from "./services/Journal.ts"
@@ -209,14 +210,14 @@ export const JournalFileLive: (
 export const WatcherLive: Layer.Layer<Watcher, never, Settings | Journal> = WatcherChokidar.layer
 
 /**
- * The live `ProcessSupervisor`: real processes through Effect's
- * `ChildProcessSpawner`, one fiber per service, restarts on the backoff
- * `Schedule`, stops graceful then forced.
+ * The live `ProcessSupervisor`: real processes through a
+ * `ChildProcessSpawner` (`ServiceSpawnerLive`), one fiber per service,
+ * restarts on the backoff `Schedule`, stops graceful then forced.
  *
  * @example
  * ```ts
  * const supervisor = ProcessSupervisorLive.pipe(
- *   Layer.provide(Layer.mergeAll(ServiceLogsLive, NodeChildProcessSpawner.layer))
+ *   Layer.provide(Layer.mergeAll(ServiceLogsLive, ServiceSpawnerLive))
  * )
  * ```
  * @since 0.1.0
@@ -229,7 +230,7 @@ export const ProcessSupervisorLive: Layer.Layer<
 
 /**
  * The live `ServiceLogs`: each service's output appended to `NAME.log` in
- * the logs directory.
+ * the logs directory, rotated by size.
  *
  * @example
  * ```ts
@@ -249,3 +250,16 @@ export const ServiceLogsLive: Layer.Layer<ServiceLogs, never, Journal | Settings
  * @since 0.1.0
  */
 export const SystemLive: Layer.Layer<System> = SystemLinux.layer
+
+/**
+ * Effect's `ChildProcessSpawner` interface over `node:child_process`, giving
+ * each service one pipe for both stdout and stderr (Effect's own Node spawner
+ * gives two), so its output keeps its order in the log.
+ *
+ * @example
+ * ```ts
+ * const supervisor = ProcessSupervisorLive.pipe(Layer.provide(ServiceSpawnerLive))
+ * ```
+ * @since 0.1.0
+ */
+export const ServiceSpawnerLive: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner> = ServiceSpawner.layer

@@ -13,6 +13,10 @@ export const LOCK_EX = 2
 export const LOCK_NB = 4
 /** `prctl` option. @since 0.1.0 */
 export const PR_SET_CHILD_SUBREAPER = 36
+/** `pipe2` flag (Linux). @since 0.1.0 */
+export const O_CLOEXEC = 0o2000000
+/** `fcntl` command (Linux). @since 0.1.0 */
+export const F_SETPIPE_SZ = 1031
 /** `waitpid` option. @since 0.1.0 */
 export const WNOHANG = 1
 
@@ -26,6 +30,10 @@ export interface Libc {
   readonly prctl: (option: number, arg: number) => number
   readonly waitpid: (pid: number, options: number) => number
   readonly errno: () => number
+  /** `pipe2(fds, O_CLOEXEC)`: `[read, write]`, or `undefined` on failure. */
+  readonly pipe: () => readonly [number, number] | undefined
+  /** Grows a pipe's buffer (`F_SETPIPE_SZ`); the size granted, or -1. */
+  readonly setPipeSize: (fd: number, bytes: number) => number
   readonly EWOULDBLOCK: number
   readonly EINTR: number
 }
@@ -70,11 +78,19 @@ const load = (): Libc => {
     ? undefined
     : libc.func("int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)")
   const waitpid = libc.func("int waitpid(int pid, _Out_ int *status, int options)")
+  const pipe2 = darwin ? undefined : libc.func("int pipe2(_Out_ int *fds, int flags)")
+  const fcntl = libc.func("int fcntl(int fd, int cmd, int arg)")
   return {
     flock: (fd, operation) => asNumber(flock(fd, operation)),
     prctl: (option, arg) => prctl === undefined ? -1 : asNumber(prctl(option, arg, 0, 0, 0)),
     waitpid: (pid, options) => asNumber(waitpid(pid, [0], options)),
     errno: () => koffi.errno(),
+    pipe: () => {
+      const fds = new Int32Array(2)
+      if (pipe2 === undefined || asNumber(pipe2(fds, O_CLOEXEC)) !== 0) return undefined
+      return [fds[0] ?? -1, fds[1] ?? -1]
+    },
+    setPipeSize: (fd, bytes) => darwin ? -1 : asNumber(fcntl(fd, F_SETPIPE_SZ, bytes)),
     EWOULDBLOCK: koffi.os.errno["EWOULDBLOCK"] ?? 11,
     EINTR: koffi.os.errno["EINTR"] ?? 4
   }

@@ -3,9 +3,6 @@
  *
  * @since 0.1.0
  */
-import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as NodePath from "@effect/platform-node/NodePath"
 import { Layer } from "effect"
 import type { Journal, JournalLocked, JournalUnavailable } from "../services/Journal.ts"
 import type { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
@@ -15,6 +12,7 @@ import type { Watcher } from "../services/Watcher.ts"
 import * as JournalFile from "./JournalFile.ts"
 import * as ProcessSupervisorLive from "./ProcessSupervisorLive.ts"
 import * as ServiceLogsFile from "./ServiceLogsFile.ts"
+import * as ServiceSpawner from "./ServiceSpawner.ts"
 import * as SystemLinux from "./SystemLinux.ts"
 import * as WatcherChokidar from "./WatcherChokidar.ts"
 
@@ -37,11 +35,8 @@ export const layer = (
 > => {
   const base = Layer.mergeAll(Layer.succeed(Settings, settings), SystemLinux.layer)
   const journal = JournalFile.layer({ path: settings.journalPath, echo: options.echo }).pipe(Layer.provideMerge(base))
-  const spawner = NodeChildProcessSpawner.layer.pipe(
-    Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
-  )
   return Layer.mergeAll(ProcessSupervisorLive.layer, WatcherChokidar.layer).pipe(
-    Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, spawner)),
+    Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawner.layer)),
     Layer.provideMerge(journal)
   )
 }

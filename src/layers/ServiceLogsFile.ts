@@ -1,21 +1,24 @@
 /**
- * Services' output appended to `NAME.log` in the logs directory.
+ * Services' output appended to `NAME.log` in the logs directory, rotated by
+ * size (`NAME.log.1` … `NAME.log.N`), optionally time-stamped per line.
  *
  * @since 0.1.0
  */
 import { Effect, Layer, Stream } from "effect"
-import * as fs from "node:fs"
 import * as path from "node:path"
-import { errorMessage } from "../domain/Errors.ts"
 import { Events } from "../domain/JournalEvent.ts"
 import { Journal } from "../services/Journal.ts"
 import { ServiceLogs } from "../services/ServiceLogs.ts"
 import { Settings } from "../services/Settings.ts"
-import { ensureDirectory } from "./Directories.ts"
+import { RotatingLog } from "./RotatingLog.ts"
 
 /**
- * The live `ServiceLogs`: the logs directory is created (0750) when missing,
- * each log (0600) is opened for appending for as long as output flows.
+ * The live `ServiceLogs`. Every writer of one name (a service's run, and
+ * processes an earlier run left behind that still print) shares one
+ * `RotatingLog`, so that rotation is decided in one place; it is closed
+ * when the last of them ends. Output is read as fast as it comes: a slow or
+ * full disk drops output with a rate-limited `warning`, never blocks the
+ * service.
  *
  * @since 0.1.0
  */
@@ -23,47 +26,51 @@ export const layer: Layer.Layer<ServiceLogs, never, Journal | Settings> = Layer.
   ServiceLogs,
   Effect.gen(function*() {
     const journal = yield* Journal
-    const { logsDir } = yield* Settings
-    const warn = (error: string) => journal.append(Events.warning("logs", error))
-    const open = (file: string) =>
-      Effect.tryPromise({
-        try: () => {
-          ensureDirectory(logsDir, 0o750)
-          return fs.promises.open(file, "a", 0o600)
-        },
-        catch: errorMessage
-      })
-    const appendAll = (file: string, handle: fs.promises.FileHandle, output: Stream.Stream<Uint8Array, unknown>) => {
-      // One warning per outage (a full disk), not one per chunk.
-      let failing = false
-      const append = (chunk: Uint8Array) =>
-        Effect.tryPromise({ try: () => handle.write(chunk), catch: errorMessage }).pipe(
-          Effect.andThen(Effect.sync(() => {
-            failing = false
-          })),
-          Effect.catch((reason) => {
-            const first = !failing
-            failing = true
-            return first ? warn(`${file}: output dropped: ${reason}`) : Effect.void
-          })
-        )
-      return Effect.ignore(Stream.runForEach(output, append))
+    const settings = yield* Settings
+    const warn = (error: string) => {
+      Effect.runFork(journal.append(Events.warning("logs", error)))
     }
+    const open = new Map<string, { readonly log: RotatingLog; users: number }>()
+    // A log being closed is finished before the next one of that name opens.
+    const closing = new Map<string, Promise<void>>()
+
+    const acquire = (name: string) =>
+      Effect.promise(async () => {
+        await closing.get(name)
+        const current = open.get(name)
+        if (current !== undefined) {
+          current.users++
+          return current.log
+        }
+        const log = new RotatingLog({
+          file: path.join(settings.logsDir, `${name}.log`),
+          maxBytes: settings.logMaxBytes,
+          keep: settings.logKeep,
+          timestamps: settings.logTimestamps,
+          now: Date.now,
+          warn
+        })
+        open.set(name, { log, users: 1 })
+        return log
+      })
+
+    const release = (name: string) =>
+      Effect.promise(async () => {
+        const current = open.get(name)
+        if (current === undefined || --current.users > 0) return
+        open.delete(name)
+        const done = current.log.close().catch(() => {}).finally(() => closing.delete(name))
+        closing.set(name, done)
+        await done
+      })
+
     return ServiceLogs.of({
-      write: (name, output) => {
-        const file = path.join(logsDir, `${name}.log`)
-        return Effect.acquireUseRelease(
-          open(file),
-          (handle) => appendAll(file, handle, output),
-          (handle) => Effect.promise(() => handle.close())
-        ).pipe(
-          // Still drain the output of a service whose log cannot be opened,
-          // so that it never blocks on a full pipe.
-          Effect.catch((reason) =>
-            Effect.andThen(warn(`${file}: cannot open: ${reason}`), Effect.ignore(Stream.runDrain(output)))
-          )
+      write: (name, output) =>
+        Effect.acquireUseRelease(
+          acquire(name),
+          (log) => Effect.ignore(Stream.runForEach(output, (chunk) => Effect.sync(() => log.push(chunk)))),
+          () => release(name)
         )
-      }
     })
   })
 )

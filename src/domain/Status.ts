@@ -1,0 +1,239 @@
+/**
+ * What the journal says is running: the last session and the state of each
+ * of its services, folded from the journal's tail (pure; the `status`
+ * program checks the result against the live processes).
+ *
+ * @since 0.1.0
+ */
+import { Duration, Result } from "effect"
+import { decodeLine, type JournalEntry } from "./JournalEvent.ts"
+
+/**
+ * A service's state: `running`; `waiting` to be restarted after an exit;
+ * `failing` to spawn (and waiting to retry); `stopped`; `gone` (the journal
+ * says running, but its process is not there).
+ *
+ * @since 0.1.0
+ */
+export type ServiceState = "running" | "waiting" | "failing" | "stopped" | "gone"
+
+/**
+ * How a service's last run ended.
+ *
+ * @since 0.1.0
+ */
+export interface LastExit {
+  readonly pid: number
+  /** The exit code, or `null` when a signal ended it. */
+  readonly code: number | null
+  readonly signal: string | null
+  readonly error: string | null
+  readonly at: number
+}
+
+/**
+ * One service as the journal describes it.
+ *
+ * @since 0.1.0
+ */
+export interface ServiceStatus {
+  readonly name: string
+  readonly state: ServiceState
+  /** Its process while running. */
+  readonly pid: number | null
+  /** Recorded at spawn (cronmon only), to tell a reused PID apart. */
+  readonly startTime: string | null
+  /** When the current state began (the spawn, the exit, the failure). */
+  readonly since: number | null
+  /** When the next start is due (`waiting`, `failing`). */
+  readonly nextStartAt: number | null
+  /** Spawns in the hour before now, but the session's first. */
+  readonly restartsLastHour: number
+  readonly lastExit: LastExit | null
+  /** Why the last spawn failed (`failing`). */
+  readonly reason: string | null
+}
+
+/**
+ * The last session of a journal.
+ *
+ * @since 0.1.0
+ */
+export interface SessionStatus {
+  /** When its daemon took the lock (`null`: the journal holds no session start). */
+  readonly startedAt: number | null
+  /** The daemon's pid (cronmon records it; the Go original does not). */
+  readonly pid: number | null
+  /** When it wrote `monitor quit`, if it did. */
+  readonly quitAt: number | null
+  readonly lastEventAt: number | null
+  readonly services: ReadonlyArray<ServiceStatus>
+  /** Lines of the session that could not be read (skipped). */
+  readonly badLines: number
+}
+
+interface Timing {
+  readonly delays: ReadonlyArray<Duration.Duration>
+  readonly stableRun: Duration.Duration
+}
+
+interface Tracked {
+  state: ServiceState
+  pid: number | null
+  startTime: string | null
+  since: number | null
+  nextStartAt: number | null
+  spawns: Array<number>
+  lastExit: LastExit | null
+  reason: string | null
+  removed: boolean
+  failures: number
+}
+
+const HOUR = 3_600_000
+
+/**
+ * Folds journal lines given newest first: reads back to the start of the
+ * last session (its `acquired lock`) and no further.
+ *
+ * @example
+ * ```ts
+ * const session = sessionStatusOf(linesBackward(file), Date.now(), { delays: DEFAULT_DELAYS, stableRun: DEFAULT_STABLE_RUN })
+ * ```
+ * @since 0.1.0
+ */
+export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timing: Timing): SessionStatus => {
+  const entries: Array<JournalEntry> = []
+  let badLines = 0
+  for (const line of newestFirst) {
+    const decoded = decodeLine(line)
+    if (Result.isFailure(decoded)) {
+      badLines++
+      continue
+    }
+    entries.push(decoded.success)
+    if (decoded.success.type === "acquired lock") break
+  }
+  entries.reverse()
+  const services = new Map<string, Tracked>()
+  const track = (name: string): Tracked => {
+    let tracked = services.get(name)
+    if (tracked === undefined) {
+      tracked = {
+        state: "stopped",
+        pid: null,
+        startTime: null,
+        since: null,
+        nextStartAt: null,
+        spawns: [],
+        lastExit: null,
+        reason: null,
+        removed: false,
+        failures: 0
+      }
+      services.set(name, tracked)
+    }
+    return tracked
+  }
+  // The restart delay the supervisor's schedule picks after a run of `ranFor`.
+  const nextDelay = (tracked: Tracked, ranFor: number): number => {
+    if (ranFor >= Duration.toMillis(timing.stableRun)) tracked.failures = 0
+    const delay = timing.delays[Math.min(tracked.failures, timing.delays.length - 1)] ?? Duration.zero
+    tracked.failures++
+    return Duration.toMillis(delay)
+  }
+  let startedAt: number | null = null
+  let pid: number | null = null
+  let quitAt: number | null = null
+  for (const entry of entries) {
+    switch (entry.type) {
+      case "acquired lock":
+        startedAt = entry.time
+        pid = entry.data.pid ?? null
+        break
+      case "monitor quit":
+        quitAt = entry.time
+        break
+      case "process list modified": {
+        const tracked = track(entry.data.file)
+        tracked.removed = entry.data.op === "remove"
+        break
+      }
+      case "process spawned": {
+        const tracked = track(entry.data.file)
+        Object.assign(tracked, {
+          state: "running",
+          pid: entry.data.pid,
+          startTime: entry.data.start_time ?? null,
+          since: entry.time,
+          nextStartAt: null,
+          reason: null
+        })
+        tracked.spawns.push(entry.time)
+        break
+      }
+      case "process exited": {
+        const tracked = track(entry.data.file)
+        const ranFor = tracked.since !== null && tracked.state === "running" ? entry.time - tracked.since : 0
+        tracked.lastExit = {
+          pid: entry.data.pid,
+          code: entry.data.exit_code === -1 ? null : entry.data.exit_code,
+          signal: entry.data.signal ?? null,
+          error: entry.data.error ?? null,
+          at: entry.time
+        }
+        if (tracked.pid !== entry.data.pid && tracked.state === "running") break // an older run's exit
+        const delay = nextDelay(tracked, ranFor)
+        Object.assign(tracked, {
+          state: tracked.removed ? "stopped" : "waiting",
+          pid: null,
+          startTime: null,
+          since: entry.time,
+          nextStartAt: tracked.removed ? null : entry.time + delay
+        })
+        break
+      }
+      case "process spawn error": {
+        const tracked = track(entry.data.file)
+        const delay = nextDelay(tracked, 0)
+        Object.assign(tracked, {
+          state: tracked.removed ? "stopped" : "failing",
+          pid: null,
+          startTime: null,
+          since: tracked.state === "failing" ? tracked.since : entry.time,
+          nextStartAt: tracked.removed ? null : entry.time + delay,
+          reason: entry.data.reason
+        })
+        break
+      }
+    }
+  }
+  const list = Array.from(services, ([name, tracked]): ServiceStatus | undefined => {
+    // A removed file is no longer a service once its process is gone.
+    if (tracked.removed && tracked.state !== "running") return undefined
+    const state: ServiceState = quitAt !== null ? "stopped" : tracked.state
+    const stopped = state === "stopped"
+    const first = tracked.spawns[0]
+    const restartsLastHour = tracked.spawns.filter((at) => at !== first && at > now - HOUR && at <= now).length
+    return {
+      name,
+      state,
+      pid: stopped ? null : tracked.pid,
+      startTime: stopped ? null : tracked.startTime,
+      since: stopped ? tracked.lastExit?.at ?? tracked.since : tracked.since,
+      nextStartAt: stopped ? null : tracked.nextStartAt,
+      restartsLastHour,
+      lastExit: tracked.lastExit,
+      reason: stopped ? null : tracked.reason
+    }
+  }).filter((service): service is ServiceStatus => service !== undefined)
+  list.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  return {
+    startedAt,
+    pid,
+    quitAt,
+    lastEventAt: entries[entries.length - 1]?.time ?? null,
+    services: list,
+    badLines
+  }
+}

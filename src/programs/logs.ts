@@ -1,0 +1,112 @@
+/**
+ * `cronmon logs NAME`: the last lines a service printed, across its rotated
+ * logs, and with `--follow` what it prints next, through rotations.
+ *
+ * @since 0.1.0
+ */
+import { Console, Duration, Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { linesBackward } from "../domain/LinesBackward.ts"
+import { randomAccess } from "../layers/JournalFile.ts"
+import { follower } from "./Follow.ts"
+
+const ROTATED = /\.log\.(\d+)$/
+
+/**
+ * A service's log files, newest first: `NAME.log`, `NAME.log.1`, `NAME.log.2`, …
+ *
+ * @since 0.1.0
+ */
+export const logFiles = (logsDir: string, name: string): Array<string> => {
+  let entries: Array<string> = []
+  try {
+    entries = fs.readdirSync(logsDir)
+  } catch {
+    return []
+  }
+  const prefix = `${name}.log`
+  const rotated = entries
+    .filter((entry) => entry.startsWith(`${prefix}.`) && ROTATED.test(entry))
+    .map((entry) => ({ entry, n: Number(ROTATED.exec(entry)?.[1]) }))
+    .sort((a, b) => a.n - b.n)
+    .map(({ entry }) => path.join(logsDir, entry))
+  return [...(entries.includes(prefix) ? [path.join(logsDir, prefix)] : []), ...rotated]
+}
+
+/**
+ * The last `count` lines of a service's output (oldest first), read
+ * backwards from `NAME.log` into its rotated files as far as needed.
+ * `NAME.log` is read up to `end` when given (where following starts).
+ *
+ * @since 0.1.0
+ */
+export const lastLines = (files: ReadonlyArray<string>, count: number, end?: { readonly fd: number; readonly end: number }): Array<string> => {
+  const lines: Array<string> = []
+  for (const [i, file] of files.entries()) {
+    if (lines.length >= count) break
+    const fd = i === 0 && end !== undefined ? end.fd : fs.openSync(file, "r")
+    try {
+      const access = randomAccess(fd)
+      for (const line of linesBackward(access, i === 0 && end !== undefined ? end.end : access.size)) {
+        if (lines.length >= count) break
+        lines.push(line)
+      }
+    } finally {
+      if (!(i === 0 && end !== undefined)) fs.closeSync(fd)
+    }
+  }
+  return lines.reverse()
+}
+
+/**
+ * Prints the last `count` lines of `name`'s output; with `follow`, then
+ * what it prints next until interrupted. Fails with a one-line message when
+ * the service has no log.
+ *
+ * @since 0.1.0
+ */
+export const logsCommand = (
+  logsDir: string,
+  name: string,
+  options: { readonly count: number; readonly follow: boolean }
+): Effect.Effect<void, string> =>
+  Effect.gen(function*() {
+    const files = logFiles(logsDir, name)
+    const main = path.join(logsDir, `${name}.log`)
+    if (files.length === 0 && !options.follow) {
+      return yield* Effect.fail(`no log for ${name} in ${logsDir}`)
+    }
+    const follow = yield* Effect.try({
+      try: () =>
+        follower(main, {
+          missingOk: true,
+          quietOnReplace: true,
+          rotations: () => logFiles(logsDir, name).filter((file) => file !== main)
+        }),
+      catch: (error) => error instanceof Error ? error.message : String(error)
+    })
+    const opened = follow.openedAt()
+    const first = yield* Effect.try({
+      // Following starts after the last complete line: a line being written
+      // is printed once whole.
+      try: () =>
+        lastLines(
+          opened === undefined ? files.filter((file) => file !== main) : files,
+          options.count,
+          options.follow ? opened : undefined
+        ),
+      catch: (error) => error instanceof Error ? error.message : String(error)
+    })
+    if (first.length > 0) yield* Console.log(first.join("\n"))
+    if (!options.follow) return follow.close()
+    yield* Effect.forever(
+      Effect.andThen(
+        Effect.suspend(() => {
+          const { lines } = follow.poll()
+          return lines.length === 0 ? Effect.void : Console.log(lines.join("\n"))
+        }),
+        Effect.sleep(Duration.millis(200))
+      )
+    ).pipe(Effect.ensuring(Effect.sync(() => follow.close())))
+  })

@@ -1,0 +1,143 @@
+/**
+ * Golden output of `status` and `journal` on fixed journals (one written by
+ * the Go original), at a fixed now, with the live processes simulated.
+ * `UPDATE_GOLDEN=1 vitest run test/status.test.ts` rewrites the golden files.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
+import { TestClock } from "effect/testing"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { randomAccess } from "../src/layers/JournalFile.ts"
+import { renderLine, selectLines } from "../src/programs/journal.ts"
+import { plain, styleFor } from "../src/programs/Output.ts"
+import { statusExitCode, statusJson, statusReport, statusText } from "../src/programs/status.ts"
+import { type ProcessIdentity, System } from "../src/services/System.ts"
+
+const FIXTURES = path.join(import.meta.dirname, "fixtures")
+const GOLDEN = path.join(FIXTURES, "golden")
+const CRONMON_JOURNAL = path.join(FIXTURES, "cronmon-journal.json")
+const GO_JOURNAL = path.resolve(import.meta.dirname, "..", "..", "shared", "fixtures", "go-original-journal.json")
+const NOW = Date.parse("2026-11-23T21:00:00.000Z")
+
+/** Compares with `golden/NAME`, or writes it when UPDATE_GOLDEN is set. */
+const golden = (name: string, output: string) => {
+  // Stable wherever the repository is checked out.
+  const actual = output.replaceAll(path.dirname(GO_JOURNAL), "<go-fixtures>").replaceAll(FIXTURES, "<fixtures>")
+  const file = path.join(GOLDEN, name)
+  if (process.env["UPDATE_GOLDEN"] !== undefined) fs.writeFileSync(file, actual)
+  assert.strictEqual(actual, fs.readFileSync(file, "utf8"))
+}
+
+const unused = () => Effect.die("not used by status")
+
+/** A System whose only live processes are `table`'s. */
+const systemWith = (table: Readonly<Record<number, ProcessIdentity>>) =>
+  Layer.succeed(
+    System,
+    System.of({
+      identify: (pid) => Effect.succeed(Option.fromUndefinedOr(table[pid])),
+      tryLockExclusive: unused,
+      kill: unused,
+      parentDeathSignal: [],
+      checkExecutable: unused,
+      becomeSubreaper: unused(),
+      bootedAt: unused(),
+      groupMembers: unused,
+      children: unused(),
+      reap: unused
+    })
+  )
+
+const daemon4410: ProcessIdentity = { pgid: 4410, startTime: "90900", startedAt: Date.parse("2026-11-23T19:59:59.500Z") }
+const web4458: ProcessIdentity = { pgid: 4458, startTime: "91000", startedAt: Date.parse("2026-11-23T20:00:00.020Z") }
+
+const report = (journal: string, table: Readonly<Record<number, ProcessIdentity>>) =>
+  Effect.gen(function*() {
+    yield* TestClock.setTime(NOW)
+    return yield* statusReport(journal)
+  }).pipe(Effect.provide(systemWith(table)))
+
+const copyWithout = (from: string, drop: (line: string) => boolean) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-status-"))
+  const file = path.join(dir, "journal.json")
+  fs.writeFileSync(file, fs.readFileSync(from, "utf8").split("\n").filter((line) => !drop(line)).join("\n"))
+  return file
+}
+
+describe("status", () => {
+  it.effect("a running daemon: running, waiting, failing and gone services", () =>
+    Effect.gen(function*() {
+      const r = yield* report(CRONMON_JOURNAL, { 4410: daemon4410, 4458: web4458 })
+      assert.strictEqual(statusExitCode(r), 0)
+      golden("status-running.txt", statusText(r, plain) + "\n")
+      golden("status-running.json", statusJson(r) + "\n")
+    }))
+
+  it.effect("a crashed daemon: the stale journal is said, exit 3", () =>
+    Effect.gen(function*() {
+      // The daemon's pid now belongs to a process started after the lock was taken.
+      const reused = { ...daemon4410, startedAt: Date.parse("2026-11-23T20:40:00.000Z") }
+      const r = yield* report(CRONMON_JOURNAL, { 4410: reused })
+      assert.strictEqual(r.daemon.state, "crashed")
+      assert.strictEqual(statusExitCode(r), 3)
+      golden("status-crashed.txt", statusText(r, plain) + "\n")
+    }))
+
+  it.effect("the Go original's journal, cleanly stopped: exit 3", () =>
+    Effect.gen(function*() {
+      const r = yield* report(GO_JOURNAL, {})
+      assert.strictEqual(statusExitCode(r), 3)
+      golden("status-go.txt", statusText(r, plain) + "\n")
+    }))
+
+  it.effect("the Go original's journal without its monitor quit: unknown, exit 4", () =>
+    Effect.gen(function*() {
+      const r = yield* report(copyWithout(GO_JOURNAL, (line) => line.includes("monitor quit")), {})
+      assert.strictEqual(r.daemon.state, "unknown")
+      assert.strictEqual(statusExitCode(r), 4)
+    }))
+
+  it.effect("no journal: not running, exit 3", () =>
+    Effect.gen(function*() {
+      const r = yield* report("/nonexistent/cronmon/journal.json", {})
+      assert.strictEqual(r.daemon.state, "absent")
+      assert.strictEqual(statusExitCode(r), 3)
+    }))
+
+  it("aligns and colours only on a terminal, and never colours with NO_COLOR", () => {
+    assert.strictEqual(styleFor(false, {}), plain)
+    assert.strictEqual(styleFor(true, { NO_COLOR: "1" }).colour("red", "x"), "x")
+    assert.strictEqual(styleFor(true, { NO_COLOR: "1" }).aligned, true)
+    assert.strictEqual(styleFor(true, {}).colour("red", "x"), "\u001b[31mx\u001b[0m")
+  })
+})
+
+describe("journal", () => {
+  const render = (journal: string, filter: Parameters<typeof renderLine>[1]) => {
+    const fd = fs.openSync(journal, "r")
+    try {
+      const file = randomAccess(fd)
+      return selectLines(file, file.size, filter.since).flatMap((line) => {
+        const out = renderLine(line, filter)
+        return out === undefined ? [] : [out]
+      }).join("\n") + "\n"
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+
+  it("the Go original's journal, readable", () => {
+    golden("journal-go.txt", render(GO_JOURNAL, {}))
+  })
+
+  it("one service since a time, bad lines and unknown types skipped", () => {
+    golden("journal-worker-since.txt", render(CRONMON_JOURNAL, { service: "worker", since: NOW - 60_000 }))
+    golden("journal-all.txt", render(CRONMON_JOURNAL, {}))
+  })
+
+  it("--json prints the raw lines", () => {
+    assert.strictEqual(render(CRONMON_JOURNAL, { json: true }), fs.readFileSync(CRONMON_JOURNAL, "utf8"))
+  })
+})
