@@ -9,6 +9,7 @@ import * as TestKit from "../src/layers/TestKit.ts"
 import { WatcherQueue } from "../src/layers/WatcherQueue.ts"
 import { supervise } from "../src/programs/daemon.ts"
 import { ProcessSupervisor } from "../src/services/ProcessSupervisor.ts"
+import { System } from "../src/services/System.ts"
 import { WatchError } from "../src/services/Watcher.ts"
 
 const entries = JournalMemory.use((journal) => journal.entries)
@@ -135,4 +136,22 @@ describe("daemon", () => {
       badLines: 0,
       leftovers: [{ file: "web", pid: 1000, pgid: 1000, startTime: "1000", spawnedAt: 4_000 }]
     }))))
+
+  it.effect("without setpriv, warns once and spawns services directly", () =>
+    Effect.gen(function*() {
+      const sim = yield* SimulatedProcesses
+      const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
+      yield* offer({ _tag: "Add", name: "a" })
+      yield* offer({ _tag: "Add", name: "b" })
+      yield* settle
+      assert.deepStrictEqual((yield* sim.running).map((p) => p.name).sort(), ["a", "b"])
+      const warnings = (yield* entries).filter((e) => e.type === "warning")
+      assert.strictEqual(warnings.length, 1)
+      assert.match(JSON.stringify(warnings[0]?.data), /setpriv \(util-linux\) not found/)
+      yield* Fiber.interrupt(daemon)
+    }).pipe(
+      // Only the daemon sees no setpriv; the simulated spawner ignores it anyway.
+      Effect.updateService(System, (system) => System.of({ ...system, parentDeathSignal: [] })),
+      Effect.provide(TestKit.layer())
+    ))
 })

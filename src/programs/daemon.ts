@@ -148,7 +148,17 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     const journal = yield* Journal
     const supervisor = yield* ProcessSupervisor
     const watcher = yield* Watcher
+    const system = yield* System
     yield* cleanUpLeftovers
+    // Said once per session; the next start's previous-state cleanup then
+    // terminates what a killed daemon left running.
+    if (system.parentDeathSignal.length === 0) {
+      yield* journal.append(Events.warning(
+        "supervisor",
+        "setpriv (util-linux) not found: services run without a parent-death signal, so if cronmon is killed " +
+          "they keep running until its next start terminates them"
+      ))
+    }
     const reaper = yield* startReaper
     // Orphans are terminated alongside the services, then once more for
     // those that services left while they stopped.
