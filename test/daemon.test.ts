@@ -3,6 +3,7 @@ import { Cause, Effect, Fiber, Queue } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { TestClock } from "effect/testing"
 import type { JournalEntry } from "../src/domain/JournalEvent.ts"
+import type { ScriptChange } from "../src/domain/ServiceFile.ts"
 import { JournalMemory } from "../src/layers/JournalMemory.ts"
 import { SimulatedProcesses } from "../src/layers/ProcessesSimulated.ts"
 import * as TestKit from "../src/layers/TestKit.ts"
@@ -13,7 +14,7 @@ import { System } from "../src/services/System.ts"
 import { WatchError } from "../src/services/Watcher.ts"
 
 const entries = JournalMemory.use((journal) => journal.entries)
-const offer = (change: { readonly _tag: "Add" | "Update" | "Remove"; readonly name: string }) =>
+const offer = (change: ScriptChange) =>
   WatcherQueue.use(({ queue }) => Queue.offer(queue, change))
 const settle = TestClock.adjust(0)
 
@@ -154,4 +155,27 @@ describe("daemon", () => {
       Effect.updateService(System, (system) => System.of({ ...system, parentDeathSignal: [] })),
       Effect.provide(TestKit.layer())
     ))
+
+  it.effect("a refused file is warned about and stopped, never spawned", () =>
+    Effect.gen(function*() {
+      const sim = yield* SimulatedProcesses
+      const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
+      yield* offer({ _tag: "Add", name: "a" })
+      yield* settle
+      yield* offer({ _tag: "Refuse", name: "a", reason: "/scripts/a is writable by group or others" })
+      yield* offer({ _tag: "Refuse", name: "b", reason: "/scripts/b is writable by group or others" })
+      yield* settle
+      yield* TestClock.adjust("1 hour")
+      assert.deepStrictEqual(yield* sim.running, [])
+      assert.deepStrictEqual((yield* entries).map(summary), [
+        "acquired lock",
+        "add a",
+        "spawned a",
+        "warning strict modes",
+        "remove a",
+        "exited a -1",
+        "warning strict modes"
+      ])
+      yield* Fiber.interrupt(daemon)
+    }).pipe(Effect.provide(TestKit.layer())))
 })

@@ -124,7 +124,8 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
     const spawn = (command: ChildProcess.Command) =>
       Effect.gen(function*() {
         // The service's file is the last word: after any parent-death prefix.
-        const file = command._tag === "StandardCommand" ? command.args.at(-1) ?? command.command : "pipeline"
+        const last = command._tag === "StandardCommand" ? command.args.at(-1) : undefined
+        const file = typeof last === "string" ? last : command._tag === "StandardCommand" ? command.command : "pipeline"
         const name = path.basename(file)
         const behaviour = behaviours.get(name) ?? {}
         if (behaviour.spawnError !== undefined) {

@@ -11,7 +11,13 @@ import { watch } from "chokidar"
 import { type Duration, Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { fingerprintOf, type Fingerprint, isIgnoredName, type ScriptChange } from "../domain/ServiceFile.ts"
+import {
+  fingerprintOf,
+  type Fingerprint,
+  isIgnoredName,
+  type ScriptChange,
+  strictModesRefusal
+} from "../domain/ServiceFile.ts"
 import { makeSettler, type Settler } from "../domain/Settler.ts"
 import { errorCode, errorMessage } from "../domain/Errors.ts"
 import { Events } from "../domain/JournalEvent.ts"
@@ -29,13 +35,28 @@ const watchedPathOf = (details: unknown): string | undefined =>
 
 /**
  * The service fingerprint of `dir/name` now (following a symlink), or
- * `undefined` when it is missing or not an executable regular file.
+ * `undefined` when it is missing or not an executable regular file. With
+ * `strictModesUid` (the daemon's uid), the fingerprint carries why strict
+ * modes refuse the file or its directory, if they do.
  *
  * @since 0.1.0
  */
-export const inspectFile = (dir: string, name: string): Effect.Effect<Fingerprint | undefined> =>
-  Effect.callback<Fingerprint | undefined>((resume) => {
-    fs.stat(path.join(dir, name), (error, stats) => resume(Effect.succeed(error ? undefined : fingerprintOf(stats))))
+export const inspectFile = (
+  dir: string,
+  name: string,
+  strictModesUid?: number
+): Effect.Effect<Fingerprint | undefined> =>
+  Effect.promise(async () => {
+    const file = path.join(dir, name)
+    try {
+      const stats = await fs.promises.stat(file)
+      if (strictModesUid === undefined) return fingerprintOf(stats)
+      const refusal = strictModesRefusal(dir, await fs.promises.stat(dir), strictModesUid, name) ??
+        strictModesRefusal(file, stats, strictModesUid)
+      return fingerprintOf(stats, refusal)
+    } catch {
+      return undefined
+    }
   })
 
 /**
@@ -102,15 +123,20 @@ const watchSession = (
         Queue.offerUnsafe(entryErrors, reason)
       }
     })
-    // The parent shows the path itself being moved, re-created or re-pointed.
+    // The parent shows the path itself being moved, re-created or
+    // re-pointed, and the directory's own chmod or chown: then every file is
+    // looked at again (strict modes judge the directory too).
+    const rescans = yield* Queue.sliding<void>(1)
+    const rescan = Effect.flatMap(Effect.orElseSucceed(listNames(dir), () => []), settler.checkAll)
+    yield* Effect.forkScoped(Stream.runForEach(Stream.fromQueue(rescans), () => rescan))
     const parent = path.dirname(dir)
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         try {
           return fs.watch(parent, { persistent: false }, (_event, name) => {
-            if (name === path.basename(dir) && directoryIdentity(dir) !== identity) {
-              end("the scripts directory was replaced")
-            }
+            if (name !== path.basename(dir)) return
+            if (directoryIdentity(dir) !== identity) end("the scripts directory was replaced")
+            else Queue.offerUnsafe(rescans, undefined)
           }).on("error", () => {})
         } catch {
           return undefined
@@ -126,8 +152,7 @@ const watchSession = (
     )
     // Rescanned once chokidar is ready: a file created in between is both
     // scanned and hinted, and the settler emits it once.
-    const names = yield* Effect.orElseSucceed(listNames(dir), () => [])
-    yield* settler.checkAll(names)
+    yield* rescan
     return yield* Deferred.await(ended)
   }))
 
@@ -144,13 +169,14 @@ export const watchScripts = (
   dir: string,
   settleTime: Duration.Duration,
   warn: (message: string) => Effect.Effect<void> = () => Effect.void,
-  retry: Duration.Input = "1 second"
+  retry: Duration.Input = "1 second",
+  strictModesUid?: number
 ) =>
   Stream.callback<ScriptChange, WatchError>((queue) =>
     Effect.gen(function*() {
       const hints = yield* Queue.unbounded<string>()
       const settler = yield* makeSettler({
-        inspect: (name) => inspectFile(dir, name),
+        inspect: (name) => inspectFile(dir, name, strictModesUid),
         settleTime,
         emit: (change) => Effect.sync(() => Queue.offerUnsafe(queue, change))
       })
@@ -189,10 +215,18 @@ export const watchScripts = (
 export const layer: Layer.Layer<Watcher, never, Settings | Journal> = Layer.effect(
   Watcher,
   Effect.gen(function*() {
-    const { scriptsDir, settleTime } = yield* Settings
+    const { scriptsDir, settleTime, strictModes } = yield* Settings
     const journal = yield* Journal
+    // Where there are no uids (Windows), there is nothing to be strict about.
+    const uid = strictModes ? process.getuid?.() : undefined
     return Watcher.of({
-      changes: watchScripts(scriptsDir, settleTime, (message) => journal.append(Events.warning("watcher", message)))
+      changes: watchScripts(
+        scriptsDir,
+        settleTime,
+        (message) => journal.append(Events.warning("watcher", message)),
+        "1 second",
+        uid
+      )
     })
   })
 )

@@ -123,17 +123,23 @@ export const cleanUpLeftovers = Effect.gen(function*() {
   yield* Effect.forEach(journal.previousState.leftovers, terminate, { concurrency: "unbounded", discard: true })
 })
 
-const applyChange = (supervisor: ProcessSupervisor["Service"], change: ScriptChange) => {
-  switch (change._tag) {
-    case "Add":
-    case "Update":
-      return supervisor.start(change.name)
-    case "Remove":
-      return supervisor.stop(change.name)
-  }
-}
-
 const OP = { Add: "add", Update: "update", Remove: "remove" } as const
+
+// Journals a change and returns what to do about it. A refused file is said
+// once (the watcher refuses it again only when it changes) and stopped if it
+// ran, never retried: no spawn-error loop.
+const applyChange = (journal: Journal["Service"], supervisor: ProcessSupervisor["Service"], change: ScriptChange) =>
+  Effect.gen(function*() {
+    if (change._tag === "Refuse") {
+      yield* journal.append(Events.warning("strict modes", change.reason))
+      if ((yield* supervisor.running).includes(change.name)) {
+        yield* journal.append(Events.listModified("remove", change.name))
+      }
+      return supervisor.stop(change.name)
+    }
+    yield* journal.append(Events.listModified(OP[change._tag], change.name))
+    return change._tag === "Remove" ? supervisor.stop(change.name) : supervisor.start(change.name)
+  })
 
 /**
  * Supervises until `until` completes, the journal is lost to another daemon,
@@ -173,10 +179,7 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     const applying = yield* FiberSet.make()
     yield* watcher.changes.pipe(
       Stream.runForEach((change) =>
-        Effect.andThen(
-          journal.append(Events.listModified(OP[change._tag], change.name)),
-          FiberSet.run(applying, applyChange(supervisor, change))
-        )
+        Effect.flatMap(applyChange(journal, supervisor, change), (action) => FiberSet.run(applying, action))
       ),
       Effect.catch((error) =>
         journal.append(Events.warning("watcher", `${error.message}; services already found keep running`))
