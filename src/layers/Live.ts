@@ -36,7 +36,11 @@ export const layer = (
   JournalLocked | JournalUnavailable
 > => {
   const base = Layer.mergeAll(Layer.succeed(Settings, settings), SystemLinux.layer)
-  const journal = JournalFile.layer({ path: settings.journalPath, echo: options.echo }).pipe(Layer.provideMerge(base))
+  const journal = JournalFile.layer({
+    path: settings.journalPath,
+    echo: options.echo,
+    maxBytes: settings.journalMaxBytes
+  }).pipe(Layer.provideMerge(base))
   const spawner = NodeChildProcessSpawner.layer.pipe(
     Layer.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer))
   )
