@@ -250,8 +250,13 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       // This session's spawns not yet seen to exit: carried into a new file
       // if the journal is moved away, so that no leftover is ever forgotten.
       const running = new Map<number, JournalEntry>()
+      // While the journal cannot be written: how many events were lost, and
+      // the spawns among them (written once it can be, if still running, so
+      // that the next start's previous state knows them).
       let failing = false
-      const write = (entry: JournalEntry) => {
+      let lostEvents = 0
+      const lostSpawns = new Set<number>()
+      const write = (entry: JournalEntry): void => {
         if (entry.type === "process spawned") running.set(entry.data.pid, entry)
         if (entry.type === "process exited") running.delete(entry.data.pid)
         options.echo?.(formatHuman(entry))
@@ -267,6 +272,13 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
           if (failing) {
             failing = false
             process.stderr.write(`cronmon: the journal ${file} is writable again\n`)
+            write({ time: entry.time, ...Events.warning("journal", `the journal could not be written: ${lostEvents} events lost`) })
+            for (const pid of lostSpawns) {
+              const spawned = running.get(pid)
+              if (spawned !== undefined) write(spawned)
+            }
+            lostEvents = 0
+            lostSpawns.clear()
           }
           if (maxBytes !== undefined && end + line.length > maxBytes) {
             const cut = shrink()
@@ -276,6 +288,8 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
           // Reported once per outage, not once per event.
           if (!failing) process.stderr.write(`cronmon: cannot write the journal ${file}: ${errorMessage(error)}\n`)
           failing = true
+          lostEvents++
+          if (entry.type === "process spawned") lostSpawns.add(entry.data.pid)
         }
       }
       const append = (event: JournalEvent) =>

@@ -176,8 +176,12 @@ export class Sandbox {
   readonly pidsFile: string
   private readonly daemons: Array<Daemon> = []
 
-  constructor() {
-    this.root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-e2e-")))
+  /**
+   * `base`: where the sandbox is made (`os.tmpdir()` unless told; Vim skips
+   * its backup under `/tmp`, so a test of its save by rename goes elsewhere).
+   */
+  constructor(options: { readonly base?: string } = {}) {
+    this.root = fs.realpathSync(fs.mkdtempSync(path.join(options.base ?? os.tmpdir(), "cronmon-e2e-")))
     this.scripts = path.join(this.root, "scripts")
     this.journal = path.join(this.root, "journal.json")
     this.logs = path.join(this.root, "logs")
