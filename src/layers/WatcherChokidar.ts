@@ -70,6 +70,15 @@ export const listNames = (dir: string): Effect.Effect<ReadonlyArray<string>, Wat
     catch: (error) => new WatchError({ path: dir, reason: reasonOf(error) })
   }).pipe(Effect.map((names) => names.filter((name) => !isIgnoredName(name)).sort()))
 
+const isReadable = (dir: string): boolean => {
+  try {
+    fs.accessSync(dir, fs.constants.R_OK | fs.constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
 const directoryIdentity = (dir: string): string | undefined => {
   try {
     const stats = fs.statSync(dir)
@@ -118,6 +127,8 @@ const watchSession = (
       const about = error instanceof Error && "path" in error && typeof error.path === "string" ? error.path : dir
       const reason = `${reasonOf(error)} on ${about}`
       if (path.resolve(about) === dir) return end(`watching failed: ${reason}`)
+      // An entry of a directory that cannot be read: the rescan says it once.
+      if (!isReadable(dir)) return
       if (!said.has(reason)) {
         said.add(reason)
         Queue.offerUnsafe(entryErrors, reason)
@@ -127,7 +138,25 @@ const watchSession = (
     // re-pointed, and the directory's own chmod or chown: then every file is
     // looked at again (strict modes judge the directory too).
     const rescans = yield* Queue.sliding<void>(1)
-    const rescan = Effect.flatMap(Effect.orElseSucceed(listNames(dir), () => []), settler.checkAll)
+    // A directory that cannot be listed (chmod 000 while watched) is said
+    // once; what can no longer be seen stops, and comes back with it.
+    let unreadable = false
+    const rescan = Effect.gen(function*() {
+      const listed = yield* Effect.result(listNames(dir))
+      if (listed._tag === "Failure") {
+        if (!unreadable) {
+          yield* warn(
+            `the scripts directory ${dir} cannot be read (${listed.failure.reason}): services of files no longer ` +
+              "seen stop, and start again when it can be read"
+          )
+        }
+        unreadable = true
+        return yield* settler.checkAll([])
+      }
+      if (unreadable) yield* warn(`the scripts directory ${dir} can be read again`)
+      unreadable = false
+      yield* settler.checkAll(listed.success)
+    })
     yield* Effect.forkScoped(Stream.runForEach(Stream.fromQueue(rescans), () => rescan))
     const parent = path.dirname(dir)
     yield* Effect.acquireRelease(
