@@ -138,6 +138,14 @@ export const repairTail = (fd: number): string | undefined => {
 export const compactingPath = (file: string): string =>
   path.join(path.dirname(file), `.${path.basename(file)}.compacting`)
 
+const removeQuietly = (file: string) => {
+  try {
+    fs.rmSync(file, { force: true })
+  } catch {
+    // a directory we may not write: the next compaction will try again
+  }
+}
+
 // Writes `content` to a new file beside `file`, flushes it, takes its lock
 // and renames it over `file`, so that a crash at any instant leaves the old
 // journal or the new one, whole, and no other instance can lock the new file
@@ -157,7 +165,7 @@ const replaceLocked = (file: string, content: Uint8Array, like: number, lock: (f
     fs.renameSync(temp, file)
   } catch (error) {
     fs.closeSync(fd)
-    fs.rmSync(temp, { force: true })
+    removeQuietly(temp)
     throw error
   }
   // The rename itself is durable once the directory is flushed.
@@ -203,7 +211,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       const repaired = yield* Effect.try({
         try: () => {
           // Left by a daemon that crashed while compacting: its journal is whole.
-          fs.rmSync(compactingPath(file), { force: true })
+          removeQuietly(compactingPath(file))
           const cut = repairTail(fd)
           return { cut, previousState: previousStateOf(linesBackward(randomAccess(fd))) }
         },
@@ -271,14 +279,16 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
           }
           if (failing) {
             failing = false
+            const lost = lostEvents
+            const spawns = [...lostSpawns]
+            lostEvents = 0
+            lostSpawns.clear()
             process.stderr.write(`cronmon: the journal ${file} is writable again\n`)
-            write({ time: entry.time, ...Events.warning("journal", `the journal could not be written: ${lostEvents} events lost`) })
-            for (const pid of lostSpawns) {
+            write({ time: entry.time, ...Events.warning("journal", `the journal could not be written: ${lost} events lost`) })
+            for (const pid of spawns) {
               const spawned = running.get(pid)
               if (spawned !== undefined) write(spawned)
             }
-            lostEvents = 0
-            lostSpawns.clear()
           }
           if (maxBytes !== undefined && end + line.length > maxBytes) {
             const cut = shrink()
