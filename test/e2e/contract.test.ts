@@ -3,7 +3,7 @@
  * a killed daemon leaves behind, and the process-tree duties on Linux
  * (parent-death signal, child subreaper).
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
