@@ -79,7 +79,7 @@ describe("JournalFile size bound", () => {
       const journal = entries(file)
       assert.strictEqual(fs.readFileSync(file, "utf8").slice(0, kept.length), kept)
       assert.deepStrictEqual(journal.slice(-3).map((e) => e.type), ["monitor quit", "acquired lock", "log truncated"])
-      assert.match(JSON.stringify(journal.at(-1)?.data), /1 oldest sessions \(\d+ bytes\) were dropped/)
+      assert.match(JSON.stringify(journal.at(-1)?.data), /passed \d+ bytes: its 1 oldest session \(\d+ bytes\) dropped/)
       assert.notStrictEqual(fs.statSync(file).ino, inode)
       assert.strictEqual(fs.statSync(file).mode & 0o777, 0o640)
       assert.isFalse(fs.existsSync(JournalFile.compactingPath(file)))

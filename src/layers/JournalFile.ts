@@ -251,7 +251,8 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       }
       const shrunk = (cut: Cut) =>
         Events.logTruncated(
-          `the journal passed ${maxBytes} bytes: its ${cut.sessions} oldest sessions (${cut.bytes} bytes) were dropped`
+          `the journal passed ${maxBytes} bytes: its ${cut.sessions} oldest ` +
+            `${cut.sessions === 1 ? "session" : "sessions"} (${cut.bytes} bytes) dropped`
         )
       const shrunkAtOpen = shrink()
 
