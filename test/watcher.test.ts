@@ -120,6 +120,20 @@ describe("WatcherChokidar (live, real files)", () => {
       assert.deepStrictEqual(changes, ["Add a", "Add b", "Refuse a", "Refuse b", "Add a", "Add b"])
     }))
 
+  it.live("strict modes: chmod of the directory behind a symlinked scripts path is seen too", () =>
+    Effect.gen(function*() {
+      const { changes, dir } = yield* watching((dir) => {
+        script(path.join(dir, "a"))
+        fs.symlinkSync(dir, path.join(dir, "..", "current"))
+      }, (dir) => path.join(dir, "..", "current"), process.getuid!())
+      yield* eventually(() => changes.length === 1)
+      fs.chmodSync(dir, 0o777)
+      yield* eventually(() => changes.length === 2)
+      fs.chmodSync(dir, 0o755)
+      yield* eventually(() => changes.length === 3)
+      assert.deepStrictEqual(changes, ["Add a", "Refuse a", "Add a"])
+    }))
+
   it.live("mv in, edit in place, touch, a temp file moved over, mv away, rm", () =>
     Effect.gen(function*() {
       const { changes, dir, root } = yield* watching()

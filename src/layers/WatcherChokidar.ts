@@ -113,8 +113,14 @@ const watchSession = (
       if (changed === dir && event === "unlinkDir") end("the scripts directory was removed")
       else if (path.dirname(changed) === dir) hint(path.basename(changed))
     })
+    // A chmod or chown of the directory itself: every file is looked at
+    // again (strict modes judge the directory too).
+    const rescans = yield* Queue.sliding<void>(1)
     watcher.on("raw", (_event, changed, details) => {
       const watched = watchedPathOf(details)
+      // The directory's own events come named after the path watched (a
+      // symlink's name, when the scripts path is one).
+      if (watched === dir && changed === path.basename(dir)) Queue.offerUnsafe(rescans, undefined)
       if (watched === dir && changed !== null) hint(changed)
       else if (watched !== undefined && path.dirname(watched) === dir) hint(path.basename(watched))
     })
@@ -135,9 +141,7 @@ const watchSession = (
       }
     })
     // The parent shows the path itself being moved, re-created or
-    // re-pointed, and the directory's own chmod or chown: then every file is
-    // looked at again (strict modes judge the directory too).
-    const rescans = yield* Queue.sliding<void>(1)
+    // re-pointed, and the directory's own chmod or chown too.
     // A directory that cannot be listed (chmod 000 while watched) is said
     // once; what can no longer be seen stops, and comes back with it.
     let unreadable = false
