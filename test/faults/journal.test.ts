@@ -12,11 +12,12 @@ const chattr = (flag: string, file: string) => spawnSync("chattr", [flag, file],
 
 // chattr +i needs a file system that has the flag (not tmpfs) and the right to set it.
 const immutableWorks = (() => {
-  const probe = `${fs.mkdtempSync("/var/tmp/cronmon-chattr-")}/probe`
+  const dir = fs.mkdtempSync("/var/tmp/cronmon-chattr-")
+  const probe = `${dir}/probe`
   fs.writeFileSync(probe, "")
   const works = chattr("+i", probe)
   chattr("-i", probe)
-  fs.rmSync(probe)
+  fs.rmSync(dir, { recursive: true, force: true })
   return works
 })()
 
