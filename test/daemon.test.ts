@@ -3,16 +3,18 @@ import { Cause, Effect, Fiber, Queue } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { TestClock } from "effect/testing"
 import type { JournalEntry } from "../src/domain/JournalEvent.ts"
+import type { ScriptChange } from "../src/domain/ServiceFile.ts"
 import { JournalMemory } from "../src/layers/JournalMemory.ts"
 import { SimulatedProcesses } from "../src/layers/ProcessesSimulated.ts"
 import * as TestKit from "../src/layers/TestKit.ts"
 import { WatcherQueue } from "../src/layers/WatcherQueue.ts"
 import { supervise } from "../src/programs/daemon.ts"
 import { ProcessSupervisor } from "../src/services/ProcessSupervisor.ts"
+import { System } from "../src/services/System.ts"
 import { WatchError } from "../src/services/Watcher.ts"
 
 const entries = JournalMemory.use((journal) => journal.entries)
-const offer = (change: { readonly _tag: "Add" | "Update" | "Remove"; readonly name: string }) =>
+const offer = (change: ScriptChange) =>
   WatcherQueue.use(({ queue }) => Queue.offer(queue, change))
 const settle = TestClock.adjust(0)
 
@@ -135,4 +137,45 @@ describe("daemon", () => {
       badLines: 0,
       leftovers: [{ file: "web", pid: 1000, pgid: 1000, startTime: "1000", spawnedAt: 4_000 }]
     }))))
+
+  it.effect("without setpriv, warns once and spawns services directly", () =>
+    Effect.gen(function*() {
+      const sim = yield* SimulatedProcesses
+      const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
+      yield* offer({ _tag: "Add", name: "a" })
+      yield* offer({ _tag: "Add", name: "b" })
+      yield* settle
+      assert.deepStrictEqual((yield* sim.running).map((p) => p.name).sort(), ["a", "b"])
+      const warnings = (yield* entries).filter((e) => e.type === "warning")
+      assert.strictEqual(warnings.length, 1)
+      assert.match(JSON.stringify(warnings[0]?.data), /setpriv \(util-linux\) not found/)
+      yield* Fiber.interrupt(daemon)
+    }).pipe(
+      // Only the daemon sees no setpriv; the simulated spawner ignores it anyway.
+      Effect.updateService(System, (system) => System.of({ ...system, parentDeathSignal: [] })),
+      Effect.provide(TestKit.layer())
+    ))
+
+  it.effect("a refused file is warned about and stopped, never spawned", () =>
+    Effect.gen(function*() {
+      const sim = yield* SimulatedProcesses
+      const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
+      yield* offer({ _tag: "Add", name: "a" })
+      yield* settle
+      yield* offer({ _tag: "Refuse", name: "a", reason: "/scripts/a is writable by group or others" })
+      yield* offer({ _tag: "Refuse", name: "b", reason: "/scripts/b is writable by group or others" })
+      yield* settle
+      yield* TestClock.adjust("1 hour")
+      assert.deepStrictEqual(yield* sim.running, [])
+      assert.deepStrictEqual((yield* entries).map(summary), [
+        "acquired lock",
+        "add a",
+        "spawned a",
+        "warning strict modes",
+        "remove a",
+        "exited a -1",
+        "warning strict modes"
+      ])
+      yield* Fiber.interrupt(daemon)
+    }).pipe(Effect.provide(TestKit.layer())))
 })

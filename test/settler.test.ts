@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
-import { type Fingerprint, isIgnoredName, type ScriptChange } from "../src/domain/ServiceFile.ts"
+import { diff, type Fingerprint, isIgnoredName, type ScriptChange, strictModesRefusal } from "../src/domain/ServiceFile.ts"
 import { makeSettler } from "../src/domain/Settler.ts"
 
 /** A scripts directory in memory, and the changes a settler makes of it. */
@@ -116,5 +116,61 @@ describe("settler", () => {
   it("names: what is a service name", () => {
     for (const name of ["web", "web.sh", "a b", "4914", "sed", "x.swpx", "#a"]) assert.isFalse(isIgnoredName(name), name)
     for (const name of ["", ".x", "a~", "a.swp", "a.swx", "#a#", "4913", "a/b"]) assert.isTrue(isIgnoredName(name), name)
+  })
+
+  it.effect("a refused file is refused once, again only when it changes, and added once fixed", () =>
+    Effect.gen(function*() {
+      const { changes, files, settler } = yield* setup
+      files.set("svc", { dev: 1, ino: 7, size: 1, mtimeMs: 0, refusal: "group-writable" })
+      yield* settler.check("svc")
+      yield* settler.hint("svc") // an event that changed nothing
+      yield* TestClock.adjust("1 second")
+      files.set("svc", { dev: 1, ino: 7, size: 2, mtimeMs: 1, refusal: "group-writable" }) // edited, still refused
+      yield* settler.hint("svc")
+      yield* TestClock.adjust("1 second")
+      files.set("svc", { dev: 1, ino: 7, size: 2, mtimeMs: 1 }) // chmod go-w
+      yield* settler.hint("svc")
+      yield* TestClock.adjust("1 second")
+      files.set("svc", { dev: 1, ino: 7, size: 2, mtimeMs: 1, refusal: "owned by another" }) // chown
+      yield* settler.hint("svc")
+      yield* TestClock.adjust("1 second")
+      files.delete("svc")
+      yield* settler.hint("svc")
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(changes, ["Refuse svc", "Refuse svc", "Add svc", "Refuse svc"])
+    }))
+})
+
+describe("strict modes", () => {
+  it("refuses a file writable by group or others, or owned by another user than the daemon's or root", () => {
+    assert.isUndefined(strictModesRefusal("/s/web", { mode: 0o100755, uid: 1000 }, 1000))
+    assert.isUndefined(strictModesRefusal("/s/web", { mode: 0o100700, uid: 0 }, 1000), "root-owned is fine")
+    assert.strictEqual(
+      strictModesRefusal("/s/web", { mode: 0o100775, uid: 1000 }, 1000),
+      "/s/web is writable by group or others (mode 0775): not run; fix it with `chmod go-w /s/web` " +
+        "(or run cronmon with --no-strict-modes)"
+    )
+    assert.match(strictModesRefusal("/s/web", { mode: 0o100757, uid: 1000 }, 1000) ?? "", /chmod go-w \/s\/web/)
+    assert.strictEqual(
+      strictModesRefusal("/s/web", { mode: 0o100755, uid: 1001 }, 1000),
+      "/s/web is owned by uid 1001, neither cronmon's user (uid 1000) nor root: not run; " +
+        "fix it with `chown 1000 /s/web` (or run cronmon with --no-strict-modes)"
+    )
+    assert.strictEqual(
+      strictModesRefusal("/s", { mode: 0o40777, uid: 0 }, 0, "web"),
+      "the scripts directory /s is writable by group or others (mode 0777): web is not run; " +
+        "fix it with `chmod go-w /s` (or run cronmon with --no-strict-modes)"
+    )
+  })
+
+  it("diff: refused files are no services", () => {
+    const ok: Fingerprint = { dev: 1, ino: 1, size: 1, mtimeMs: 0 }
+    const refused: Fingerprint = { ...ok, refusal: "why" }
+    assert.deepStrictEqual(diff("a", undefined, refused), { _tag: "Refuse", name: "a", reason: "why" })
+    assert.deepStrictEqual(diff("a", ok, refused), { _tag: "Refuse", name: "a", reason: "why" })
+    assert.isUndefined(diff("a", refused, refused))
+    assert.deepStrictEqual(diff("a", refused, ok), { _tag: "Add", name: "a" })
+    assert.isUndefined(diff("a", refused, undefined))
+    assert.deepStrictEqual(diff("a", ok, undefined), { _tag: "Remove", name: "a" })
   })
 })

@@ -21,7 +21,11 @@ const script = (file: string, body = "#!/bin/sh\nexit 0\n", mode = 0o755) => {
 }
 
 /** The live watcher on a fresh directory, its changes collected as `Tag name`, its warnings as text. */
-const watching = (setup: (dir: string) => void = () => {}, scriptsPath = (dir: string) => dir) =>
+const watching = (
+  setup: (dir: string) => void = () => {},
+  scriptsPath = (dir: string) => dir,
+  strictModesUid?: number
+) =>
   Effect.gen(function*() {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-watch-"))
     const dir = path.join(root, "scripts")
@@ -30,7 +34,8 @@ const watching = (setup: (dir: string) => void = () => {}, scriptsPath = (dir: s
     const changes: Array<string> = []
     const warnings: Array<string> = []
     const warn = (message: string) => Effect.sync(() => void warnings.push(message))
-    const stream = watchScripts(scriptsPath(dir), Duration.millis(30), warn, "50 millis")
+    fs.chmodSync(dir, 0o755)
+    const stream = watchScripts(scriptsPath(dir), Duration.millis(30), warn, "50 millis", strictModesUid)
     const fiber = yield* Effect.forkChild(
       Stream.runForEach(stream, (c) => Effect.sync(() => changes.push(`${c._tag} ${c.name}`)))
     )
@@ -66,6 +71,67 @@ describe("WatcherChokidar (live, real files)", () => {
       fs.chmodSync(path.join(dir, "svc"), 0o700)
       yield* eventually(() => changes.length === 3)
       assert.deepStrictEqual(changes, ["Add svc", "Remove svc", "Add svc"])
+    }))
+
+  it.live("strict modes: a group-writable or foreign script is refused once; chmod go-w or chown adds it", () =>
+    Effect.gen(function*() {
+      const uid = process.getuid!()
+      const { changes, dir } = yield* watching((dir) => {
+        script(path.join(dir, "open"), undefined, 0o775)
+        script(path.join(dir, "fine"))
+      }, undefined, uid)
+      yield* eventually(() => changes.length === 2)
+      assert.deepStrictEqual(changes, ["Add fine", "Refuse open"])
+      fs.chmodSync(path.join(dir, "open"), 0o755)
+      yield* eventually(() => changes.length === 3)
+      assert.strictEqual(changes[2], "Add open")
+      fs.chmodSync(path.join(dir, "open"), 0o757)
+      yield* eventually(() => changes.length === 4)
+      assert.strictEqual(changes[3], "Refuse open")
+      fs.chmodSync(path.join(dir, "open"), 0o755)
+      yield* eventually(() => changes.length === 5)
+      // Another owner (root may give a file away): refused; given back: added.
+      const other = uid === 0 ? 65534 : undefined
+      if (other !== undefined) {
+        fs.chownSync(path.join(dir, "fine"), other, other)
+        yield* eventually(() => changes.length === 6)
+        fs.chownSync(path.join(dir, "fine"), uid, uid)
+        yield* eventually(() => changes.length === 7)
+      }
+      yield* Effect.sleep("100 millis")
+      assert.deepStrictEqual(changes.slice(4), [
+        "Add open",
+        ...(other === undefined ? [] : ["Refuse fine", "Add fine"])
+      ])
+    }))
+
+  it.live("strict modes: chmod of the scripts directory itself refuses, then adds, every script", () =>
+    Effect.gen(function*() {
+      const { changes, dir } = yield* watching((dir) => {
+        script(path.join(dir, "a"))
+        script(path.join(dir, "b"))
+      }, undefined, process.getuid!())
+      yield* eventually(() => changes.length === 2)
+      fs.chmodSync(dir, 0o777)
+      yield* eventually(() => changes.length === 4)
+      fs.chmodSync(dir, 0o755)
+      yield* eventually(() => changes.length === 6)
+      yield* Effect.sleep("100 millis")
+      assert.deepStrictEqual(changes, ["Add a", "Add b", "Refuse a", "Refuse b", "Add a", "Add b"])
+    }))
+
+  it.live("strict modes: chmod of the directory behind a symlinked scripts path is seen too", () =>
+    Effect.gen(function*() {
+      const { changes, dir } = yield* watching((dir) => {
+        script(path.join(dir, "a"))
+        fs.symlinkSync(dir, path.join(dir, "..", "current"))
+      }, (dir) => path.join(dir, "..", "current"), process.getuid!())
+      yield* eventually(() => changes.length === 1)
+      fs.chmodSync(dir, 0o777)
+      yield* eventually(() => changes.length === 2)
+      fs.chmodSync(dir, 0o755)
+      yield* eventually(() => changes.length === 3)
+      assert.deepStrictEqual(changes, ["Add a", "Refuse a", "Add a"])
     }))
 
   it.live("mv in, edit in place, touch, a temp file moved over, mv away, rm", () =>

@@ -30,6 +30,12 @@ export interface Fingerprint {
   readonly ino: number
   readonly size: number
   readonly mtimeMs: number
+  /**
+   * Why strict modes refuse to run the file (its mode or owner, or its
+   * directory's), if they do: a chmod or chown that fixes, or breaks, it
+   * changes the fingerprint.
+   */
+  readonly refusal?: string
 }
 
 /**
@@ -38,10 +44,49 @@ export interface Fingerprint {
  *
  * @since 0.1.0
  */
-export const fingerprintOf = (stats: Stats): Fingerprint | undefined =>
+export const fingerprintOf = (stats: Stats, refusal?: string): Fingerprint | undefined =>
   stats.isFile() && (stats.mode & 0o111) !== 0
-    ? { dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs }
+    ? {
+      dev: stats.dev,
+      ino: stats.ino,
+      size: stats.size,
+      mtimeMs: stats.mtimeMs,
+      ...(refusal === undefined ? {} : { refusal })
+    }
     : undefined
+
+/**
+ * Why strict modes refuse `file` (a script, or the scripts directory when
+ * `script` names the script in it), as cron and sshd do: writable by group
+ * or others, or owned by neither `uid` (the daemon's user) nor root. The
+ * reason says how to fix it.
+ *
+ * @example
+ * ```ts
+ * strictModesRefusal("/srv/scripts/web", { mode: 0o100777, uid: 0 }, 0)
+ * // "/srv/scripts/web is writable by group or others (mode 0777): not run; fix it with `chmod go-w /srv/scripts/web`..."
+ * ```
+ * @since 0.1.0
+ */
+export const strictModesRefusal = (
+  file: string,
+  stats: { readonly mode: number; readonly uid: number },
+  uid: number,
+  script?: string
+): string | undefined => {
+  const what = script === undefined ? file : `the scripts directory ${file}`
+  const outcome = script === undefined ? "not run" : `${script} is not run`
+  const escape = " (or run cronmon with --no-strict-modes)"
+  if (stats.uid !== uid && stats.uid !== 0) {
+    return `${what} is owned by uid ${stats.uid}, neither cronmon's user (uid ${uid}) nor root: ${outcome}; ` +
+      `fix it with \`chown ${uid} ${file}\`${escape}`
+  }
+  if ((stats.mode & 0o022) !== 0) {
+    const mode = (stats.mode & 0o7777).toString(8).padStart(4, "0")
+    return `${what} is writable by group or others (mode ${mode}): ${outcome}; fix it with \`chmod go-w ${file}\`${escape}`
+  }
+  return undefined
+}
 
 /**
  * Whether two fingerprints describe the same file content.
@@ -49,7 +94,7 @@ export const fingerprintOf = (stats: Stats): Fingerprint | undefined =>
  * @since 0.1.0
  */
 export const sameFingerprint = (a: Fingerprint, b: Fingerprint): boolean =>
-  a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs
+  a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.refusal === b.refusal
 
 /**
  * A change of the set of services, as the daemon acts on it.
@@ -60,9 +105,13 @@ export type ScriptChange =
   | { readonly _tag: "Add"; readonly name: string }
   | { readonly _tag: "Update"; readonly name: string }
   | { readonly _tag: "Remove"; readonly name: string }
+  /** A service file strict modes refuse: it must not run; `reason` says why and how to fix it. */
+  | { readonly _tag: "Refuse"; readonly name: string; readonly reason: string }
 
 /**
- * The change that turns what was known of a name into what is there now, if any.
+ * The change that turns what was known of a name into what is there now, if
+ * any. A refused file is no service: it is refused once, then again only when
+ * it changes; fixed, it is added.
  *
  * @since 0.1.0
  */
@@ -71,7 +120,14 @@ export const diff = (
   before: Fingerprint | undefined,
   after: Fingerprint | undefined
 ): ScriptChange | undefined => {
-  if (before === undefined) return after === undefined ? undefined : { _tag: "Add", name }
+  if (after?.refusal !== undefined) {
+    return before !== undefined && sameFingerprint(before, after)
+      ? undefined
+      : { _tag: "Refuse", name, reason: after.refusal }
+  }
+  if (before === undefined || before.refusal !== undefined) {
+    return after === undefined ? undefined : { _tag: "Add", name }
+  }
   if (after === undefined) return { _tag: "Remove", name }
   return sameFingerprint(before, after) ? undefined : { _tag: "Update", name }
 }

@@ -15,6 +15,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { errorMessage } from "../domain/Errors.ts"
 import { encodeLine, Events, formatHuman, type JournalEntry, type JournalEvent } from "../domain/JournalEvent.ts"
+import { type Cut, cutToBound } from "../domain/JournalBound.ts"
 import { endOfLastNewline, linesBackward, type RandomAccess } from "../domain/LinesBackward.ts"
 import { previousStateOf } from "../domain/PreviousState.ts"
 import { Journal, JournalLocked, JournalUnavailable } from "../services/Journal.ts"
@@ -30,6 +31,12 @@ export interface Options {
   readonly path: string
   /** Writes each event to stderr as a readable line too (the daemon does). */
   readonly echo?: ((line: string) => void) | undefined
+  /**
+   * Keeps the journal under this many bytes by dropping its oldest whole
+   * sessions (never those previous state needs, nor the current one),
+   * checked at open and whenever an append crosses it. Unbounded when unset.
+   */
+  readonly maxBytes?: number | undefined
 }
 
 /**
@@ -122,6 +129,59 @@ export const repairTail = (fd: number): string | undefined => {
   return `the last line was corrupt: ${file.size - start} bytes cut off`
 }
 
+/**
+ * Where a journal's compacted copy is written before it is renamed over the
+ * journal: beside it (a rename within one directory is atomic), hidden.
+ *
+ * @since 0.1.0
+ */
+export const compactingPath = (file: string): string =>
+  path.join(path.dirname(file), `.${path.basename(file)}.compacting`)
+
+const removeQuietly = (file: string) => {
+  try {
+    fs.rmSync(file, { force: true })
+  } catch {
+    // a directory we may not write: the next compaction will try again
+  }
+}
+
+// Writes `content` to a new file beside `file`, flushes it, takes its lock
+// and renames it over `file`, so that a crash at any instant leaves the old
+// journal or the new one, whole, and no other instance can lock the new file
+// before this one does. Returns the new file's descriptor.
+const replaceLocked = (file: string, content: Uint8Array, like: number, lock: (fd: number) => boolean): number => {
+  const temp = compactingPath(file)
+  fs.rmSync(temp, { force: true })
+  const { O_APPEND, O_CREAT, O_EXCL, O_RDWR, O_SYNC } = fs.constants
+  const fd = fs.openSync(temp, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_SYNC, 0o600)
+  try {
+    fs.fchmodSync(fd, fs.fstatSync(like).mode & 0o777)
+    for (let written = 0; written < content.length;) {
+      written += fs.writeSync(fd, content, written, content.length - written)
+    }
+    fs.fsyncSync(fd)
+    if (!lock(fd)) throw new Error("cannot lock the compacted journal")
+    fs.renameSync(temp, file)
+  } catch (error) {
+    fs.closeSync(fd)
+    removeQuietly(temp)
+    throw error
+  }
+  // The rename itself is durable once the directory is flushed.
+  try {
+    const dir = fs.openSync(path.dirname(file), "r")
+    try {
+      fs.fsyncSync(dir)
+    } finally {
+      fs.closeSync(dir)
+    }
+  } catch {
+    // a directory that cannot be opened for reading: the rename stands anyway
+  }
+  return fd
+}
+
 const isJson = (text: string): boolean => {
   try {
     JSON.parse(text)
@@ -145,20 +205,67 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
     Journal,
     Effect.gen(function*() {
       const file = path.resolve(options.path)
+      const system = yield* System
       let fd: number = yield* openLocked(file)
       yield* Effect.addFinalizer(() => Effect.sync(() => fs.closeSync(fd)))
       const repaired = yield* Effect.try({
         try: () => {
+          // Left by a daemon that crashed while compacting: its journal is whole.
+          removeQuietly(compactingPath(file))
           const cut = repairTail(fd)
           return { cut, previousState: previousStateOf(linesBackward(randomAccess(fd))) }
         },
         catch: (error) => new JournalUnavailable({ path: file, reason: errorMessage(error) })
       })
+
+      // The size bound. Within a session only the earlier sessions may be
+      // dropped, and they do not grow: once nothing more can go, stop looking.
+      const { maxBytes } = options
+      let sessionStart = fs.fstatSync(fd).size
+      let mayShrink = maxBytes !== undefined
+      let rewatch: (() => void) | undefined
+      const lock = (target: number) => Effect.runSync(Effect.orElseSucceed(system.tryLockExclusive(target), () => false))
+      const shrink = (): Cut | undefined => {
+        if (maxBytes === undefined || !mayShrink) return undefined
+        const journal = randomAccess(fd)
+        if (journal.size <= maxBytes) return undefined
+        try {
+          const content = journal.read(0, journal.size)
+          const cut = cutToBound(content, maxBytes, sessionStart)
+          if (cut === undefined) {
+            mayShrink = false
+            return undefined
+          }
+          const previous = fd
+          fd = replaceLocked(file, content.subarray(cut.bytes), previous, lock)
+          fs.closeSync(previous)
+          sessionStart -= cut.bytes
+          // The watch was on the old file: the path's new file is ours.
+          rewatch?.()
+          return cut
+        } catch (error) {
+          mayShrink = false
+          process.stderr.write(`cronmon: cannot keep the journal ${file} under ${maxBytes} bytes: ${errorMessage(error)}\n`)
+          return undefined
+        }
+      }
+      const shrunk = (cut: Cut) =>
+        Events.logTruncated(
+          `the journal passed ${maxBytes} bytes: its ${cut.sessions} oldest ` +
+            `${cut.sessions === 1 ? "session" : "sessions"} (${cut.bytes} bytes) dropped`
+        )
+      const shrunkAtOpen = shrink()
+
       // This session's spawns not yet seen to exit: carried into a new file
       // if the journal is moved away, so that no leftover is ever forgotten.
       const running = new Map<number, JournalEntry>()
+      // While the journal cannot be written: how many events were lost, and
+      // the spawns among them (written once it can be, if still running, so
+      // that the next start's previous state knows them).
       let failing = false
-      const write = (entry: JournalEntry) => {
+      let lostEvents = 0
+      const lostSpawns = new Set<number>()
+      const write = (entry: JournalEntry): void => {
         if (entry.type === "process spawned") running.set(entry.data.pid, entry)
         if (entry.type === "process exited") running.delete(entry.data.pid)
         options.echo?.(formatHuman(entry))
@@ -173,12 +280,27 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
           }
           if (failing) {
             failing = false
+            const lost = lostEvents
+            const spawns = [...lostSpawns]
+            lostEvents = 0
+            lostSpawns.clear()
             process.stderr.write(`cronmon: the journal ${file} is writable again\n`)
+            write({ time: entry.time, ...Events.warning("journal", `the journal could not be written: ${lost} events lost`) })
+            for (const pid of spawns) {
+              const spawned = running.get(pid)
+              if (spawned !== undefined) write(spawned)
+            }
+          }
+          if (maxBytes !== undefined && end + line.length > maxBytes) {
+            const cut = shrink()
+            if (cut !== undefined) write({ time: entry.time, ...shrunk(cut) })
           }
         } catch (error) {
           // Reported once per outage, not once per event.
           if (!failing) process.stderr.write(`cronmon: cannot write the journal ${file}: ${errorMessage(error)}\n`)
           failing = true
+          lostEvents++
+          if (entry.type === "process spawned") lostSpawns.add(entry.data.pid)
         }
       }
       const append = (event: JournalEvent) =>
@@ -186,6 +308,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       const id = `file:${file}${options.echo === undefined ? "" : "+stderr"}`
       yield* append(Events.acquiredLock(id, process.pid))
       if (repaired.cut !== undefined) yield* append(Events.logTruncated(repaired.cut))
+      if (shrunkAtOpen !== undefined) yield* append(shrunk(shrunkAtOpen))
       if (repaired.previousState.badLines > 0) {
         yield* append(Events.warning("journal", `${repaired.previousState.badLines} unreadable lines skipped`))
       }
@@ -206,6 +329,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
           watcher = undefined
         }
       }
+      rewatch = watch
       yield* Effect.acquireRelease(Effect.sync(watch), () => Effect.sync(() => watcher?.close()))
       const reopen = Effect.gen(function*() {
         if (isFileAt(fd, file)) return
@@ -217,6 +341,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
         const previous = fd
         fd = next.value
         fs.closeSync(previous)
+        sessionStart = fs.fstatSync(fd).size
         watch()
         yield* append(Events.acquiredLock(id, process.pid))
         yield* append(Events.warning("journal", "the journal was moved or removed: continuing in a new file"))

@@ -34,7 +34,11 @@ export const layer = (
   JournalLocked | JournalUnavailable
 > => {
   const base = Layer.mergeAll(Layer.succeed(Settings, settings), SystemLinux.layer)
-  const journal = JournalFile.layer({ path: settings.journalPath, echo: options.echo }).pipe(Layer.provideMerge(base))
+  const journal = JournalFile.layer({
+    path: settings.journalPath,
+    echo: options.echo,
+    maxBytes: settings.journalMaxBytes
+  }).pipe(Layer.provideMerge(base))
   return Layer.mergeAll(ProcessSupervisorLive.layer, WatcherChokidar.layer).pipe(
     Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawner.layer)),
     Layer.provideMerge(journal)

@@ -123,7 +123,9 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
 
     const spawn = (command: ChildProcess.Command) =>
       Effect.gen(function*() {
-        const file = command._tag === "StandardCommand" ? command.command : "pipeline"
+        // The service's file is the last word: after any parent-death prefix.
+        const last = command._tag === "StandardCommand" ? command.args.at(-1) : undefined
+        const file = typeof last === "string" ? last : command._tag === "StandardCommand" ? command.command : "pipeline"
         const name = path.basename(file)
         const behaviour = behaviours.get(name) ?? {}
         if (behaviour.spawnError !== undefined) {
@@ -171,7 +173,7 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
         ),
       kill: (pid, name) =>
         name === 0 ? Effect.sync(() => table.has(Math.abs(pid))) : signal(Math.abs(pid), name),
-      parentDeathSignal: [],
+      parentDeathSignal: ["setpriv", "--pdeathsig", "SIGTERM", "--"],
       checkExecutable: () => Effect.succeed(Option.none()),
       bootedAt: Effect.sync(() => bootedAt),
       groupMembers: (pgid) =>

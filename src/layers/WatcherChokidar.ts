@@ -11,7 +11,13 @@ import { watch } from "chokidar"
 import { type Duration, Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { fingerprintOf, type Fingerprint, isIgnoredName, type ScriptChange } from "../domain/ServiceFile.ts"
+import {
+  fingerprintOf,
+  type Fingerprint,
+  isIgnoredName,
+  type ScriptChange,
+  strictModesRefusal
+} from "../domain/ServiceFile.ts"
 import { makeSettler, type Settler } from "../domain/Settler.ts"
 import { errorCode, errorMessage } from "../domain/Errors.ts"
 import { Events } from "../domain/JournalEvent.ts"
@@ -29,13 +35,28 @@ const watchedPathOf = (details: unknown): string | undefined =>
 
 /**
  * The service fingerprint of `dir/name` now (following a symlink), or
- * `undefined` when it is missing or not an executable regular file.
+ * `undefined` when it is missing or not an executable regular file. With
+ * `strictModesUid` (the daemon's uid), the fingerprint carries why strict
+ * modes refuse the file or its directory, if they do.
  *
  * @since 0.1.0
  */
-export const inspectFile = (dir: string, name: string): Effect.Effect<Fingerprint | undefined> =>
-  Effect.callback<Fingerprint | undefined>((resume) => {
-    fs.stat(path.join(dir, name), (error, stats) => resume(Effect.succeed(error ? undefined : fingerprintOf(stats))))
+export const inspectFile = (
+  dir: string,
+  name: string,
+  strictModesUid?: number
+): Effect.Effect<Fingerprint | undefined> =>
+  Effect.promise(async () => {
+    const file = path.join(dir, name)
+    try {
+      const stats = await fs.promises.stat(file)
+      if (strictModesUid === undefined) return fingerprintOf(stats)
+      const refusal = strictModesRefusal(dir, await fs.promises.stat(dir), strictModesUid, name) ??
+        strictModesRefusal(file, stats, strictModesUid)
+      return fingerprintOf(stats, refusal)
+    } catch {
+      return undefined
+    }
   })
 
 /**
@@ -48,6 +69,15 @@ export const listNames = (dir: string): Effect.Effect<ReadonlyArray<string>, Wat
     try: () => fs.promises.readdir(dir),
     catch: (error) => new WatchError({ path: dir, reason: reasonOf(error) })
   }).pipe(Effect.map((names) => names.filter((name) => !isIgnoredName(name)).sort()))
+
+const isReadable = (dir: string): boolean => {
+  try {
+    fs.accessSync(dir, fs.constants.R_OK | fs.constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
 
 const directoryIdentity = (dir: string): string | undefined => {
   try {
@@ -83,8 +113,14 @@ const watchSession = (
       if (changed === dir && event === "unlinkDir") end("the scripts directory was removed")
       else if (path.dirname(changed) === dir) hint(path.basename(changed))
     })
+    // A chmod or chown of the directory itself: every file is looked at
+    // again (strict modes judge the directory too).
+    const rescans = yield* Queue.sliding<void>(1)
     watcher.on("raw", (_event, changed, details) => {
       const watched = watchedPathOf(details)
+      // The directory's own events come named after the path watched (a
+      // symlink's name, when the scripts path is one).
+      if (watched === dir && changed === path.basename(dir)) Queue.offerUnsafe(rescans, undefined)
       if (watched === dir && changed !== null) hint(changed)
       else if (watched !== undefined && path.dirname(watched) === dir) hint(path.basename(watched))
     })
@@ -97,20 +133,43 @@ const watchSession = (
       const about = error instanceof Error && "path" in error && typeof error.path === "string" ? error.path : dir
       const reason = `${reasonOf(error)} on ${about}`
       if (path.resolve(about) === dir) return end(`watching failed: ${reason}`)
+      // An entry of a directory that cannot be read: the rescan says it once.
+      if (!isReadable(dir)) return
       if (!said.has(reason)) {
         said.add(reason)
         Queue.offerUnsafe(entryErrors, reason)
       }
     })
-    // The parent shows the path itself being moved, re-created or re-pointed.
+    // The parent shows the path itself being moved, re-created or
+    // re-pointed, and the directory's own chmod or chown too.
+    // A directory that cannot be listed (chmod 000 while watched) is said
+    // once; what can no longer be seen stops, and comes back with it.
+    let unreadable = false
+    const rescan = Effect.gen(function*() {
+      const listed = yield* Effect.result(listNames(dir))
+      if (listed._tag === "Failure") {
+        if (!unreadable) {
+          yield* warn(
+            `the scripts directory ${dir} cannot be read (${listed.failure.reason}): services of files no longer ` +
+              "seen stop, and start again when it can be read"
+          )
+        }
+        unreadable = true
+        return yield* settler.checkAll([])
+      }
+      if (unreadable) yield* warn(`the scripts directory ${dir} can be read again`)
+      unreadable = false
+      yield* settler.checkAll(listed.success)
+    })
+    yield* Effect.forkScoped(Stream.runForEach(Stream.fromQueue(rescans), () => rescan))
     const parent = path.dirname(dir)
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         try {
           return fs.watch(parent, { persistent: false }, (_event, name) => {
-            if (name === path.basename(dir) && directoryIdentity(dir) !== identity) {
-              end("the scripts directory was replaced")
-            }
+            if (name !== path.basename(dir)) return
+            if (directoryIdentity(dir) !== identity) end("the scripts directory was replaced")
+            else Queue.offerUnsafe(rescans, undefined)
           }).on("error", () => {})
         } catch {
           return undefined
@@ -126,8 +185,7 @@ const watchSession = (
     )
     // Rescanned once chokidar is ready: a file created in between is both
     // scanned and hinted, and the settler emits it once.
-    const names = yield* Effect.orElseSucceed(listNames(dir), () => [])
-    yield* settler.checkAll(names)
+    yield* rescan
     return yield* Deferred.await(ended)
   }))
 
@@ -144,13 +202,14 @@ export const watchScripts = (
   dir: string,
   settleTime: Duration.Duration,
   warn: (message: string) => Effect.Effect<void> = () => Effect.void,
-  retry: Duration.Input = "1 second"
+  retry: Duration.Input = "1 second",
+  strictModesUid?: number
 ) =>
   Stream.callback<ScriptChange, WatchError>((queue) =>
     Effect.gen(function*() {
       const hints = yield* Queue.unbounded<string>()
       const settler = yield* makeSettler({
-        inspect: (name) => inspectFile(dir, name),
+        inspect: (name) => inspectFile(dir, name, strictModesUid),
         settleTime,
         emit: (change) => Effect.sync(() => Queue.offerUnsafe(queue, change))
       })
@@ -189,10 +248,18 @@ export const watchScripts = (
 export const layer: Layer.Layer<Watcher, never, Settings | Journal> = Layer.effect(
   Watcher,
   Effect.gen(function*() {
-    const { scriptsDir, settleTime } = yield* Settings
+    const { scriptsDir, settleTime, strictModes } = yield* Settings
     const journal = yield* Journal
+    // Where there are no uids (Windows), there is nothing to be strict about.
+    const uid = strictModes ? process.getuid?.() : undefined
     return Watcher.of({
-      changes: watchScripts(scriptsDir, settleTime, (message) => journal.append(Events.warning("watcher", message)))
+      changes: watchScripts(
+        scriptsDir,
+        settleTime,
+        (message) => journal.append(Events.warning("watcher", message)),
+        "1 second",
+        uid
+      )
     })
   })
 )

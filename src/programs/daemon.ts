@@ -123,17 +123,23 @@ export const cleanUpLeftovers = Effect.gen(function*() {
   yield* Effect.forEach(journal.previousState.leftovers, terminate, { concurrency: "unbounded", discard: true })
 })
 
-const applyChange = (supervisor: ProcessSupervisor["Service"], change: ScriptChange) => {
-  switch (change._tag) {
-    case "Add":
-    case "Update":
-      return supervisor.start(change.name)
-    case "Remove":
-      return supervisor.stop(change.name)
-  }
-}
-
 const OP = { Add: "add", Update: "update", Remove: "remove" } as const
+
+// Journals a change and returns what to do about it. A refused file is said
+// once (the watcher refuses it again only when it changes) and stopped if it
+// ran, never retried: no spawn-error loop.
+const applyChange = (journal: Journal["Service"], supervisor: ProcessSupervisor["Service"], change: ScriptChange) =>
+  Effect.gen(function*() {
+    if (change._tag === "Refuse") {
+      yield* journal.append(Events.warning("strict modes", change.reason))
+      if ((yield* supervisor.running).includes(change.name)) {
+        yield* journal.append(Events.listModified("remove", change.name))
+      }
+      return supervisor.stop(change.name)
+    }
+    yield* journal.append(Events.listModified(OP[change._tag], change.name))
+    return change._tag === "Remove" ? supervisor.stop(change.name) : supervisor.start(change.name)
+  })
 
 /**
  * Supervises until `until` completes, the journal is lost to another daemon,
@@ -148,7 +154,17 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     const journal = yield* Journal
     const supervisor = yield* ProcessSupervisor
     const watcher = yield* Watcher
+    const system = yield* System
     yield* cleanUpLeftovers
+    // Said once per session; the next start's previous-state cleanup then
+    // terminates what a killed daemon left running.
+    if (system.parentDeathSignal.length === 0) {
+      yield* journal.append(Events.warning(
+        "supervisor",
+        "setpriv (util-linux) not found: services run without a parent-death signal, so if cronmon is killed " +
+          "they keep running until its next start terminates them"
+      ))
+    }
     const reaper = yield* startReaper
     // Orphans are terminated alongside the services, then once more for
     // those that services left while they stopped.
@@ -163,10 +179,7 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     const applying = yield* FiberSet.make()
     yield* watcher.changes.pipe(
       Stream.runForEach((change) =>
-        Effect.andThen(
-          journal.append(Events.listModified(OP[change._tag], change.name)),
-          FiberSet.run(applying, applyChange(supervisor, change))
-        )
+        Effect.flatMap(applyChange(journal, supervisor, change), (action) => FiberSet.run(applying, action))
       ),
       Effect.catch((error) =>
         journal.append(Events.warning("watcher", `${error.message}; services already found keep running`))

@@ -67,8 +67,9 @@ describe("changes of the scripts directory", () => {
     const overlap = path.join(sandbox.root, "overlap")
     const body = (version: string) =>
       [
-        `mkdir '${lock}' 2>/dev/null || echo "$$" >> '${overlap}'`,
+        // The trap first: a SIGTERM before it would leave the lock behind.
         `trap 'rmdir "${lock}"; exit 0' TERM`,
+        `mkdir '${lock}' 2>/dev/null || echo "$$" >> '${overlap}'`,
         `echo ${version}`,
         "while :; do sleep 0.1; done"
       ].join("\n")
@@ -87,6 +88,11 @@ describe("changes of the scripts directory", () => {
     // Recorded pid: sh has parsed the whole script (a brace group), so an
     // in-place edit now cannot change what this instance runs.
     await waitFor(() => sandbox.recordedPids("svc").includes(afterRename[1]!), { message: "second instance runs" })
+    // Its trap and lock in place (its version is echoed after them): under
+    // load, a stop between the pid's record and the trap left a stale lock.
+    await waitFor(() => fs.readFileSync(path.join(sandbox.logs, "svc.log"), "utf8").includes("version-two"), {
+      message: "second instance past its trap"
+    })
 
     // 2. Rewritten in place (same inode, like nano or `>`).
     fs.writeFileSync(file, sandbox.scriptText("svc", body("the third version")))

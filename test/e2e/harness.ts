@@ -176,8 +176,12 @@ export class Sandbox {
   readonly pidsFile: string
   private readonly daemons: Array<Daemon> = []
 
-  constructor() {
-    this.root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-e2e-")))
+  /**
+   * `base`: where the sandbox is made (`os.tmpdir()` unless told; Vim skips
+   * its backup under `/tmp`, so a test of its save by rename goes elsewhere).
+   */
+  constructor(options: { readonly base?: string } = {}) {
+    this.root = fs.realpathSync(fs.mkdtempSync(path.join(options.base ?? os.tmpdir(), "cronmon-e2e-")))
     this.scripts = path.join(this.root, "scripts")
     this.journal = path.join(this.root, "journal.json")
     this.logs = path.join(this.root, "logs")
@@ -233,9 +237,15 @@ export class Sandbox {
     return ["-j", this.journal, "-s", this.scripts, "--logs", this.logs, "--stop-timeout", "1s", ...extra]
   }
 
-  /** Starts a daemon (with this sandbox's flags unless `args` are given). */
-  startDaemon(args: ReadonlyArray<string> = this.daemonArgs()): Daemon {
-    const daemon = new Daemon(args, this.env())
+  /**
+   * Starts a daemon (with this sandbox's flags unless `args` are given);
+   * with `uid`, as that user (through `setpriv`, the sandbox given to it).
+   */
+  startDaemon(args: ReadonlyArray<string> = this.daemonArgs(), options: { readonly uid?: number } = {}): Daemon {
+    const { uid } = options
+    if (uid !== undefined) chownTree(this.root, uid)
+    const prefix = uid === undefined ? [] : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--"]
+    const daemon = new Daemon(args, this.env(), prefix)
     this.daemons.push(daemon)
     return daemon
   }
@@ -301,6 +311,16 @@ export class Sandbox {
   }
 }
 
+/** Gives `dir` and everything in it to `uid` (and the group of the same number). */
+const chownTree = (dir: string, uid: number): void => {
+  fs.chownSync(dir, uid, uid)
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name)
+    if (entry.isDirectory()) chownTree(file, uid)
+    else fs.lchownSync(file, uid, uid)
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Daemon
 
@@ -315,8 +335,10 @@ export class Daemon {
   exitedAt: number | undefined
   private readonly exitPromise: Promise<number | null>
 
-  constructor(args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) {
-    this.child = spawn(NODE, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] })
+  /** `prefix`: a command that execs the daemon (so the pid stays the daemon's), such as `setpriv … --`. */
+  constructor(args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, prefix: ReadonlyArray<string> = []) {
+    const [command = NODE, ...words] = [...prefix, NODE, CLI, ...args]
+    this.child = spawn(command, words, { env, stdio: ["ignore", "pipe", "pipe"] })
     this.child.stderr?.setEncoding("utf8").on("data", (chunk: string) => void (this.stderr += chunk))
     this.child.stdout?.setEncoding("utf8").on("data", (chunk: string) => void (this.stdout += chunk))
     this.exitPromise = new Promise((resolve) => {
