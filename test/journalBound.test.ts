@@ -113,6 +113,40 @@ describe("JournalFile size bound", () => {
       assert.deepStrictEqual(spawned, [...Array.from({ length: 12 }, (_, i) => 1000 + i), 2000])
     }))
 
+  it.live("a session that alone outgrows the bound begins again with the services known and the processes running", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      // An earlier session killed with "left" running: a leftover until this
+      // session says it exited.
+      fs.writeFileSync(file, line(Events.acquiredLock("file:/j")) + line(Events.spawned("left", 77)))
+      const bound = 2_000
+      yield* Effect.scoped(Effect.gen(function*() {
+        const journal = Context.get(yield* Layer.build(layer(file, bound)), Journal)
+        yield* journal.append(Events.listModified("add", "loop"))
+        yield* journal.append(Events.listModified("add", "steady"))
+        yield* journal.append(Events.spawned("steady", 500))
+        // A crash loop, far past the bound.
+        for (let i = 0; i < 60; i++) {
+          yield* journal.append(Events.spawned("loop", 1000 + i))
+          yield* journal.append(Events.exited("loop", 1000 + i, { code: 1, signal: null }))
+        }
+        assert.isAtMost(fs.statSync(file).size, bound)
+        // Our own rewrite is not a move: still ours, still locked.
+        yield* Effect.sleep("100 millis")
+        const again = yield* Effect.exit(Effect.scoped(Layer.build(layer(file, bound))))
+        assert.include(String(again), "JournalLocked")
+      }))
+      const journal = entries(file)
+      assert.strictEqual(journal[0]?.type, "acquired lock")
+      assert.strictEqual(journal[1]?.type, "log truncated")
+      const added = journal.flatMap((e) => e.type === "process list modified" ? [e.data.file] : [])
+      assert.includeMembers(added, ["loop", "steady"])
+      const spawned = journal.flatMap((e) => e.type === "process spawned" ? [e.data.pid] : [])
+      assert.includeMembers(spawned, [77, 500], "the leftover and the running service are carried")
+      assert.deepStrictEqual(journal.filter((e) => e.type === "warning"), [], "no move was seen")
+      assert.isAtMost(fs.statSync(file).size, bound + 200)
+    }))
+
   it.effect("a compaction interrupted before its rename leaves the old journal whole, and its copy is removed", () =>
     Effect.gen(function*() {
       const file = tempFile()

@@ -225,6 +225,14 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       let mayShrink = maxBytes !== undefined
       let rewatch: (() => void) | undefined
       const lock = (target: number) => Effect.runSync(Effect.orElseSucceed(system.tryLockExclusive(target), () => false))
+      // Replaces the journal with `content`, the lock moving with it.
+      const replaceWith = (content: Uint8Array) => {
+        const previous = fd
+        fd = replaceLocked(file, content, previous, lock)
+        fs.closeSync(previous)
+        // The watch was on the old file: the path's new file is ours.
+        rewatch?.()
+      }
       const shrink = (): Cut | undefined => {
         if (maxBytes === undefined || !mayShrink) return undefined
         const journal = randomAccess(fd)
@@ -236,12 +244,8 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
             mayShrink = false
             return undefined
           }
-          const previous = fd
-          fd = replaceLocked(file, content.subarray(cut.bytes), previous, lock)
-          fs.closeSync(previous)
+          replaceWith(content.subarray(cut.bytes))
           sessionStart -= cut.bytes
-          // The watch was on the old file: the path's new file is ours.
-          rewatch?.()
           return cut
         } catch (error) {
           mayShrink = false
@@ -259,6 +263,15 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       // This session's spawns not yet seen to exit: carried into a new file
       // if the journal is moved away, so that no leftover is ever forgotten.
       const running = new Map<number, JournalEntry>()
+      for (const leftover of repaired.previousState.leftovers) {
+        const identity = {
+          ...(leftover.pgid === undefined ? {} : { pgid: leftover.pgid }),
+          ...(leftover.startTime === undefined ? {} : { start_time: leftover.startTime })
+        }
+        running.set(leftover.pid, { time: leftover.spawnedAt, ...Events.spawned(leftover.file, leftover.pid, identity) })
+      }
+      // The services this session knows of, carried with the running ones.
+      const known = new Set<string>()
       // While the journal cannot be written: how many events were lost, and
       // the spawns among them (written once it can be, if still running, so
       // that the next start's previous state knows them).
@@ -268,6 +281,10 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       const write = (entry: JournalEntry): void => {
         if (entry.type === "process spawned") running.set(entry.data.pid, entry)
         if (entry.type === "process exited") running.delete(entry.data.pid)
+        if (entry.type === "process list modified") {
+          if (entry.data.op === "remove") known.delete(entry.data.file)
+          else known.add(entry.data.file)
+        }
         options.echo?.(formatHuman(entry))
         const line = Buffer.from(encodeLine(entry) + "\n")
         try {
@@ -294,6 +311,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
           if (maxBytes !== undefined && end + line.length > maxBytes) {
             const cut = shrink()
             if (cut !== undefined) write({ time: entry.time, ...shrunk(cut) })
+            else if (fs.fstatSync(fd).size > maxBytes) restart(entry.time)
           }
         } catch (error) {
           // Reported once per outage, not once per event.
@@ -306,7 +324,40 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       const append = (event: JournalEvent) =>
         Effect.map(Clock.currentTimeMillis, (time) => write({ time, ...event }))
       const id = `file:${file}${options.echo === undefined ? "" : "+stderr"}`
-      yield* append(Events.acquiredLock(id, process.pid))
+      // The current session alone outgrew the bound (a long run, a crash
+      // loop): begin the journal again with a new session that carries what
+      // previous state and status need, the services known and the processes
+      // still running, so nothing running is ever forgotten.
+      let sessionBegan: number | undefined
+      let carriedTooBig = false
+      const restart = (time: number) => {
+        const carried: Array<JournalEntry> = [
+          { time: sessionBegan ?? time, ...Events.acquiredLock(id, process.pid) },
+          { time, ...Events.logTruncated(`the current session passed ${maxBytes} bytes: the journal begins again with what is running`) },
+          ...[...known].map((name) => ({ time, ...Events.listModified("add", name) })),
+          ...running.values()
+        ]
+        const content = Buffer.from(carried.map((entry) => encodeLine(entry) + "\n").join(""))
+        // A bound too small for what must be kept would rewrite the journal
+        // at every event: say so once and let it grow.
+        if (maxBytes === undefined || content.length > maxBytes / 2) {
+          if (!carriedTooBig) {
+            process.stderr.write(`cronmon: the journal ${file} cannot be kept under ${maxBytes} bytes: what is running alone needs ${content.length}\n`)
+          }
+          carriedTooBig = true
+          return
+        }
+        try {
+          replaceWith(content)
+          sessionStart = 0
+          mayShrink = true
+          for (const entry of carried) options.echo?.(formatHuman(entry))
+        } catch (error) {
+          process.stderr.write(`cronmon: cannot keep the journal ${file} under ${maxBytes} bytes: ${errorMessage(error)}\n`)
+        }
+      }
+      sessionBegan = yield* Clock.currentTimeMillis
+      write({ time: sessionBegan, ...Events.acquiredLock(id, process.pid) })
       if (repaired.cut !== undefined) yield* append(Events.logTruncated(repaired.cut))
       if (shrunkAtOpen !== undefined) yield* append(shrunk(shrunkAtOpen))
       if (repaired.previousState.badLines > 0) {
