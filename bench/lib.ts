@@ -43,11 +43,15 @@ export const FIGURES = [
   "reaction",
   "stop-all",
   "journal",
-  "output"
+  "output",
+  "peers"
 ] as const
 
 /** @since 0.1.0 */
 export type Figure = (typeof FIGURES)[number]
+
+/** Peers (supervisord, PM2) are measured only when asked for. */
+const DEFAULT_FIGURES: ReadonlyArray<Figure> = FIGURES.filter((figure) => figure !== "peers")
 
 /** The harness's options. @since 0.1.0 */
 export interface Options {
@@ -58,8 +62,9 @@ export interface Options {
 }
 
 /**
- * Parses the harness's command line: `--only a,b`, `--quick`, `--peers`,
- * `--help`. Throws an `Error` with a one-line message on anything else.
+ * Parses the harness's command line: `--only a,b`, `--quick`, `--peers`
+ * (adds the `peers` figure), `--help`. Throws an `Error` with a one-line
+ * message on anything else.
  *
  * @example
  * ```ts
@@ -68,7 +73,7 @@ export interface Options {
  * @since 0.1.0
  */
 export const parseOptions = (argv: ReadonlyArray<string>): Options => {
-  let only: ReadonlyArray<Figure> = FIGURES
+  let only: ReadonlyArray<Figure> = DEFAULT_FIGURES
   let quick = false
   let peers = false
   let help = false
@@ -88,6 +93,7 @@ export const parseOptions = (argv: ReadonlyArray<string>): Options => {
       })
     } else throw new Error(`unknown option ${arg}`)
   }
+  if (peers && !only.includes("peers")) only = [...only, "peers"]
   return { only, quick, peers, help }
 }
 

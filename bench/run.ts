@@ -649,16 +649,6 @@ const output: Run = async ({ quick }) => {
   })]
 }
 
-const RUNS: Record<Figure, Run> = {
-  "cron-tick": cronTick,
-  "startup-memory": startupMemory,
-  "idle-cpu": idleCpu,
-  restart,
-  reaction,
-  "stop-all": stopAllFigure,
-  journal,
-  output
-}
 
 // ---------------------------------------------------------------------------
 // Peers
@@ -668,13 +658,150 @@ const which = (command: string): string | undefined => {
   return found.status === 0 ? found.stdout.trim() : undefined
 }
 
-const peers = (): Array<string> =>
-  ["supervisord", "pm2"].map((peer) => {
-    const found = which(peer)
-    return found === undefined
-      ? `${peer}: not installed, no figures`
-      : `${peer}: installed at ${found}; its figures are not measured by this harness yet`
+/** The children of `pid` (from /proc; "poll": 10 ms granularity). */
+const childrenOf = (pid: number): Array<number> =>
+  (readProc(pid, `task/${pid}/children`) ?? "").trim().split(/\s+/).filter((id) => id !== "").map(Number)
+
+/** How to run a peer supervisor over a set of service scripts. */
+interface Peer {
+  readonly name: string
+  /** Starts it over `scripts` (name → absolute path); resolves with the pid whose children the services are. */
+  readonly start: (dir: string, scripts: ReadonlyArray<readonly [string, string]>) => Promise<number>
+  readonly stop: (dir: string, pid: number) => Promise<void>
+}
+
+const waitExit = (pid: number, timeout: number) => waitFor(`pid ${pid} to exit`, () => isRunning(pid) ? undefined : true, timeout, 20)
+
+const supervisord = (binary: string): Peer => ({
+  name: "supervisord",
+  start: async (dir, scripts) => {
+    const conf = path.join(dir, "supervisord.conf")
+    const programs = scripts.map(([name, file]) =>
+      `[program:${name}]\ncommand=${file}\nautorestart=true\nstartsecs=0\nstartretries=1000\nstopwaitsecs=3\n` +
+      `redirect_stderr=true\nstdout_logfile=${path.join(dir, `${name}.log`)}\n`
+    )
+    fs.writeFileSync(conf, [
+      `[supervisord]\nnodaemon=true\nlogfile=${path.join(dir, "supervisord.log")}\npidfile=${path.join(dir, "supervisord.pid")}\nchildlogdir=${dir}\n`,
+      ...programs
+    ].join("\n"))
+    const child = spawn(binary, ["-n", "-c", conf], { stdio: "ignore" })
+    if (child.pid === undefined) throw new Error("cannot start supervisord")
+    groups.add(child.pid)
+    return child.pid
+  },
+  stop: async (_dir, pid) => {
+    kill(pid, "SIGTERM")
+    await waitExit(pid, 15_000)
+  }
+})
+
+const pm2 = (binary: string): Peer => ({
+  name: "PM2",
+  start: async (dir, scripts) => {
+    const env = { ...process.env, PM2_HOME: path.join(dir, "pm2") }
+    const ecosystem = path.join(dir, "ecosystem.json")
+    fs.writeFileSync(ecosystem, JSON.stringify({
+      apps: scripts.map(([name, file]) => ({
+        name,
+        script: file,
+        interpreter: "none",
+        autorestart: true,
+        restart_delay: 0,
+        out_file: path.join(dir, `${name}.log`),
+        error_file: path.join(dir, `${name}.log`)
+      }))
+    }))
+    const started = spawnSync(binary, ["start", ecosystem], { env, stdio: "ignore", timeout: 120_000 })
+    if (started.status !== 0) throw new Error("pm2 start failed")
+    const pid = Number(fs.readFileSync(path.join(dir, "pm2", "pm2.pid"), "utf8"))
+    groups.add(pid)
+    return pid
+  },
+  stop: async (dir, pid) => {
+    spawnSync(binary, ["kill"], { env: { ...process.env, PM2_HOME: path.join(dir, "pm2") }, stdio: "ignore", timeout: 30_000 })
+    kill(pid, "SIGKILL")
+  }
+})
+
+const peerFigures = async (peer: Peer, quick: boolean): Promise<Array<Result>> => {
+  const count = 100
+  const box = sandbox(`peer-${peer.name}`)
+  const scripts = Array.from({ length: count }, (_, i) => {
+    const name = `p${String(i).padStart(3, "0")}`
+    const file = path.join(box.scripts, name)
+    writeScript(file, stampScript(path.join(box.stamps, name), "exec sleep 1000000"))
+    return [name, file] as const
   })
+  const launchedAt = epochNow()
+  const pid = await peer.start(box.dir, scripts)
+  try {
+    const startup = await waitFor(`${peer.name}: ${count} services`, () => childrenOf(pid).length >= count ? epochNow() : undefined, 120_000, 10) - launchedAt
+    await delay(quick ? 1_000 : 3_000)
+    const rss = rssKib(pid)
+    const samples: Array<number> = []
+    for (const [name] of scripts.slice(0, quick ? 8 : 25)) {
+      const stampFile = path.join(box.stamps, name)
+      const first = parseStamp(readLines(stampFile)[0] ?? "")
+      if (first?.pid === undefined) throw new Error(`${peer.name}: no stamp from ${name}`)
+      const killedAt = epochNow()
+      kill(first.pid, "SIGKILL")
+      const second = await waitFor(`${peer.name}: ${name} restarted`, () => {
+        const line = readLines(stampFile)[1]
+        return line === undefined ? undefined : parseStamp(line)
+      }, 10_000, 5)
+      samples.push(second.millis - killedAt)
+      await delay(100)
+    }
+    const p50 = percentile(samples, 50)
+    return [
+      result("peers", { id: `peer-${peer.name}-startup-100`, subject: `${peer.name}: start-up, 100 services (poll)`, value: startup, unit: "ms" }),
+      result("peers", { id: `peer-${peer.name}-memory-100`, subject: `${peer.name}: RSS, 100 services`, value: rss / 1024, unit: "MiB", detail: "the supervising process alone" }),
+      result("peers", {
+        id: `peer-${peer.name}-restart`,
+        subject: `${peer.name}: restart after kill -9 (stamp)`,
+        value: p50,
+        unit: "ms",
+        detail: `p95 ${formatNumber(percentile(samples, 95))} ms, ${samples.length} samples`
+      })
+    ]
+  } finally {
+    await peer.stop(box.dir, pid)
+  }
+}
+
+/** Lines for the report about the peers: installed or not. */
+let peerLines: Array<string> = []
+
+const peersFigure: Run = async ({ quick }) => {
+  const results: Array<Result> = []
+  peerLines = []
+  const found: Array<[string, string | undefined, (binary: string) => Peer]> = [
+    ["supervisord", which("supervisord"), supervisord],
+    ["PM2", which("pm2"), pm2]
+  ]
+  for (const [name, binary, make] of found) {
+    if (binary === undefined) {
+      peerLines.push(`${name}: not installed, no figures`)
+      continue
+    }
+    peerLines.push(`${name}: ${binary}`)
+    process.stdout.write(`  ${name}\n`)
+    results.push(...await peerFigures(make(binary), quick))
+  }
+  return results
+}
+
+const RUNS: Record<Figure, Run> = {
+  "cron-tick": cronTick,
+  "startup-memory": startupMemory,
+  "idle-cpu": idleCpu,
+  restart,
+  reaction,
+  "stop-all": stopAllFigure,
+  journal,
+  output,
+  peers: peersFigure
+}
 
 // ---------------------------------------------------------------------------
 // Report
@@ -723,7 +850,7 @@ const writeReport = (results: ReadonlyArray<Result>, options: Options, peerLines
     `- machine: ${info.cpu}, ${info.memory}, ${info.kernel}`,
     `- Node: ${info.node}`,
     `- load average at start: ${loadAtStart.join(", ")} (at the end: ${info.loadAverage.join(", ")})`,
-    `- command: \`${command}\`${options.only.length < FIGURES.length ? ` (figures ${options.only.join(", ")} refreshed; the others from earlier runs, see each figure's time in results.json)` : ""}`,
+    `- command: \`${command}\`${options.only.filter((figure) => figure !== "peers").length < FIGURES.length - 1 ? ` (figures ${options.only.join(", ")} refreshed; the others from earlier runs, see each figure's time in results.json)` : ""}`,
     "",
     markdownTable(results),
     "",
@@ -806,7 +933,6 @@ const main = async () => {
     await stopAll()
     cleanUp()
   }
-  const peerLines = options.peers ? peers() : []
   for (const line of peerLines) process.stdout.write(`${line}\n`)
   writeReport(mergeResults(readEarlier(), fresh), options, peerLines, loadAtStart)
   process.stdout.write(`wrote ${path.relative(process.cwd(), RESULTS)} and ${path.relative(process.cwd(), REPORT)}\n`)

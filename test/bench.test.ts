@@ -26,6 +26,8 @@ describe("bench helpers", () => {
       help: false
     })
     expect(parseOptions(["--only=output"]).only).toEqual(["output"])
+    expect(parseOptions([]).only).not.toContain("peers")
+    expect(parseOptions(["--peers", "--only", "restart"]).only).toEqual(["restart", "peers"])
     expect(() => parseOptions(["--only", "nope"])).toThrow(/unknown figure nope/)
     expect(() => parseOptions(["--fast"])).toThrow(/unknown option --fast/)
   })
