@@ -670,7 +670,7 @@ interface Peer {
   readonly stop: (dir: string, pid: number) => Promise<void>
 }
 
-const waitExit = (pid: number, timeout: number) => waitFor(`pid ${pid} to exit`, () => isRunning(pid) ? undefined : true, timeout, 20)
+const supervisordExits = new Map<number, Promise<void>>()
 
 const supervisord = (binary: string): Peer => ({
   name: "supervisord",
@@ -686,12 +686,16 @@ const supervisord = (binary: string): Peer => ({
     ].join("\n"))
     const child = spawn(binary, ["-n", "-c", conf], { stdio: "ignore" })
     if (child.pid === undefined) throw new Error("cannot start supervisord")
-    groups.add(child.pid)
-    return child.pid
+    const pid = child.pid
+    groups.add(pid)
+    supervisordExits.set(pid, new Promise((resolve) => child.on("exit", () => resolve())))
+    return pid
   },
   stop: async (_dir, pid) => {
     kill(pid, "SIGTERM")
-    await waitExit(pid, 15_000)
+    // It stops its programs one tick at a time.
+    await Promise.race([supervisordExits.get(pid), delay(60_000)])
+    kill(pid, "SIGKILL")
   }
 })
 
@@ -786,7 +790,13 @@ const peersFigure: Run = async ({ quick }) => {
     }
     peerLines.push(`${name}: ${binary}`)
     process.stdout.write(`  ${name}\n`)
-    results.push(...await peerFigures(make(binary), quick))
+    try {
+      results.push(...await peerFigures(make(binary), quick))
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error)
+      peerLines.push(`${name}: failed: ${reason}`)
+      process.stderr.write(`  ${name} failed: ${reason}\n`)
+    }
   }
   return results
 }
