@@ -840,6 +840,19 @@ const readEarlier = (): Array<Result> => {
   return []
 }
 
+const NOTES_MARK = "<!-- notes: kept by npm run bench -->"
+
+/** What follows the notes mark in the current report: written by hand, kept across runs. */
+const keptNotes = (): string => {
+  try {
+    const text = fs.readFileSync(REPORT, "utf8")
+    const at = text.indexOf(NOTES_MARK)
+    return at < 0 ? `\n${NOTES_MARK}\n` : `\n${text.slice(at)}`
+  } catch {
+    return `\n${NOTES_MARK}\n`
+  }
+}
+
 const writeReport = (results: ReadonlyArray<Result>, options: Options, peerLines: ReadonlyArray<string>, loadAtStart: ReadonlyArray<number>) => {
   const info = machine()
   const command = `npm run bench${options.quick ? " -- --quick" : ""}${options.peers ? " -- --peers" : ""}`
@@ -885,7 +898,7 @@ const writeReport = (results: ReadonlyArray<Result>, options: Options, peerLines
     ...(peerLines.length === 0 ? ["- not asked for in this run"] : peerLines.map((line) => `- ${line}`)),
     ""
   ]
-  fs.writeFileSync(REPORT, lines.join("\n"))
+  fs.writeFileSync(REPORT, lines.join("\n") + keptNotes())
 }
 
 // ---------------------------------------------------------------------------
