@@ -386,13 +386,51 @@ const startupMemory: Run = async ({ quick, only }) => {
 const idleCpu: Run = async (options) =>
   options.only.includes("startup-memory") ? [] : (await startupMemory(options)).filter((r) => r.figure === "idle-cpu")
 
-const latencies = (figure: Figure, id: string, subject: string, samples: ReadonlyArray<number>, target: number, extra?: string) => {
+/**
+ * The floor of any respawn on this machine now: the same stamp script, run
+ * as the daemon runs it (through `setpriv --pdeathsig`), spawned by a bare
+ * Node; p50 of the spawn to the stamp.
+ */
+const spawnFloor = async (box: Sandbox, samples: number): Promise<number> => {
+  const stamp = path.join(box.stamps, "floor")
+  const script = path.join(box.dir, "floor.sh")
+  writeScript(script, stampScript(stamp, "exec sleep 1000000"))
+  const setpriv = which("setpriv")
+  const [command, args] = setpriv === undefined ? [script, []] : [setpriv, ["--pdeathsig", "SIGTERM", "--", script]]
+  const latencies: Array<number> = []
+  for (let i = 0; i < samples; i++) {
+    const spawnedAt = epochNow()
+    const child = spawn(command, args, { stdio: "ignore", detached: true })
+    if (child.pid !== undefined) groups.add(child.pid)
+    const line = await waitFor("the floor's stamp", () => readLines(stamp)[i], 10_000, 5)
+    latencies.push((parseStamp(line)?.millis ?? Number.NaN) - spawnedAt)
+    const exited = new Promise((resolve) => child.on("exit", resolve))
+    if (child.pid !== undefined) kill(-child.pid, "SIGKILL")
+    await exited
+    await delay(50)
+  }
+  return percentile(latencies, 50)
+}
+
+const FLOOR_LABEL = "floor: setpriv + the script spawned by a bare node, p50"
+
+const latencies = (
+  figure: Figure,
+  id: string,
+  subject: string,
+  samples: ReadonlyArray<number>,
+  target: number,
+  floor: number,
+  extra?: string
+) => {
   const p50 = percentile(samples, 50)
   return result(figure, {
     id,
     subject,
     value: p50,
     unit: "ms",
+    baseline: { label: FLOOR_LABEL, value: floor },
+    ratio: p50 / floor,
     target: `p50 <= ${target} ms`,
     met: p50 <= target,
     detail: `p95 ${formatNumber(percentile(samples, 95))} ms, min ${formatNumber(Math.min(...samples))}, max ${formatNumber(Math.max(...samples))}, ${samples.length} samples${extra ?? ""}`
@@ -426,7 +464,8 @@ const restart: Run = async ({ quick }) => {
     await delay(100)
   }
   await daemon.stop()
-  return [latencies("restart", "restart-kill9", "restart after kill -9 (stamp)", samples, 10)]
+  const floor = await spawnFloor(box, quick ? 5 : 15)
+  return [latencies("restart", "restart-kill9", "restart after kill -9 (stamp)", samples, 10, floor)]
 }
 
 const reaction: Run = async ({ quick }) => {
@@ -475,10 +514,11 @@ const reaction: Run = async ({ quick }) => {
     spawnSync("sed", ["-i", "s/1000000/1000001/", file])
   })
   await daemon.stop()
+  const floor = await spawnFloor(box, quick ? 5 : 15)
   const met = vim === 1 && sed === 1
   const p50 = percentile(samples, 50)
   return [
-    latencies("reaction", "reaction-mv", "reaction, script moved in to its process running (stamp)", samples, 100),
+    latencies("reaction", "reaction-mv", "reaction, script moved in to its process running (stamp)", samples, 100, floor),
     result("reaction", {
       id: "reaction-one-save",
       subject: "restarts per editor save (Vim default, sed -i)",
