@@ -867,12 +867,21 @@ const machine = () => {
   }
 }
 
+/** A result as this harness writes it (enough of it to merge and print). */
+const isResult = (value: unknown): value is Result =>
+  typeof value === "object" && value !== null &&
+  "id" in value && typeof value.id === "string" &&
+  "figure" in value && FIGURES.some((figure) => figure === value.figure) &&
+  "subject" in value && typeof value.subject === "string" &&
+  "value" in value && typeof value.value === "number" &&
+  "unit" in value && typeof value.unit === "string" &&
+  "measuredAt" in value && typeof value.measuredAt === "string"
+
 const readEarlier = (): Array<Result> => {
   try {
     const parsed: unknown = JSON.parse(fs.readFileSync(RESULTS, "utf8"))
     if (typeof parsed === "object" && parsed !== null && "results" in parsed && Array.isArray(parsed.results)) {
-      // Written by this harness.
-      return parsed.results as Array<Result>
+      return parsed.results.filter(isResult)
     }
   } catch {
     // none yet
