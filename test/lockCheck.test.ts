@@ -4,7 +4,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { ALREADY_RUNNING } from "../src/domain/AlreadyRunning.ts"
 import { LOCK_EX, LOCK_NB, loadLibc } from "../src/layers/Libc.ts"
-import { daemonJournal, isLockedElsewhere } from "../src/programs/lockCheck.ts"
+import { daemonJournal, flockListed, isLockedElsewhere } from "../src/programs/lockCheck.ts"
 import { JournalLocked } from "../src/services/Journal.ts"
 
 const env = { HOME: "/home/me" }
@@ -41,6 +41,32 @@ describe("the cron tick's lock check", () => {
     assert.isTrue(isLockedElsewhere(file))
     fs.closeSync(holder)
     assert.isFalse(isLockedElsewhere(file), "released with its holder")
+  })
+
+  it("reads /proc/locks: flock locks held on the file's device and inode, not waiters or other kinds", () => {
+    const locks = [
+      "1: POSIX  ADVISORY  WRITE 10 fe:00:77 0 EOF",
+      "2: FLOCK  ADVISORY  WRITE 762 fe:00:2146997 0 EOF",
+      "2: -> FLOCK  ADVISORY  WRITE 763 fe:00:88 0 EOF",
+      "3: FLOCK  ADVISORY  WRITE 764 103:02:99 0 EOF"
+    ].join("\n")
+    assert.isTrue(flockListed(locks, 0xfe00n, 2146997n))
+    assert.isFalse(flockListed(locks, 0xfe00n, 77n), "a POSIX lock")
+    assert.isFalse(flockListed(locks, 0xfe00n, 88n), "a waiter")
+    assert.isFalse(flockListed(locks, 0xfe01n, 2146997n), "another device")
+    // major 259 (0x103), minor 2, encoded as glibc does
+    assert.isTrue(flockListed(locks, (0x103n << 8n) | 2n, 99n))
+  })
+
+  it("sees the lock in /proc/locks without probing it", () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-lock-")), "journal.json")
+    fs.writeFileSync(file, "")
+    const holder = fs.openSync(file, "r")
+    assert.strictEqual(loadLibc().flock(holder, LOCK_EX | LOCK_NB), 0)
+    const { dev, ino } = fs.statSync(file, { bigint: true })
+    assert.isTrue(flockListed(fs.readFileSync("/proc/locks", "latin1"), dev, ino))
+    fs.closeSync(holder)
+    assert.isFalse(flockListed(fs.readFileSync("/proc/locks", "latin1"), dev, ino))
   })
 
   it("says what the daemon says when it finds the lock taken", () => {

@@ -1,0 +1,1014 @@
+/**
+ * `npm run bench`: drives the built CLI (`dist/cronmon.js`) with real
+ * processes in a temporary directory, as a user's machine would, and prints
+ * each figure beside a baseline measured in the same run. Writes
+ * `bench/results.json` and `BENCHMARKS.md`.
+ *
+ * Options: `--only cron-tick,restart` (see `FIGURES` in ./lib.ts), `--quick`
+ * (fewer samples, shorter waits: a smoke run), `--peers` (supervisord and
+ * PM2 too, when installed).
+ *
+ * Every process it starts is stopped at the end, also on Ctrl-C.
+ *
+ * @since 0.1.0
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as readline from "node:readline"
+import {
+  cpuTicksOfStat,
+  type Figure,
+  FIGURES,
+  formatNumber,
+  markdownTable,
+  median,
+  mergeResults,
+  type Options,
+  parseOptions,
+  parseStamp,
+  parseStarted,
+  percentile,
+  type Result,
+  statusKib
+} from "./lib.ts"
+
+const REPO = path.resolve(import.meta.dirname, "..")
+const CLI = path.join(REPO, "dist", "cronmon.js")
+const RESULTS = path.join(REPO, "bench", "results.json")
+const REPORT = path.join(REPO, "BENCHMARKS.md")
+const NODE = process.execPath
+const TIME = fs.existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined
+const CLOCK_TICKS = 100
+
+// ---------------------------------------------------------------------------
+// Time and waiting
+
+/** Now, in milliseconds since the epoch, with sub-millisecond resolution (as `$EPOCHREALTIME`). */
+const epochNow = () => performance.timeOrigin + performance.now()
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+const waitFor = async <A>(what: string, probe: () => A | undefined, timeout: number, interval = 2): Promise<A> => {
+  const deadline = Date.now() + timeout
+  for (;;) {
+    const value = probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`)
+    await delay(interval)
+  }
+}
+
+const readLines = (file: string): Array<string> => {
+  try {
+    return fs.readFileSync(file, "utf8").split("\n").filter((line) => line !== "")
+  } catch {
+    return []
+  }
+}
+
+const readProc = (pid: number, file: string): string | undefined => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/${file}`, "latin1")
+  } catch {
+    return undefined
+  }
+}
+
+const rssKib = (pid: number) => statusKib(readProc(pid, "status") ?? "", "VmRSS") ?? Number.NaN
+
+/** Alive and not a zombie. */
+const isRunning = (pid: number): boolean => {
+  const stat = readProc(pid, "stat")
+  if (stat === undefined) return false
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+}
+
+const kill = (pid: number, signal: NodeJS.Signals) => {
+  try {
+    process.kill(pid, signal)
+  } catch {
+    // gone
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Sandbox and daemons
+
+let ROOT = ""
+const daemons = new Set<Daemon>()
+/** Process groups of every service any daemon started: killed at the end whatever happened. */
+const groups = new Set<number>()
+
+const sandbox = (name: string) => {
+  const dir = path.join(ROOT, name)
+  fs.mkdirSync(path.join(dir, "scripts"), { recursive: true })
+  fs.mkdirSync(path.join(dir, "stamps"), { recursive: true })
+  return {
+    dir,
+    scripts: path.join(dir, "scripts"),
+    stamps: path.join(dir, "stamps"),
+    journal: path.join(dir, "journal.json"),
+    logs: path.join(dir, "logs")
+  }
+}
+type Sandbox = ReturnType<typeof sandbox>
+
+const writeScript = (file: string, text: string) => {
+  fs.writeFileSync(file, text, { mode: 0o755 })
+  fs.chmodSync(file, 0o755)
+}
+
+/** A bash service that appends `$EPOCHREALTIME $$` to its stamp file first, then runs `rest`. */
+const stampScript = (stampFile: string, rest: string) =>
+  `#!/bin/bash\necho "$EPOCHREALTIME $$" >> '${stampFile}'\n${rest}\n`
+
+/** The daemon run as a user runs it, its stderr (the human journal) read line by line. */
+class Daemon {
+  readonly process: ChildProcess
+  readonly pid: number
+  readonly launchedAt: number
+  readonly started = new Map<string, number>()
+  readonly lines: Array<string> = []
+  private readonly exited: Promise<number>
+  private listeners: Array<() => void> = []
+
+  readonly box: Sandbox
+
+  constructor(box: Sandbox, extra: ReadonlyArray<string> = []) {
+    this.box = box
+    this.launchedAt = epochNow()
+    this.process = spawn(NODE, [CLI, "-j", box.journal, "-s", box.scripts, "--logs", box.logs, ...extra], {
+      stdio: ["ignore", "ignore", "pipe"]
+    })
+    if (this.process.pid === undefined) throw new Error("cannot start the daemon")
+    this.pid = this.process.pid
+    daemons.add(this)
+    this.exited = new Promise((resolve) => this.process.on("exit", (code) => {
+      daemons.delete(this)
+      resolve(epochNow())
+      void code
+    }))
+    const stderr = this.process.stderr
+    if (stderr === null) throw new Error("no stderr")
+    readline.createInterface({ input: stderr }).on("line", (line) => {
+      this.lines.push(line)
+      const started = parseStarted(line)
+      if (started !== undefined) {
+        this.started.set(started.name, started.pid)
+        groups.add(started.pid)
+      }
+      for (const listener of this.listeners) listener()
+    })
+  }
+
+  /** Resolves when `predicate` holds, checked at every stderr line (no polling). */
+  until(what: string, predicate: () => boolean, timeout: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!predicate()) return
+        clearTimeout(timer)
+        this.listeners = this.listeners.filter((l) => l !== check)
+        resolve(epochNow())
+      }
+      const timer = setTimeout(() => {
+        this.listeners = this.listeners.filter((l) => l !== check)
+        reject(new Error(`timed out after ${timeout} ms waiting for ${what}; daemon said:\n${this.lines.slice(-5).join("\n")}`))
+      }, timeout)
+      this.listeners.push(check)
+      check()
+    })
+  }
+
+  untilStarted(count: number, timeout: number) {
+    return this.until(`${count} services started`, () => this.started.size >= count, timeout)
+  }
+
+  /** SIGTERM, and the time it exits. */
+  async stop(): Promise<number> {
+    if (!daemons.has(this)) return epochNow()
+    kill(this.pid, "SIGTERM")
+    return await this.exited
+  }
+}
+
+/** Last resort: SIGKILL the daemons and every service group they started. */
+const killEverything = () => {
+  for (const daemon of daemons) kill(daemon.pid, "SIGKILL")
+  for (const group of groups) kill(-group, "SIGKILL")
+}
+
+const stopAll = async () => {
+  await Promise.all(Array.from(daemons, (daemon) =>
+    Promise.race([daemon.stop(), delay(15_000)])
+  ))
+  killEverything()
+}
+
+// ---------------------------------------------------------------------------
+// Measuring one command
+
+/** Runs a command to its end: wall milliseconds, and its peak RSS in KiB when `/usr/bin/time` is there. */
+const measureCommand = (command: string, args: ReadonlyArray<string>) => {
+  const rssFile = path.join(ROOT, "time.out")
+  const [file, argv] = TIME === undefined ? [command, args] : [TIME, ["-f", "%M", "-o", rssFile, command, ...args]]
+  const start = performance.now()
+  const result = spawnSync(file, argv, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+  const millis = performance.now() - start
+  const rss = TIME === undefined ? Number.NaN : Number(fs.readFileSync(rssFile, "utf8").trim().split("\n").pop())
+  return { millis, rss, status: result.status, stderr: result.stderr }
+}
+
+/** A bare Node at rest: its RSS in KiB. */
+const bareNodeRss = async (): Promise<number> => {
+  const child = spawn(NODE, ["-e", "setInterval(() => {}, 1 << 30)"], { stdio: "ignore" })
+  const pid = child.pid ?? 0
+  await delay(700)
+  const rss = rssKib(pid)
+  const exited = new Promise((resolve) => child.on("exit", resolve))
+  kill(pid, "SIGKILL")
+  await exited
+  return rss
+}
+
+// ---------------------------------------------------------------------------
+// Figures
+
+type Run = (options: Options) => Promise<Array<Result>>
+
+const now = () => new Date().toISOString()
+
+const result = (figure: Figure, fields: Omit<Result, "figure" | "measuredAt">): Result => {
+  const full: Result = { ...fields, figure, measuredAt: now() }
+  const baseline = full.baseline === undefined ? "" : `   (${full.baseline.label}: ${formatNumber(full.baseline.value)} ${full.unit})`
+  const ratio = full.ratio === undefined ? "" : `   ${formatNumber(full.ratio)}x`
+  const met = full.met === undefined ? "" : full.met ? "   met" : "   MISSED"
+  process.stdout.write(`  ${full.subject}: ${formatNumber(full.value)} ${full.unit}${baseline}${ratio}${met}\n`)
+  return full
+}
+
+const cronTick: Run = async ({ quick }) => {
+  const box = sandbox("cron-tick")
+  const daemon = new Daemon(box)
+  await daemon.until("the lock", () => daemon.lines.some((line) => line.includes("cronmon started")), 10_000)
+  const samples = quick ? 5 : 20
+  const tick: Array<{ millis: number; rss: number }> = []
+  const bare: Array<{ millis: number; rss: number }> = []
+  const args = [CLI, "-j", box.journal, "-s", box.scripts, "--logs", box.logs]
+  // One of each first, unmeasured: the file cache warm for both.
+  measureCommand(NODE, ["-e", ""])
+  measureCommand(NODE, args)
+  for (let i = 0; i < samples; i++) {
+    bare.push(measureCommand(NODE, ["-e", ""]))
+    const run = measureCommand(NODE, args)
+    if (run.status !== 0 || !run.stderr.includes("already running")) {
+      throw new Error(`the cron tick did not answer "already running" (exit ${run.status}): ${run.stderr}`)
+    }
+    tick.push(run)
+  }
+  await daemon.stop()
+  const wall = median(tick.map((s) => s.millis))
+  const bareWall = median(bare.map((s) => s.millis))
+  const rss = median(tick.map((s) => s.rss)) / 1024
+  const bareRss = median(bare.map((s) => s.rss)) / 1024
+  return [
+    result("cron-tick", {
+      id: "cron-tick-wall",
+      subject: "cron tick, wall time (median)",
+      value: wall,
+      unit: "ms",
+      baseline: { label: "node -e ''", value: bareWall },
+      ratio: wall / bareWall,
+      target: "<= 1.3x",
+      met: wall / bareWall <= 1.3,
+      detail: `${samples} runs each, interleaved; p95 ${formatNumber(percentile(tick.map((s) => s.millis), 95))} ms`
+    }),
+    result("cron-tick", {
+      id: "cron-tick-rss",
+      subject: "cron tick, peak RSS (median)",
+      value: rss,
+      unit: "MiB",
+      baseline: { label: "node -e ''", value: bareRss },
+      ratio: rss / bareRss,
+      target: "<= 1.3x",
+      met: rss / bareRss <= 1.3,
+      detail: TIME === undefined ? "no /usr/bin/time: not measured" : "/usr/bin/time -f %M"
+    })
+  ]
+}
+
+const sleeper = "#!/bin/sh\nexec sleep 1000000\n"
+
+/** A daemon with `count` sleeping services: start-up time, RSS once settled, and (optionally) CPU at rest. */
+const withServices = async (count: number, settle: number, idleFor: number | undefined) => {
+  const box = sandbox(`services-${count}`)
+  for (let i = 0; i < count; i++) writeScript(path.join(box.scripts, `s${String(i).padStart(4, "0")}`), sleeper)
+  const daemon = new Daemon(box)
+  const allStarted = await daemon.untilStarted(count, 120_000)
+  const startup = allStarted - daemon.launchedAt
+  await delay(settle)
+  const rss = rssKib(daemon.pid)
+  let idleCpu: number | undefined
+  if (idleFor !== undefined) {
+    const before = cpuTicksOfStat(readProc(daemon.pid, "stat") ?? "")
+    await delay(idleFor)
+    idleCpu = (cpuTicksOfStat(readProc(daemon.pid, "stat") ?? "") - before) / CLOCK_TICKS
+  }
+  await daemon.stop()
+  return { startup, rss, idleCpu }
+}
+
+const startupMemory: Run = async ({ quick, only }) => {
+  const idle = only.includes("idle-cpu")
+  const idleFor = quick ? 5_000 : 30_000
+  const settle = quick ? 1_000 : 3_000
+  const bare = await bareNodeRss()
+  const hundred = await withServices(100, settle, idle ? idleFor : undefined)
+  const thousand = await withServices(1000, settle, undefined)
+  const perService = (thousand.rss - hundred.rss) / 900
+  const results = [
+    result("startup-memory", {
+      id: "startup-100",
+      subject: "start-up, launch to 100 services running",
+      value: hundred.startup,
+      unit: "ms"
+    }),
+    result("startup-memory", {
+      id: "startup-1000",
+      subject: "start-up, launch to 1000 services running",
+      value: thousand.startup,
+      unit: "ms"
+    }),
+    result("startup-memory", {
+      id: "memory-100",
+      subject: "daemon RSS, 100 services",
+      value: hundred.rss / 1024,
+      unit: "MiB",
+      baseline: { label: "bare node at rest", value: bare / 1024 },
+      ratio: hundred.rss / bare,
+      target: "<= 1.5x",
+      met: hundred.rss / bare <= 1.5,
+      detail: `after ${settle / 1000} s settled`
+    }),
+    result("startup-memory", {
+      id: "memory-1000",
+      subject: "daemon RSS, 1000 services",
+      value: thousand.rss / 1024,
+      unit: "MiB",
+      baseline: { label: "bare node at rest", value: bare / 1024 },
+      ratio: thousand.rss / bare
+    }),
+    result("startup-memory", {
+      id: "memory-per-service",
+      subject: "RSS per additional service (100 → 1000)",
+      value: perService,
+      unit: "KiB",
+      target: "<= 64 KiB",
+      met: perService <= 64
+    })
+  ]
+  if (hundred.idleCpu !== undefined) {
+    results.push(result("idle-cpu", {
+      id: "idle-cpu-100",
+      subject: `idle CPU over ${idleFor / 1000} s, 100 services`,
+      value: hundred.idleCpu,
+      unit: "CPU-s",
+      target: quick ? "<= 0.15 CPU-s over 30 s" : "<= 0.15 CPU-s",
+      met: hundred.idleCpu <= (0.15 * idleFor) / 30_000,
+      detail: `utime+stime from /proc, ${1000 / CLOCK_TICKS} ms ticks`
+    }))
+  }
+  return results
+}
+
+/** Idle CPU is measured with the 100-service daemon of `startup-memory`. */
+const idleCpu: Run = async (options) =>
+  options.only.includes("startup-memory") ? [] : (await startupMemory(options)).filter((r) => r.figure === "idle-cpu")
+
+/**
+ * The floor of any respawn on this machine now: the same stamp script, run
+ * as the daemon runs it (through `setpriv --pdeathsig`), spawned by a bare
+ * Node; p50 of the spawn to the stamp.
+ */
+const spawnFloor = async (box: Sandbox, samples: number): Promise<number> => {
+  const stamp = path.join(box.stamps, "floor")
+  const script = path.join(box.dir, "floor.sh")
+  writeScript(script, stampScript(stamp, "exec sleep 1000000"))
+  const setpriv = which("setpriv")
+  const [command, args] = setpriv === undefined ? [script, []] : [setpriv, ["--pdeathsig", "SIGTERM", "--", script]]
+  const latencies: Array<number> = []
+  for (let i = 0; i < samples; i++) {
+    const spawnedAt = epochNow()
+    const child = spawn(command, args, { stdio: "ignore", detached: true })
+    if (child.pid !== undefined) groups.add(child.pid)
+    const line = await waitFor("the floor's stamp", () => readLines(stamp)[i], 10_000, 5)
+    latencies.push((parseStamp(line)?.millis ?? Number.NaN) - spawnedAt)
+    const exited = new Promise((resolve) => child.on("exit", resolve))
+    if (child.pid !== undefined) kill(-child.pid, "SIGKILL")
+    await exited
+    await delay(50)
+  }
+  return percentile(latencies, 50)
+}
+
+const FLOOR_LABEL = "floor: setpriv + the script spawned by a bare node, p50"
+
+const latencies = (
+  figure: Figure,
+  id: string,
+  subject: string,
+  samples: ReadonlyArray<number>,
+  target: number,
+  floor: number,
+  extra?: string
+) => {
+  const p50 = percentile(samples, 50)
+  return result(figure, {
+    id,
+    subject,
+    value: p50,
+    unit: "ms",
+    baseline: { label: FLOOR_LABEL, value: floor },
+    ratio: p50 / floor,
+    target: `p50 <= ${target} ms`,
+    met: p50 <= target,
+    detail: `p95 ${formatNumber(percentile(samples, 95))} ms, min ${formatNumber(Math.min(...samples))}, max ${formatNumber(Math.max(...samples))}, ${samples.length} samples${extra ?? ""}`
+  })
+}
+
+const restart: Run = async ({ quick }) => {
+  // First failure of each service: delay 0. One service per sample, since a
+  // second failure within the stable run waits 5 s.
+  const count = quick ? 8 : 25
+  const box = sandbox("restart")
+  const stampOf = (i: number) => path.join(box.stamps, `r${i}`)
+  for (let i = 0; i < count; i++) {
+    writeScript(path.join(box.scripts, `r${i}`), stampScript(stampOf(i), "exec sleep 1000000"))
+  }
+  const daemon = new Daemon(box)
+  await daemon.untilStarted(count, 60_000)
+  await waitFor("every first stamp", () => Array.from({ length: count }, (_, i) => readLines(stampOf(i)).length >= 1).every(Boolean) || undefined, 10_000)
+  await delay(500)
+  const samples: Array<number> = []
+  for (let i = 0; i < count; i++) {
+    const first = parseStamp(readLines(stampOf(i))[0] ?? "")
+    if (first?.pid === undefined) throw new Error(`no pid in the stamp of r${i}`)
+    const killedAt = epochNow()
+    kill(first.pid, "SIGKILL")
+    const second = await waitFor(`r${i} restarted`, () => {
+      const line = readLines(stampOf(i))[1]
+      return line === undefined ? undefined : parseStamp(line)
+    }, 10_000, 5)
+    samples.push(second.millis - killedAt)
+    await delay(100)
+  }
+  await daemon.stop()
+  const floor = await spawnFloor(box, quick ? 5 : 15)
+  return [latencies("restart", "restart-kill9", "restart after kill -9 (stamp)", samples, 10, floor)]
+}
+
+const reaction: Run = async ({ quick }) => {
+  const count = quick ? 6 : 20
+  const box = sandbox("reaction")
+  const staging = path.join(box.dir, "staging")
+  fs.mkdirSync(staging)
+  const daemon = new Daemon(box)
+  await daemon.until("the lock", () => daemon.lines.some((line) => line.includes("cronmon started")), 10_000)
+  await delay(300)
+  const samples: Array<number> = []
+  for (let i = 0; i < count; i++) {
+    const stamp = path.join(box.stamps, `m${i}`)
+    writeScript(path.join(staging, `m${i}`), stampScript(stamp, "exec sleep 1000000"))
+    const movedAt = epochNow()
+    fs.renameSync(path.join(staging, `m${i}`), path.join(box.scripts, `m${i}`))
+    const started = await waitFor(`m${i} started`, () => {
+      const line = readLines(stamp)[0]
+      return line === undefined ? undefined : parseStamp(line)
+    }, 10_000, 5)
+    samples.push(started.millis - movedAt)
+    await delay(100)
+  }
+  // One editor save is one restart: Vim's default save (write probe, the
+  // file renamed to a backup, a new file written, the backup removed), and
+  // GNU sed -i (a temporary file renamed over it).
+  const restartsOf = async (name: string, save: (file: string) => void) => {
+    const stamp = path.join(box.stamps, name)
+    const file = path.join(box.scripts, name)
+    writeScript(file, stampScript(stamp, "exec sleep 1000000"))
+    await waitFor(`${name} started`, () => readLines(stamp).length >= 1 || undefined, 10_000, 5)
+    await delay(300)
+    save(file)
+    await delay(quick ? 1_000 : 2_000)
+    return readLines(stamp).length - 1
+  }
+  const vim = await restartsOf("vim", (file) => {
+    const dir = path.dirname(file)
+    fs.writeFileSync(path.join(dir, "4913"), "")
+    fs.rmSync(path.join(dir, "4913"))
+    fs.renameSync(file, `${file}~`)
+    writeScript(file, `${fs.readFileSync(`${file}~`, "utf8")}# saved\n`)
+    fs.rmSync(`${file}~`)
+  })
+  const sed = await restartsOf("sed", (file) => {
+    spawnSync("sed", ["-i", "s/1000000/1000001/", file])
+  })
+  await daemon.stop()
+  const floor = await spawnFloor(box, quick ? 5 : 15)
+  const met = vim === 1 && sed === 1
+  const p50 = percentile(samples, 50)
+  return [
+    latencies("reaction", "reaction-mv", "reaction, script moved in to its process running (stamp)", samples, 100, floor),
+    result("reaction", {
+      id: "reaction-one-save",
+      subject: "restarts per editor save (Vim default, sed -i)",
+      value: Math.max(vim, sed),
+      unit: "restarts",
+      target: "1 each",
+      met,
+      detail: `Vim ${vim}, sed -i ${sed}; p50 above ${formatNumber(p50)} ms`
+    })
+  ]
+}
+
+const stopAllFigure: Run = async ({ quick }) => {
+  const results: Array<Result> = []
+  const stopTimeout = 3
+  for (const count of quick ? [100] : [100, 500]) {
+    const box = sandbox(`stop-all-${count}`)
+    for (let i = 0; i < count; i++) {
+      writeScript(path.join(box.scripts, `t${String(i).padStart(3, "0")}`), "#!/bin/sh\ntrap '' TERM\nexec sleep 1000000\n")
+    }
+    const daemon = new Daemon(box, ["--stop-timeout", `${stopTimeout}s`])
+    await daemon.untilStarted(count, 120_000)
+    await delay(1_000)
+    const signalledAt = epochNow()
+    const exitedAt = await daemon.stop()
+    const seconds = (exitedAt - signalledAt) / 1000
+    const left = Array.from(daemon.started.values()).filter(isRunning).length
+    results.push(result("stop-all", {
+      id: `stop-all-${count}`,
+      subject: `stop-all, ${count} services ignoring SIGTERM`,
+      value: seconds,
+      unit: "s",
+      target: `<= ${stopTimeout + 1} s (stop timeout ${stopTimeout} s + 1 s)`,
+      met: seconds <= stopTimeout + 1 && left === 0,
+      detail: left === 0 ? "none left running" : `${left} left running`
+    }))
+  }
+  return results
+}
+
+/** A journal of `size` bytes or more: closed sessions, then an unclean one with 20 leftovers at its end. */
+const bigJournal = (file: string, size: number) => {
+  const line = (type: string, data: object) => `${JSON.stringify({ time: new Date().toISOString(), type, data })}\n`
+  let session = line("acquired lock", { journal_id: `file:${file}+stderr` })
+  for (let i = 0; i < 20; i++) session += line("process spawned", { file: `svc${i}`, pid: 3_000_000 + i })
+  for (let i = 0; i < 20; i++) session += line("process exited", { file: `svc${i}`, pid: 3_000_000 + i, exit_code: 0 })
+  session += line("monitor quit", {})
+  const chunk = Buffer.from(session.repeat(Math.max(1, Math.floor(Math.min(size, 4 << 20) / session.length))))
+  const fd = fs.openSync(file, "w", 0o600)
+  for (let written = 0; written < size; written += chunk.length) fs.writeSync(fd, chunk)
+  let tail = line("acquired lock", { journal_id: `file:${file}+stderr` })
+  for (let i = 0; i < 20; i++) tail += line("process spawned", { file: `svc${i}`, pid: 3_100_000 + i })
+  fs.writeSync(fd, tail)
+  fs.closeSync(fd)
+  return fs.statSync(file).size
+}
+
+const worker = (args: ReadonlyArray<string>): Record<string, number> => {
+  const run = spawnSync(NODE, [path.join(REPO, "bench", "journal-worker.ts"), ...args], { encoding: "utf8" })
+  if (run.status !== 0) throw new Error(`journal-worker ${args.join(" ")}: ${run.stderr}`)
+  const parsed: unknown = JSON.parse(run.stdout)
+  if (typeof parsed !== "object" || parsed === null) throw new Error(`journal-worker: ${run.stdout}`)
+  return Object.fromEntries(Object.entries(parsed).map(([key, value]) => [key, Number(value)]))
+}
+
+const journal: Run = async ({ quick }) => {
+  const box = sandbox("journal")
+  const appendCount = quick ? 200 : 1000
+  const appends = worker(["appends", path.join(box.dir, "appends.json"), String(appendCount)])
+  const perSecond = appends["perSecond"] ?? Number.NaN
+  const rawPerSecond = appends["rawPerSecond"] ?? Number.NaN
+  const size = quick ? 64 << 20 : 1 << 30
+  const big = path.join(box.dir, "big.json")
+  const small = path.join(box.dir, "small.json")
+  const bigSize = bigJournal(big, size)
+  bigJournal(small, 1)
+  const smallSize = fs.statSync(small).size
+  const runs = quick ? 3 : 7
+  const bigMillis: Array<number> = []
+  const smallMillis: Array<number> = []
+  for (let i = 0; i < runs; i++) {
+    // Each open journals the leftovers' exits: cut back to where it was.
+    bigMillis.push(worker(["open", big])["millis"] ?? Number.NaN)
+    fs.truncateSync(big, bigSize)
+    smallMillis.push(worker(["open", small])["millis"] ?? Number.NaN)
+    fs.truncateSync(small, smallSize)
+  }
+  fs.rmSync(big)
+  const previous = median(bigMillis)
+  const previousSmall = median(smallMillis)
+  return [
+    result("journal", {
+      id: "journal-appends",
+      subject: "journal, durable appends per second",
+      value: perSecond,
+      unit: "appends/s",
+      baseline: { label: "write(2) on O_SYNC, one per line", value: rawPerSecond },
+      ratio: perSecond / rawPerSecond,
+      detail: `${appendCount} appends through the Journal layer`
+    }),
+    result("journal", {
+      id: "journal-previous-state",
+      subject: `journal, open and previous state from a ${formatNumber(bigSize / (1 << 30))} GiB journal`,
+      value: previous,
+      unit: "ms",
+      baseline: { label: `a ${formatNumber(smallSize / 1024)} KiB journal, same tail`, value: previousSmall },
+      ratio: previous / previousSmall,
+      target: "<= 50 ms",
+      met: previous <= 50,
+      detail: `median of ${runs}: lock, tail repair, previous state (20 leftovers)`
+    })
+  ]
+}
+
+const output: Run = async ({ quick }) => {
+  const size = quick ? 32 << 20 : 256 << 20
+  const runs = quick ? 1 : 3
+  // The service writes `size` bytes as fast as `head` can, once; restarted,
+  // it only sleeps.
+  const script = (stamp: string, done: string) =>
+    `#!/bin/bash\nif [ -e '${done}' ]; then exec sleep 1000000; fi\n: > '${done}'\necho "$EPOCHREALTIME" >> '${stamp}'\nexec head -c ${size} /dev/zero\n`
+  const through: Array<number> = []
+  const direct: Array<number> = []
+  for (let run = 0; run < runs; run++) {
+    const box = sandbox(`output-${run}`)
+    // Straight to a file.
+    const directStamp = path.join(box.stamps, "direct")
+    const directFile = path.join(box.dir, "direct.out")
+    const directScript = path.join(box.dir, "direct.sh")
+    writeScript(directScript, script(directStamp, path.join(box.dir, "direct.done")))
+    const fd = fs.openSync(directFile, "a", 0o600)
+    spawnSync(directScript, [], { stdio: ["ignore", fd, fd] })
+    fs.closeSync(fd)
+    const directStart = parseStamp(readLines(directStamp)[0] ?? "")?.millis ?? Number.NaN
+    direct.push(size / ((fs.statSync(directFile).mtimeMs - directStart) / 1000))
+    fs.rmSync(directFile)
+    // Through cronmon.
+    const stamp = path.join(box.stamps, "writer")
+    writeScript(path.join(box.scripts, "writer"), script(stamp, path.join(box.dir, "writer.done")))
+    const log = path.join(box.logs, "writer.log")
+    const daemon = new Daemon(box)
+    const start = await waitFor("the writer's stamp", () => parseStamp(readLines(stamp)[0] ?? "")?.millis, 30_000, 5)
+    const end = await waitFor("the whole output in the log", () => {
+      try {
+        const stats = fs.statSync(log)
+        return stats.size >= size ? stats.mtimeMs : undefined
+      } catch {
+        return undefined
+      }
+    }, 120_000, 5)
+    through.push(size / ((end - start) / 1000))
+    await daemon.stop()
+    fs.rmSync(box.logs, { recursive: true, force: true })
+  }
+  const mib = (bytesPerSecond: number) => bytesPerSecond / (1 << 20)
+  const value = mib(median(through))
+  const baseline = mib(median(direct))
+  return [result("output", {
+    id: "output-throughput",
+    subject: "output throughput through cronmon's logging",
+    value,
+    unit: "MiB/s",
+    baseline: { label: "the same service writing straight to a file", value: baseline },
+    ratio: value / baseline,
+    target: ">= 0.9x",
+    met: value / baseline >= 0.9,
+    detail: `${size >> 20} MiB from head -c, median of ${runs}`
+  })]
+}
+
+
+// ---------------------------------------------------------------------------
+// Peers
+
+const which = (command: string): string | undefined => {
+  const found = spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" })
+  return found.status === 0 ? found.stdout.trim() : undefined
+}
+
+/** The children of `pid` (from /proc; "poll": 10 ms granularity). */
+const childrenOf = (pid: number): Array<number> =>
+  (readProc(pid, `task/${pid}/children`) ?? "").trim().split(/\s+/).filter((id) => id !== "").map(Number)
+
+/** How to run a peer supervisor over a set of service scripts. */
+interface Peer {
+  readonly name: string
+  /** Starts it over `scripts` (name → absolute path); resolves with the pid whose children the services are. */
+  readonly start: (dir: string, scripts: ReadonlyArray<readonly [string, string]>) => Promise<number>
+  readonly stop: (dir: string, pid: number) => Promise<void>
+}
+
+const supervisordExits = new Map<number, Promise<void>>()
+
+const supervisord = (binary: string): Peer => ({
+  name: "supervisord",
+  start: async (dir, scripts) => {
+    const conf = path.join(dir, "supervisord.conf")
+    const programs = scripts.map(([name, file]) =>
+      `[program:${name}]\ncommand=${file}\nautorestart=true\nstartsecs=0\nstartretries=1000\nstopwaitsecs=3\n` +
+      `redirect_stderr=true\nstdout_logfile=${path.join(dir, `${name}.log`)}\n`
+    )
+    fs.writeFileSync(conf, [
+      `[supervisord]\nnodaemon=true\nlogfile=${path.join(dir, "supervisord.log")}\npidfile=${path.join(dir, "supervisord.pid")}\nchildlogdir=${dir}\n`,
+      ...programs
+    ].join("\n"))
+    const child = spawn(binary, ["-n", "-c", conf], { stdio: "ignore" })
+    if (child.pid === undefined) throw new Error("cannot start supervisord")
+    const pid = child.pid
+    groups.add(pid)
+    supervisordExits.set(pid, new Promise((resolve) => child.on("exit", () => resolve())))
+    return pid
+  },
+  stop: async (_dir, pid) => {
+    kill(pid, "SIGTERM")
+    // It stops its programs one tick at a time.
+    await Promise.race([supervisordExits.get(pid), delay(60_000)])
+    kill(pid, "SIGKILL")
+  }
+})
+
+const pm2 = (binary: string): Peer => ({
+  name: "PM2",
+  start: async (dir, scripts) => {
+    const env = { ...process.env, PM2_HOME: path.join(dir, "pm2") }
+    const ecosystem = path.join(dir, "ecosystem.json")
+    fs.writeFileSync(ecosystem, JSON.stringify({
+      apps: scripts.map(([name, file]) => ({
+        name,
+        script: file,
+        interpreter: "none",
+        autorestart: true,
+        restart_delay: 0,
+        out_file: path.join(dir, `${name}.log`),
+        error_file: path.join(dir, `${name}.log`)
+      }))
+    }))
+    const started = spawnSync(binary, ["start", ecosystem], { env, stdio: "ignore", timeout: 120_000 })
+    if (started.status !== 0) throw new Error("pm2 start failed")
+    const pid = Number(fs.readFileSync(path.join(dir, "pm2", "pm2.pid"), "utf8"))
+    groups.add(pid)
+    return pid
+  },
+  stop: async (dir, pid) => {
+    spawnSync(binary, ["kill"], { env: { ...process.env, PM2_HOME: path.join(dir, "pm2") }, stdio: "ignore", timeout: 30_000 })
+    kill(pid, "SIGKILL")
+  }
+})
+
+const peerFigures = async (peer: Peer, quick: boolean): Promise<Array<Result>> => {
+  const count = 100
+  const box = sandbox(`peer-${peer.name}`)
+  const scripts = Array.from({ length: count }, (_, i) => {
+    const name = `p${String(i).padStart(3, "0")}`
+    const file = path.join(box.scripts, name)
+    writeScript(file, stampScript(path.join(box.stamps, name), "exec sleep 1000000"))
+    return [name, file] as const
+  })
+  const launchedAt = epochNow()
+  const pid = await peer.start(box.dir, scripts)
+  try {
+    const startup = await waitFor(`${peer.name}: ${count} services`, () => childrenOf(pid).length >= count ? epochNow() : undefined, 120_000, 10) - launchedAt
+    await delay(quick ? 1_000 : 3_000)
+    const rss = rssKib(pid)
+    const samples: Array<number> = []
+    for (const [name] of scripts.slice(0, quick ? 8 : 25)) {
+      const stampFile = path.join(box.stamps, name)
+      const first = parseStamp(readLines(stampFile)[0] ?? "")
+      if (first?.pid === undefined) throw new Error(`${peer.name}: no stamp from ${name}`)
+      const killedAt = epochNow()
+      kill(first.pid, "SIGKILL")
+      const second = await waitFor(`${peer.name}: ${name} restarted`, () => {
+        const line = readLines(stampFile)[1]
+        return line === undefined ? undefined : parseStamp(line)
+      }, 10_000, 5)
+      samples.push(second.millis - killedAt)
+      await delay(100)
+    }
+    const p50 = percentile(samples, 50)
+    return [
+      result("peers", { id: `peer-${peer.name}-startup-100`, subject: `${peer.name}: start-up, 100 services (poll)`, value: startup, unit: "ms" }),
+      result("peers", { id: `peer-${peer.name}-memory-100`, subject: `${peer.name}: RSS, 100 services`, value: rss / 1024, unit: "MiB", detail: "the supervising process alone" }),
+      result("peers", {
+        id: `peer-${peer.name}-restart`,
+        subject: `${peer.name}: restart after kill -9 (stamp)`,
+        value: p50,
+        unit: "ms",
+        detail: `p95 ${formatNumber(percentile(samples, 95))} ms, ${samples.length} samples`
+      })
+    ]
+  } finally {
+    await peer.stop(box.dir, pid)
+  }
+}
+
+/** Lines for the report about the peers: installed or not. */
+let peerLines: Array<string> = []
+
+const peersFigure: Run = async ({ quick }) => {
+  const results: Array<Result> = []
+  peerLines = []
+  const found: Array<[string, string | undefined, (binary: string) => Peer]> = [
+    ["supervisord", which("supervisord"), supervisord],
+    ["PM2", which("pm2"), pm2]
+  ]
+  for (const [name, binary, make] of found) {
+    if (binary === undefined) {
+      peerLines.push(`${name}: not installed, no figures`)
+      continue
+    }
+    peerLines.push(`${name}: ${binary}`)
+    process.stdout.write(`  ${name}\n`)
+    try {
+      results.push(...await peerFigures(make(binary), quick))
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error)
+      peerLines.push(`${name}: failed: ${reason}`)
+      process.stderr.write(`  ${name} failed: ${reason}\n`)
+    }
+  }
+  return results
+}
+
+const RUNS: Record<Figure, Run> = {
+  "cron-tick": cronTick,
+  "startup-memory": startupMemory,
+  "idle-cpu": idleCpu,
+  restart,
+  reaction,
+  "stop-all": stopAllFigure,
+  journal,
+  output,
+  peers: peersFigure
+}
+
+// ---------------------------------------------------------------------------
+// Report
+
+const machine = () => {
+  const cpus = os.cpus()
+  return {
+    cpu: `${cpus[0]?.model ?? "unknown"} (${cpus.length} cores)`,
+    memory: `${formatNumber(os.totalmem() / (1 << 30))} GiB`,
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    loadAverage: os.loadavg().map((load) => Number(load.toFixed(2)))
+  }
+}
+
+/** A result as this harness writes it (enough of it to merge and print). */
+const isResult = (value: unknown): value is Result =>
+  typeof value === "object" && value !== null &&
+  "id" in value && typeof value.id === "string" &&
+  "figure" in value && FIGURES.some((figure) => figure === value.figure) &&
+  "subject" in value && typeof value.subject === "string" &&
+  "value" in value && typeof value.value === "number" &&
+  "unit" in value && typeof value.unit === "string" &&
+  "measuredAt" in value && typeof value.measuredAt === "string"
+
+const readEarlier = (): Array<Result> => {
+  try {
+    const parsed: unknown = JSON.parse(fs.readFileSync(RESULTS, "utf8"))
+    if (typeof parsed === "object" && parsed !== null && "results" in parsed && Array.isArray(parsed.results)) {
+      return parsed.results.filter(isResult)
+    }
+  } catch {
+    // none yet
+  }
+  return []
+}
+
+const NOTES_MARK = "<!-- notes: kept by npm run bench -->"
+
+/** What follows the notes mark in the current report: written by hand, kept across runs. */
+const keptNotes = (): string => {
+  try {
+    const text = fs.readFileSync(REPORT, "utf8")
+    const at = text.indexOf(NOTES_MARK)
+    return at < 0 ? `\n${NOTES_MARK}\n` : `\n${text.slice(at)}`
+  } catch {
+    return `\n${NOTES_MARK}\n`
+  }
+}
+
+const writeReport = (results: ReadonlyArray<Result>, options: Options, peerLines: ReadonlyArray<string>, loadAtStart: ReadonlyArray<number>) => {
+  const info = machine()
+  const command = `npm run bench${options.quick ? " -- --quick" : ""}${options.peers ? " -- --peers" : ""}`
+  const date = now()
+  fs.writeFileSync(RESULTS, `${JSON.stringify({ date, command, machine: { ...info, loadAverageAtStart: loadAtStart }, peers: peerLines, results }, null, 2)}\n`)
+  const lines = [
+    "# Benchmarks",
+    "",
+    "Written by `npm run bench` (bench/run.ts) from its last run; the raw figures are in",
+    "`bench/results.json`. Each figure is measured with the built CLI and real processes, beside",
+    "a baseline measured in the same run. Re-run on your machine with:",
+    "",
+    "```sh",
+    "npm ci && npm run build && npm run bench   # add --quick for a smoke run, --only a,b for some figures",
+    "```",
+    "",
+    `- date: ${date}`,
+    `- machine: ${info.cpu}, ${info.memory}, ${info.kernel}`,
+    `- Node: ${info.node}`,
+    `- load average at start: ${loadAtStart.join(", ")} (at the end: ${info.loadAverage.join(", ")})`,
+    `- command: \`${command}\`${options.only.filter((figure) => figure !== "peers").length < FIGURES.length - 1 ? ` (figures ${options.only.join(", ")} refreshed; the others from earlier runs, see each figure's time in results.json)` : ""}`,
+    "",
+    markdownTable(results),
+    "",
+    "How each figure is taken:",
+    "",
+    "- cron tick: `node dist/cronmon.js -j J -s S --logs L` while a daemon holds J's lock, against",
+    "  `node -e ''`, interleaved; wall time around the spawn, peak RSS by `/usr/bin/time -f %M`.",
+    "- start-up: the daemon's launch to its stderr saying the last of N `sleep` services started.",
+    "  Memory: the daemon's VmRSS once settled, against a bare `node` at rest.",
+    "- idle CPU: the daemon's utime+stime from /proc over the window, 100 services, nothing happening.",
+    "- restart, reaction: \"stamp\": a bash service appends `$EPOCHREALTIME` first thing; the",
+    "  latency is that stamp minus the time of the `kill -9` or the `rename` into the directory.",
+    "  Restart samples are first failures (delay 0) of distinct services.",
+    "- stop-all: services run `trap '' TERM; exec sleep`; SIGTERM to the daemon until it exits.",
+    "- journal: appends through the Journal layer (O_SYNC) against bare O_SYNC writes; opening a",
+    "  big journal (lock, tail repair, previous state) against a small one with the same tail.",
+    "- output: `head -c` into the service's output, the stamp to the log's last write (mtime),",
+    "  against the same script writing straight to a file.",
+    "",
+    "Peers (`--peers`):",
+    "",
+    ...(peerLines.length === 0 ? ["- not asked for in this run"] : peerLines.map((line) => `- ${line}`)),
+    ""
+  ]
+  fs.writeFileSync(REPORT, lines.join("\n") + keptNotes())
+}
+
+// ---------------------------------------------------------------------------
+// Main
+
+const main = async () => {
+  let options: Options
+  try {
+    options = parseOptions(process.argv.slice(2))
+  } catch (error) {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exit(2)
+  }
+  if (options.help) {
+    process.stdout.write(`usage: npm run bench -- [--quick] [--peers] [--only ${FIGURES.join(",")}]\n`)
+    return
+  }
+  if (Number(process.versions.node.split(".")[0]) < 24) {
+    process.stderr.write(`bench: Node ${process.version} is too old; run it with the pinned Node (npm run bench)\n`)
+    process.exit(1)
+  }
+  if (!fs.existsSync(CLI)) {
+    process.stderr.write(`bench: ${CLI} is missing: run \`npm run build\` first\n`)
+    process.exit(1)
+  }
+  ROOT = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-bench-")))
+  const cleanUp = () => {
+    killEverything()
+    fs.rmSync(ROOT, { recursive: true, force: true })
+  }
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => {
+      process.stderr.write(`\nbench: ${signal}: stopping everything\n`)
+      cleanUp()
+      process.exit(130)
+    })
+  }
+  const loadAtStart = os.loadavg().map((load) => Number(load.toFixed(2)))
+  process.stdout.write(`cronmon bench: Node ${process.version}, ${os.cpus().length} cores, load ${loadAtStart.join(" ")}${options.quick ? ", quick" : ""}\n`)
+  const fresh: Array<Result> = []
+  let failed = false
+  try {
+    for (const figure of FIGURES) {
+      if (!options.only.includes(figure)) continue
+      process.stdout.write(`${figure}\n`)
+      try {
+        fresh.push(...await RUNS[figure](options))
+      } catch (error) {
+        failed = true
+        process.stderr.write(`  ${figure} failed: ${error instanceof Error ? error.message : String(error)}\n`)
+        await stopAll()
+      }
+    }
+  } finally {
+    await stopAll()
+    cleanUp()
+  }
+  for (const line of peerLines) process.stdout.write(`${line}\n`)
+  writeReport(mergeResults(readEarlier(), fresh), options, peerLines, loadAtStart)
+  process.stdout.write(`wrote ${path.relative(process.cwd(), RESULTS)} and ${path.relative(process.cwd(), REPORT)}\n`)
+  if (failed) process.exitCode = 1
+}
+
+await main()
