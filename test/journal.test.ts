@@ -104,6 +104,36 @@ describe("JournalFile", () => {
       assert.deepStrictEqual(types(file).slice(-2), ["acquired lock", "log truncated"])
     }))
 
+  it.live("truncated under it (`: > journal`), writes again the services known and the processes running", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "journal.json")
+      yield* withJournal(file, (journal) =>
+        Effect.gen(function*() {
+          yield* journal.append(Events.listModified("add", "web"))
+          yield* journal.append(Events.listModified("add", "broken"))
+          yield* journal.append(Events.spawned("web", 4242))
+          fs.truncateSync(file, 0)
+          yield* journal.append(Events.spawnError("broken", "no such file"))
+        }))
+      const text = fs.readFileSync(file, "utf8")
+      assert.deepStrictEqual(types(file), [
+        "acquired lock",
+        "warning",
+        "process list modified",
+        "process list modified",
+        "process spawned",
+        "process spawn error"
+      ])
+      assert.include(text, "the journal was truncated")
+      assert.include(text, `"pid":4242`)
+      assert.notInclude(text, "\u0000", "no hole where the old end was")
+      // The next start still finds the running service.
+      assert.deepStrictEqual(
+        previousStateOf(text.trim().split("\n").reverse()).leftovers.map((l) => l.pid),
+        [4242]
+      )
+    }))
+
   it.effect("finds the processes an unclean session left", () =>
     Effect.gen(function*() {
       const file = path.join(tempDir(), "journal.json")

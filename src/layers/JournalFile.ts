@@ -278,7 +278,23 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       let failing = false
       let lostEvents = 0
       const lostSpawns = new Set<number>()
+      // Where this layer's last line ended, to notice the journal truncated
+      // under it (`: > journal`): what it must hold is then written again.
+      let writtenFd = -1
+      let writtenEnd = 0
+      const truncatedUnderUs = (): boolean => {
+        try {
+          return fd === writtenFd && fs.fstatSync(fd).size < writtenEnd
+        } catch {
+          return false
+        }
+      }
       const write = (entry: JournalEntry): void => {
+        if (truncatedUnderUs()) {
+          writtenFd = -1
+          const why = Events.warning("journal", "the journal was truncated: continuing with what is running")
+          for (const kept of carried(entry.time, why)) write(kept)
+        }
         if (entry.type === "process spawned") running.set(entry.data.pid, entry)
         if (entry.type === "process exited") running.delete(entry.data.pid)
         if (entry.type === "process list modified") {
@@ -295,6 +311,8 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
             fs.ftruncateSync(fd, end)
             throw new Error("no space left on device (short write)")
           }
+          writtenFd = fd
+          writtenEnd = end + line.length
           if (failing) {
             failing = false
             const lost = lostEvents
@@ -324,20 +342,27 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       const append = (event: JournalEvent) =>
         Effect.map(Clock.currentTimeMillis, (time) => write({ time, ...event }))
       const id = `file:${file}${options.echo === undefined ? "" : "+stderr"}`
-      // The current session alone outgrew the bound (a long run, a crash
-      // loop): begin the journal again with a new session that carries what
-      // previous state and status need, the services known and the processes
-      // still running, so nothing running is ever forgotten.
       let sessionBegan: number | undefined
+      // What a journal begun again must hold for previous state and status:
+      // this session's `acquired lock`, why it begins again, the services
+      // known and the processes still running (leftovers of earlier
+      // sessions not yet cleaned up included), so nothing running is ever
+      // forgotten.
+      const carried = (time: number, why: JournalEvent): Array<JournalEntry> => [
+        { time: sessionBegan ?? time, ...Events.acquiredLock(id, process.pid) },
+        { time, ...why },
+        ...[...known].map((name) => ({ time, ...Events.listModified("add", name) })),
+        ...running.values()
+      ]
+      // The current session alone outgrew the bound (a long run, a crash
+      // loop): begin the journal again with what it must hold.
       let carriedTooBig = false
       const restart = (time: number) => {
-        const carried: Array<JournalEntry> = [
-          { time: sessionBegan ?? time, ...Events.acquiredLock(id, process.pid) },
-          { time, ...Events.logTruncated(`the current session passed ${maxBytes} bytes: the journal begins again with what is running`) },
-          ...[...known].map((name) => ({ time, ...Events.listModified("add", name) })),
-          ...running.values()
-        ]
-        const content = Buffer.from(carried.map((entry) => encodeLine(entry) + "\n").join(""))
+        const entries = carried(
+          time,
+          Events.logTruncated(`the current session passed ${maxBytes} bytes: the journal begins again with what is running`)
+        )
+        const content = Buffer.from(entries.map((entry) => encodeLine(entry) + "\n").join(""))
         // A bound too small for what must be kept would rewrite the journal
         // at every event: say so once and let it grow.
         if (maxBytes === undefined || content.length > maxBytes / 2) {
@@ -351,7 +376,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
           replaceWith(content)
           sessionStart = 0
           mayShrink = true
-          for (const entry of carried) options.echo?.(formatHuman(entry))
+          for (const entry of entries) options.echo?.(formatHuman(entry))
         } catch (error) {
           process.stderr.write(`cronmon: cannot keep the journal ${file} under ${maxBytes} bytes: ${errorMessage(error)}\n`)
         }
@@ -394,9 +419,10 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
         fs.closeSync(previous)
         sessionStart = fs.fstatSync(fd).size
         watch()
-        yield* append(Events.acquiredLock(id, process.pid))
-        yield* append(Events.warning("journal", "the journal was moved or removed: continuing in a new file"))
-        for (const spawned of [...running.values()]) write(spawned)
+        const time = yield* Clock.currentTimeMillis
+        for (const entry of carried(time, Events.warning("journal", "the journal was moved or removed: continuing in a new file"))) {
+          write(entry)
+        }
       })
       yield* Effect.forkScoped(Effect.forever(Effect.andThen(Queue.take(moved), reopen)))
 
