@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Queue } from "effect"
+import { Effect, Option, Queue } from "effect"
 import { Events } from "../domain/JournalEvent.ts"
 import { pollWhile } from "../domain/Poll.ts"
 import { Journal } from "../services/Journal.ts"
@@ -83,7 +83,15 @@ export const startReaper = Effect.gen(function*() {
 
   return {
     terminateOrphans: Effect.gen(function*() {
-      const left = yield* orphans
+      // Members of a service's own group are stopped with it, not left
+      // behind: at shutdown they are re-parented here for the instant
+      // between their service's death and their own.
+      const services = yield* supervisor.pids
+      const left = yield* Effect.filter(yield* orphans, (child) =>
+        child.zombie
+          ? Effect.succeed(false)
+          : Effect.map(system.identify(child.pid), (identity) =>
+            !(Option.isSome(identity) && services.has(identity.value.pgid))))
       if (left.length === 0) return
       yield* journal.append(Events.warning("reaper", `terminating ${left.length} processes that services left behind`))
       yield* signalAll("SIGTERM")
