@@ -37,6 +37,20 @@ describe("checkExecutable: what execvp would otherwise run through /bin/sh, or f
     assert.strictEqual(refusal(file("foreign-elf", foreign)), "ENOEXEC")
   })
 
+  it("refuses a binary for this machine that the kernel's loader would not load (execvp would run it through /bin/sh)", () => {
+    const binary = fs.readFileSync("/bin/true")
+    // A header over garbage: no program headers.
+    const header = Buffer.alloc(64)
+    binary.copy(header, 0, 0, 20)
+    assert.strictEqual(refusal(file("header-only", header)), "ENOEXEC")
+    // Cut off before its program headers end.
+    assert.strictEqual(refusal(file("cut-elf", binary.subarray(0, 100))), "ENOEXEC")
+    // An object file, not an executable.
+    const object = Buffer.from(binary)
+    object.writeUInt16LE(1, 16)
+    assert.strictEqual(refusal(file("object-elf", object)), "ENOEXEC")
+  })
+
   it("refuses a bad interpreter: missing, a directory, not executable", () => {
     assert.strictEqual(refusal(file("no-interp", "#!/nonexistent/sh\n")), "ENOENT")
     assert.strictEqual(refusal(file("dir-interp", "#!/tmp\n")), "EACCES")

@@ -95,6 +95,25 @@ const ELF_MACHINE: Readonly<Record<string, number>> = { x64: 62, arm64: 183, ia3
 
 const errnoCode = (error: unknown): string => errorCode(error) ?? "EIO"
 
+const ET_EXEC = 2
+const ET_DYN = 3
+
+// The header checks of the kernel's ELF loader (load_elf_binary,
+// load_elf_phdrs) that a damaged binary fails with ENOEXEC: its type, the
+// size and count of its program headers, and that they lie in the file.
+const elfHeaderFault = (head: Buffer, size: number): Option.Option<string> => {
+  const is64 = head[4] === 2
+  if (head.length < (is64 ? 64 : 52)) return Option.some("a truncated binary")
+  const type = head.readUInt16LE(16)
+  if (type !== ET_EXEC && type !== ET_DYN) return Option.some(`not an executable binary (ELF type ${type})`)
+  const headersAt = is64 ? Number(head.readBigUInt64LE(32)) : head.readUInt32LE(28)
+  const headerSize = head.readUInt16LE(is64 ? 54 : 42)
+  const headers = head.readUInt16LE(is64 ? 56 : 44)
+  const fits = headerSize === (is64 ? 56 : 32) && headers >= 1 && headers * headerSize <= 65536 &&
+    headersAt + headers * headerSize <= size
+  return fits ? Option.none() : Option.some("a damaged binary (its program headers are missing or out of place)")
+}
+
 /**
  * Why `file` cannot be executed, if it cannot: what `execve` would say
  * (ENOENT, EACCES, ENOEXEC for a file that is neither a `#!` script nor an
@@ -110,11 +129,13 @@ export const checkExecutable = (file: string): Option.Option<SpawnRefusal> => {
     return Option.some({ code, message: code === "EACCES" ? "permission denied" : "no such file" })
   }
   let head: Buffer
+  let size: number
   try {
     const fd = fs.openSync(file, "r")
     try {
       const buffer = Buffer.alloc(BINPRM_BUF_SIZE)
       head = buffer.subarray(0, fs.readSync(fd, buffer, 0, BINPRM_BUF_SIZE, 0))
+      size = fs.fstatSync(fd).size
     } finally {
       fs.closeSync(fd)
     }
@@ -127,9 +148,9 @@ export const checkExecutable = (file: string): Option.Option<SpawnRefusal> => {
     // What the kernel would refuse with ENOEXEC, and execvp then hand to /bin/sh.
     if (head.length < 20) return refuse("a truncated binary")
     const machine = head.readUInt16LE(18) // little-endian is what Node runs on (x86, arm)
-    return ELF_MACHINE[process.arch] === undefined || machine === ELF_MACHINE[process.arch]
-      ? Option.none()
-      : refuse(`a binary for another machine (ELF machine ${machine})`)
+    if (ELF_MACHINE[process.arch] === undefined) return Option.none()
+    if (machine !== ELF_MACHINE[process.arch]) return refuse(`a binary for another machine (ELF machine ${machine})`)
+    return Option.flatMap(elfHeaderFault(head, size), refuse)
   }
   const text = head.toString("latin1")
   if (!text.startsWith("#!")) return refuse("not an executable format (no #! line, not a binary)")

@@ -80,7 +80,8 @@ describe("misbehaving services", () => {
     }
     write("no-interpreter", "#!/nonexistent/sh\nexit 0\n")
     write("random-bytes", Buffer.from([0x00, 0x13, 0x37, 0xfe, 0xff, 0x10, 0x20]))
-    // An ELF header for this machine over garbage: only execve can tell.
+    // An ELF header for this machine over garbage: the kernel refuses it
+    // with ENOEXEC, and execvp would then run it through /bin/sh.
     const elf = Buffer.alloc(64)
     Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]).copy(elf)
     elf.writeUInt16LE(2, 16)
@@ -99,6 +100,7 @@ describe("misbehaving services", () => {
     const reasons = (file: string) => eventsOf(journal, "process spawn error", file).map((e) => String(e.data["reason"]))
     expect(reasons("no-interpreter")[0]).toContain("bad interpreter /nonexistent/sh")
     expect(reasons("random-bytes")[0]).toContain("ENOEXEC")
+    expect(reasons("garbage-elf")[0]).toContain("ENOEXEC")
     expect(eventsOf(journal, "process list modified", "self-deleting").map((e) => e.data["op"])).toEqual([
       "add",
       "remove"
