@@ -97,24 +97,31 @@ export const follower = (
     }
   }
 
-  // The files rotated after the one `held` (now one of `rotations`), oldest first, read whole.
-  const missedRotations = (held: number, notices: Array<string>): Array<string> => {
+  const sameFile = (name: string, stats: fs.Stats): boolean => {
+    try {
+      const other = fs.statSync(name)
+      return other.ino === stats.ino && other.dev === stats.dev
+    } catch {
+      return false
+    }
+  }
+
+  // The files rotated after `held` and before `next` (the file now at the
+  // path, opened before this listing so that a rotation in between shows as
+  // one more name here, not a file skipped), read whole, oldest first.
+  // Listed by identity: names shift with every rotation.
+  const missedRotations = (held: number, next: number | undefined, notices: Array<string>): Array<string> => {
     const names = options.rotations?.() ?? []
     if (names.length === 0) return []
-    const { ino, dev } = fs.fstatSync(held)
-    const at = names.findIndex((name) => {
-      try {
-        const stats = fs.statSync(name)
-        return stats.ino === ino && stats.dev === dev
-      } catch {
-        return false
-      }
-    })
+    const heldStats = fs.fstatSync(held)
+    const at = names.findIndex((name) => sameFile(name, heldStats))
+    const nextStats = next === undefined ? undefined : fs.fstatSync(next)
+    const nextAt = nextStats === undefined ? -1 : names.findIndex((name) => sameFile(name, nextStats))
     if (at < 0) {
       notices.push(`${file} was rotated faster than it was read: lines may be missing`)
-      return []
+      return readWhole(names.slice(nextAt + 1))
     }
-    return readWhole(names.slice(0, at))
+    return readWhole(names.slice(nextAt + 1, at))
   }
 
   // Files given newest first, read whole, oldest first; each read once.
@@ -135,26 +142,32 @@ export const follower = (
     poll: () => {
       const notices: Array<string> = []
       const lines: Array<string> = []
-      const had = fd !== undefined
       if (fd !== undefined) {
         lines.push(...readNew(fd, notices))
         if (replaced(fd)) {
           // What was written before the move, then the files rotated since.
           lines.push(...readNew(fd, notices))
-          lines.push(...missedRotations(fd, notices))
+          const next = tryOpen(file)
+          lines.push(...missedRotations(fd, next, notices))
           fs.closeSync(fd)
-          fd = undefined
+          fd = next
           offset = 0
+          if (fd !== undefined) {
+            if (options.quietOnReplace !== true) notices.push(`${file} was replaced: following the new file`)
+            lines.push(...readNew(fd, notices))
+          }
+          return { lines, notice: notices.length === 0 ? undefined : notices.join("; ") }
         }
       }
       if (fd === undefined) {
-        // Missing until now: rotations may have happened before it was opened.
-        if (!had) lines.push(...readWhole((options.rotations?.() ?? []).filter((name) => !seen.has(identity(name)))))
         fd = tryOpen(file)
-        if (fd !== undefined) {
-          if (had && options.quietOnReplace !== true) notices.push(`${file} was replaced: following the new file`)
-          lines.push(...readNew(fd, notices))
-        }
+        // Missing until now: rotations may have happened before it was
+        // opened (listed after opening it, so none falls in between).
+        const opened = fd === undefined ? undefined : fs.fstatSync(fd)
+        const names = options.rotations?.() ?? []
+        const nextAt = opened === undefined ? -1 : names.findIndex((name) => sameFile(name, opened))
+        lines.push(...readWhole(names.slice(nextAt + 1)))
+        if (fd !== undefined) lines.push(...readNew(fd, notices))
       }
       return { lines, notice: notices.length === 0 ? undefined : notices.join("; ") }
     },
