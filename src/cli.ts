@@ -18,9 +18,10 @@ import { prepareScriptsDirectory } from "./layers/Directories.ts"
 import * as Live from "./layers/Live.ts"
 import { crontab } from "./programs/cron.ts"
 import { daemon } from "./programs/daemon.ts"
-import { journalCommand } from "./programs/journal.ts"
+import { journalCommand, parseSince } from "./programs/journal.ts"
 import { logsCommand } from "./programs/logs.ts"
 import { styleFor } from "./programs/Output.ts"
+import { describeError, quietUsagePresenter, usageLine } from "./programs/Usage.ts"
 import { statusExitCode, statusJson, statusReport, statusText } from "./programs/status.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import { defaultSettings, makeSettings, type SettingsShape } from "./services/Settings.ts"
@@ -259,8 +260,13 @@ const journal = Command.make("journal", {
   ),
   since: Flag.String("since").pipe(
     Flag.withMetavar("DURATION|TIME"),
+    // A value that is neither is a usage error (exit 2), found before reading.
+    Flag.filter(
+      (text) => parseSince(text, Date.now()) !== undefined,
+      (text) => `not a duration or a time: ${text} (try 10m, 2h, 1d or 2026-11-23T19:00:00Z)`
+    ),
     Flag.optional,
-    Flag.withDescription("Only events since then: 10m, 2h, or a time such as 2026-11-23T19:00:00Z")
+    Flag.withDescription("Only events since then: 10m, 2h, 1d, or a time such as 2026-11-23T19:00:00Z")
   ),
   follow: Flag.Boolean("follow").pipe(
     Flag.withAlias("f"),
@@ -333,8 +339,12 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
         ? Effect.as(Console.error(`cronmon: ${error.message}`), 1)
         : error._tag === "ExitWith"
         ? Effect.succeed(error.code)
-        : Effect.succeed(2) // usage: effect/cli has printed the help and the errors
+        : error._tag === "ShowHelp"
+        // Help without errors was asked for and printed; errors are usage errors.
+        ? error.errors.length === 0 ? Effect.succeed(0) : Effect.as(Console.error(usageLine(error)), 2)
+        : Effect.as(Console.error(`cronmon: ${describeError(error)}`), 2)
     ),
+    Effect.provide(quietUsagePresenter),
     Effect.provide(NodeServices.layer)
   )
 

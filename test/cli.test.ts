@@ -24,6 +24,10 @@ describe("paths", () => {
     assert.strictEqual(parseDurationMillis("500ms"), 500)
     assert.strictEqual(parseDurationMillis("2m"), 120_000)
     assert.strictEqual(parseDurationMillis("1 hour"), 3_600_000)
+    // Days, for `journal --since 1d` (the reviewer's `--since 1d` was refused).
+    assert.strictEqual(parseDurationMillis("1d"), 86_400_000)
+    assert.strictEqual(parseDurationMillis("2 days"), 172_800_000)
+    assert.strictEqual(parseDurationMillis("1 day"), 86_400_000)
     for (const bad of ["", "abc", "-1s", "3 parsecs", "1e3"]) assert.isUndefined(parseDurationMillis(bad), bad)
   })
 })

@@ -60,17 +60,38 @@ describe("command line", () => {
     expect(result.stdout).toContain(version)
   })
 
-  it("an unknown flag is a usage error (exit 2)", { timeout: 20_000 }, () => {
+  it("an unknown flag is a usage error (exit 2): one line on stderr, no help", { timeout: 20_000 }, () => {
     const result = sandbox.run(["--no-such-flag", ...sandbox.daemonArgs()])
     expect(result.status).toBe(2)
-    expect(result.stderr).toMatch(/no-such-flag/)
+    expect(result.stdout).toBe("")
+    expect(result.stderr).toMatch(/^cronmon: unknown flag --no-such-flag[^\n]* \(see cronmon --help\)\n$/)
+    const sub = sandbox.run(["status", "--bogus"])
+    expect(sub.status).toBe(2)
+    expect(sub.stdout).toBe("")
+    expect(sub.stderr).toBe("cronmon: unknown flag --bogus (see cronmon status --help)\n")
   })
 
   it("a bad --stop-timeout is a usage error (exit 2)", { timeout: 20_000 }, () => {
     const result = sandbox.run(["-j", sandbox.journal, "-s", sandbox.scripts, "--stop-timeout", "abc"])
     expect(result.status).toBe(2)
-    expect(result.stderr).toMatch(/stop-timeout/)
+    expect(result.stdout).toBe("")
+    expect(result.stderr).toMatch(/^cronmon: --stop-timeout: not a duration: abc[^\n]*\n$/)
     expect(fs.existsSync(sandbox.journal)).toBe(false) // no daemon started
+  })
+
+  it("journal --since: nonsense is a usage error (exit 2), days are a duration", { timeout: 20_000 }, () => {
+    const bad = sandbox.run(["journal", "-j", sandbox.journal, "--since", "nonsense"])
+    expect(bad.status).toBe(2)
+    expect(bad.stdout).toBe("")
+    expect(bad.stderr).toMatch(/^cronmon: --since: not a duration or a time: nonsense[^\n]*\n$/)
+    fs.writeFileSync(
+      sandbox.journal,
+      JSON.stringify({ time: new Date().toISOString(), type: "acquired lock", data: { journal_id: "x", pid: 1 } }) + "\n"
+    )
+    const day = sandbox.run(["journal", "-j", sandbox.journal, "--since", "1d"])
+    expect(day.stderr).toBe("")
+    expect(day.status).toBe(0)
+    expect(day.stdout).toContain("cronmon started, pid 1")
   })
 
   it("a scripts path that is a file is fatal (exit 1, one line)", { timeout: 20_000 }, () => {
