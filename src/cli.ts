@@ -19,6 +19,7 @@ import * as Live from "./layers/Live.ts"
 import { crontab } from "./programs/cron.ts"
 import { daemon } from "./programs/daemon.ts"
 import { journalCommand, parseSince } from "./programs/journal.ts"
+import { lockState } from "./programs/lockCheck.ts"
 import { logsCommand } from "./programs/logs.ts"
 import { styleFor } from "./programs/Output.ts"
 import { describeError, quietUsagePresenter, usageLine } from "./programs/Usage.ts"
@@ -235,9 +236,11 @@ const status = Command.make("status", {
 }, ({ json }) =>
   Effect.gen(function*() {
     const flags = yield* root
-    const report = yield* statusReport(path.resolve(flags.journal)).pipe(
+    const file = path.resolve(flags.journal)
+    const report = yield* statusReport(file, lockState(file)).pipe(
       Effect.provide(SystemLinux.layer),
-      Effect.mapError(fatal)
+      // Unreadable: the daemon's state is unknown (exit 4, as init scripts have it).
+      Effect.catch((message) => Effect.andThen(Console.error(`cronmon: ${message}`), new ExitWith({ code: 4 })))
     )
     yield* Console.log(json ? statusJson(report) : statusText(report, styleFor(process.stdout.isTTY === true, process.env)))
     const code = statusExitCode(report)

@@ -7,7 +7,6 @@
  * @since 0.1.0
  */
 import * as fs from "node:fs"
-import { errorMessage } from "../domain/Errors.ts"
 import { endOfLastNewline } from "../domain/LinesBackward.ts"
 import { randomAccess } from "../layers/JournalFile.ts"
 
@@ -37,7 +36,8 @@ const tryOpen = (file: string): number | undefined => {
 
 /**
  * Opens `file` to follow it. A missing file is an error unless `missingOk`
- * (then it is followed once it appears).
+ * (then it is followed once it appears). Throws Node's error when `file`
+ * cannot be read (a directory: EISDIR), for the caller to name the file.
  *
  * @since 0.1.0
  */
@@ -50,14 +50,15 @@ export const follower = (
     readonly rotations?: (() => ReadonlyArray<string>) | undefined
   } = {}
 ): Follower => {
-  let fd: number | undefined
+  // Node's errors as they are (with their code): the caller says what the file is.
+  let fd: number | undefined = options.missingOk === true ? tryOpen(file) : fs.openSync(file, "r")
+  let initial: { readonly fd: number; readonly end: number } | undefined
   try {
-    fd = tryOpen(file)
+    initial = fd === undefined ? undefined : { fd, end: endOfLastNewline(randomAccess(fd)) }
   } catch (error) {
-    throw new Error(`cannot read ${file}: ${errorMessage(error)}`)
+    if (fd !== undefined) fs.closeSync(fd)
+    throw error
   }
-  if (fd === undefined && options.missingOk !== true) throw new Error(`cannot read ${file}: no such file`)
-  const initial = fd === undefined ? undefined : { fd, end: endOfLastNewline(randomAccess(fd)) }
   let offset = initial?.end ?? 0
   const identity = (name: string): string | undefined => {
     try {

@@ -7,7 +7,7 @@
 import { Console, Duration, Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { errorCode, errorMessage } from "../domain/Errors.ts"
+import { errorCode, errorMessage, readFailure } from "../domain/Errors.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { randomAccess } from "../layers/JournalFile.ts"
 import { follower } from "./Follow.ts"
@@ -27,7 +27,7 @@ export const logFiles = (logsDir: string, name: string): Array<string> => {
   } catch (error) {
     // No directory yet is no log yet; any other failure is the user's to know.
     if (errorCode(error) === "ENOENT") return []
-    throw new Error(`cannot read the logs directory ${logsDir}: ${errorMessage(error)}`)
+    throw new Error(readFailure("the logs directory", logsDir, error))
   }
   const prefix = `${name}.log`
   const rotated = entries
@@ -88,7 +88,7 @@ export const logsCommand = (
           quietOnReplace: true,
           rotations: () => logFiles(logsDir, name).filter((file) => file !== main)
         }),
-      catch: errorMessage
+      catch: (error) => readFailure("the log", main, error)
     })
     const opened = follow.openedAt()
     const first = yield* Effect.try({

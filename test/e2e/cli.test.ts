@@ -94,6 +94,20 @@ describe("command line", () => {
     expect(day.stdout).toContain("cronmon started, pid 1")
   })
 
+  it("journal and logs name a path they cannot read in one line", { timeout: 20_000 }, () => {
+    const journal = sandbox.run(["journal", "-j", sandbox.root])
+    expect(journal.status).toBe(1)
+    expect(journal.stderr).toBe(`cronmon: the journal ${sandbox.root} is a directory\n`)
+    const missing = sandbox.run(["journal", "-j", sandbox.journal])
+    expect(missing.status).toBe(1)
+    expect(missing.stderr).toBe(`cronmon: no journal at ${sandbox.journal}\n`)
+    const file = path.join(sandbox.root, "not-a-dir")
+    fs.writeFileSync(file, "")
+    const logs = sandbox.run(["logs", "web", "--logs", file])
+    expect(logs.status).toBe(1)
+    expect(logs.stderr).toMatch(new RegExp(`^cronmon: the logs directory ${file} is not a directory[^\n]*\n$`))
+  })
+
   it("a scripts path that is a file is fatal (exit 1, one line)", { timeout: 20_000 }, () => {
     const file = path.join(sandbox.root, "not-a-dir")
     fs.writeFileSync(file, "")
