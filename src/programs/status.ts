@@ -262,7 +262,8 @@ const STATE_COLOUR: Readonly<Record<ServiceStatus["state"], "green" | "yellow" |
   waiting: "yellow",
   failing: "red",
   gone: "red",
-  stopped: "dim"
+  stopped: "dim",
+  removed: "dim"
 }
 
 /**
