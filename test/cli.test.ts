@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { nodeTooOld } from "../src/domain/NodeVersion.ts"
 import { defaultPaths, parseDurationMillis } from "../src/domain/Paths.ts"
 import { crontab, quote } from "../src/programs/cron.ts"
 
@@ -43,5 +44,15 @@ describe("cron", () => {
     const lines = crontab(["/usr/bin/node", "/opt/cronmon.js", "-j", "/j"]).split("\n").filter((l) => !l.startsWith("#"))
     const command = `'/usr/bin/node' '/opt/cronmon.js' '-j' '/j' >/dev/null 2>&1`
     assert.deepStrictEqual(lines, [`@reboot ${command}`, `* * * * * ${command}`, ""])
+  })
+})
+
+describe("node version", () => {
+  it("refuses a Node older than 22.19 in one line", () => {
+    assert.strictEqual(nodeTooOld("20.20.2"), "cronmon: needs Node >= 22.19 (this is 20.20.2)")
+    assert.strictEqual(nodeTooOld("22.18.0"), "cronmon: needs Node >= 22.19 (this is 22.18.0)")
+    assert.isUndefined(nodeTooOld("22.19.0"))
+    assert.isUndefined(nodeTooOld("24.1.0"))
+    assert.isUndefined(nodeTooOld("100.0.0"))
   })
 })
