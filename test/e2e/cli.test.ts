@@ -73,6 +73,30 @@ describe("command line", () => {
     expect(result.stderr).toBe(`cronmon: needs Node >= 22.19 (this is ${oldNode.version})\n`)
   })
 
+  it("status, journal and logs list and take only -j and --logs; the daemon's flags are the daemon's and cron's", { timeout: 30_000 }, () => {
+    for (const command of ["status", "journal", "logs"]) {
+      const help = sandbox.run([command, "--help"])
+      expect(help.status).toBe(0)
+      expect(help.stdout).toContain("--journal")
+      expect(help.stdout).toContain("--logs")
+      for (const flag of ["--scripts", "--stop-timeout", "--log-max-size", "--log-keep", "--journal-max-size", "--strict-modes"]) {
+        expect(help.stdout, `${command} --help lists ${flag}`).not.toContain(flag)
+      }
+    }
+    const refused = sandbox.run(["status", "--stop-timeout", "5s"])
+    expect(refused.status).toBe(2)
+    expect(refused.stderr).toBe("cronmon: unknown flag --stop-timeout (see cronmon status --help)\n")
+    const root = sandbox.run(["--help"])
+    expect(root.stdout).toContain("--stop-timeout")
+    expect(root.stdout).toContain("(default: 3s)")
+    // The example adds to the crontab; `cronmon cron | crontab -` would replace it.
+    expect(root.stdout).toContain("(crontab -l 2>/dev/null; cronmon cron")
+    expect(root.stdout).not.toMatch(/^\s*cronmon cron \| crontab -/m)
+    const cron = sandbox.run(["-j", "/j/j.json", "--logs", "/l", "cron", "-s", "/s", "--no-strict-modes", "--log-keep", "7"])
+    expect(cron.status).toBe(0)
+    expect(cron.stdout).toContain(`'-j' '/j/j.json' '-s' '/s' '--logs' '/l' '--no-strict-modes' '--log-keep' '7' >/dev/null 2>&1`)
+  })
+
   it("--version prints the version", { timeout: 20_000 }, () => {
     const { version } = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, "..", "..", "package.json"), "utf8"))
     const result = sandbox.run(["--version"])
