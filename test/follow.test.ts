@@ -57,6 +57,58 @@ describe("follower", () => {
     }
   })
 
+  it("reads rotated files by what was listed, not by names a rotation has since shifted", () => {
+    const dir = sandbox()
+    const log = path.join(dir, "svc.log")
+    try {
+      // Not there yet when following starts (the daemon creates it on the first write).
+      let rotateAfterListing = false
+      const follow = follower(log, {
+        missingOk: true,
+        quietOnReplace: true,
+        rotations: () => {
+          const names = logFiles(dir, "svc").filter((name) => name !== log)
+          if (rotateAfterListing) {
+            rotateAfterListing = false
+            rotate(dir, 30)
+            fs.appendFileSync(log, "d\n")
+          }
+          return names
+        }
+      })
+      fs.writeFileSync(log, "a\n")
+      rotate(dir, 30)
+      fs.appendFileSync(log, "b\n")
+      rotate(dir, 30)
+      fs.appendFileSync(log, "c\n")
+      rotateAfterListing = true
+      const printed: Array<string> = []
+      for (let i = 0; i < 3; i++) printed.push(...follow.poll().lines)
+      follow.close()
+      assert.deepStrictEqual(printed, ["a", "b", "c", "d"])
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("a burst of 300,000 lines in one poll does not overflow the stack", () => {
+    const dir = sandbox()
+    const log = path.join(dir, "svc.log")
+    try {
+      fs.writeFileSync(log, "")
+      const follow = follower(log, { quietOnReplace: true, rotations: () => logFiles(dir, "svc").filter((name) => name !== log) })
+      const burst = Array.from({ length: 300_000 }, (_, i) => `${i}\n`).join("")
+      fs.appendFileSync(log, burst)
+      rotate(dir, 30)
+      fs.appendFileSync(log, burst)
+      const { lines } = follow.poll()
+      follow.close()
+      assert.strictEqual(lines.length, 600_000)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("says so when a file it held was rotated away before it was read", () => {
     const dir = sandbox()
     const log = path.join(dir, "svc.log")

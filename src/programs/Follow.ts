@@ -23,6 +23,36 @@ export interface Follower {
   readonly close: () => void
 }
 
+// One by one: `push(...many)` passes each line as an argument, and a poll
+// after a burst of output (a rotated file of 150,000 short lines) overflowed
+// the stack.
+const append = (lines: Array<string>, more: ReadonlyArray<string>): void => {
+  for (const line of more) lines.push(line)
+}
+
+/** A rotated file, opened: its name when listed and its identity (`dev:ino`). */
+interface Opened {
+  readonly name: string
+  readonly fd: number
+  readonly id: string
+}
+
+// Opens each file (newest first); one gone meanwhile is left out.
+const openAll = (names: ReadonlyArray<string>): Array<Opened> => {
+  const opened: Array<Opened> = []
+  for (const name of names) {
+    const fd = tryOpen(name)
+    if (fd === undefined) continue
+    const stats = fs.fstatSync(fd)
+    opened.push({ name, fd, id: `${stats.dev}:${stats.ino}` })
+  }
+  return opened
+}
+
+const closeAll = (opened: ReadonlyArray<Opened>): void => {
+  for (const { fd } of opened) fs.closeSync(fd)
+}
+
 const isMissing = (error: unknown) => error instanceof Error && "code" in error && error.code === "ENOENT"
 
 const tryOpen = (file: string): number | undefined => {
@@ -60,16 +90,34 @@ export const follower = (
     throw error
   }
   let offset = initial?.end ?? 0
-  const identity = (name: string): string | undefined => {
-    try {
-      const stats = fs.statSync(name)
-      return `${stats.dev}:${stats.ino}`
-    } catch {
-      return undefined
-    }
+  const idOf = (descriptor: number): string => {
+    const stats = fs.fstatSync(descriptor)
+    return `${stats.dev}:${stats.ino}`
   }
+
+  // The rotated files, newest first, opened. A rotation renames every file
+  // while this lists and opens them, so a listing is used only when the next
+  // one finds the same files under the same names: then no rotation fell
+  // inside it, and its files are read through their descriptors, whatever
+  // their names have become since. (Read by name, a file rotated between
+  // the listing and the read was skipped and the next one read twice.)
+  const openRotations = (): Array<Opened> => {
+    let previous: Array<Opened> | undefined
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const current = openAll(options.rotations?.() ?? [])
+      const stable = previous !== undefined && previous.length === current.length &&
+        previous.every((opened, i) => opened.name === current[i]?.name && opened.id === current[i]?.id)
+      if (previous !== undefined) closeAll(previous)
+      if (stable) return current
+      previous = current
+    }
+    return previous ?? []
+  }
+
   // Rotated files there at the start: never printed again.
-  const seen = new Set((options.rotations?.() ?? []).map(identity))
+  const atStart = openRotations()
+  const seen = new Set(atStart.map((opened) => opened.id))
+  closeAll(atStart)
   const decoder = new TextDecoder()
 
   // The complete lines from `offset` to the end of what `fd` holds now.
@@ -98,45 +146,41 @@ export const follower = (
     }
   }
 
-  const sameFile = (name: string, stats: fs.Stats): boolean => {
+  // The files rotated after `held` (undefined: none held yet, so every one
+  // not seen) and before `next` (the file now at the path, opened before
+  // this listing, so that a rotation in between shows as one more file here,
+  // not a file skipped), read whole, oldest first. By identity: names shift
+  // with every rotation.
+  const missedRotations = (
+    held: number | undefined,
+    next: number | undefined,
+    notices: Array<string>
+  ): Array<string> => {
+    const rotated = openRotations()
     try {
-      const other = fs.statSync(name)
-      return other.ino === stats.ino && other.dev === stats.dev
-    } catch {
-      return false
+      const heldId = held === undefined ? undefined : idOf(held)
+      const nextId = next === undefined ? undefined : idOf(next)
+      const at = heldId === undefined ? -1 : rotated.findIndex((opened) => opened.id === heldId)
+      const nextAt = nextId === undefined ? -1 : rotated.findIndex((opened) => opened.id === nextId)
+      if (held !== undefined && at < 0 && rotated.length > 0) {
+        notices.push(`${file} was rotated faster than it was read: lines may be missing`)
+      }
+      return readWhole(rotated.slice(nextAt + 1, at < 0 ? undefined : at))
+    } finally {
+      closeAll(rotated)
     }
-  }
-
-  // The files rotated after `held` and before `next` (the file now at the
-  // path, opened before this listing so that a rotation in between shows as
-  // one more name here, not a file skipped), read whole, oldest first.
-  // Listed by identity: names shift with every rotation.
-  const missedRotations = (held: number, next: number | undefined, notices: Array<string>): Array<string> => {
-    const names = options.rotations?.() ?? []
-    if (names.length === 0) return []
-    const heldStats = fs.fstatSync(held)
-    const at = names.findIndex((name) => sameFile(name, heldStats))
-    const nextStats = next === undefined ? undefined : fs.fstatSync(next)
-    const nextAt = nextStats === undefined ? -1 : names.findIndex((name) => sameFile(name, nextStats))
-    if (at < 0) {
-      notices.push(`${file} was rotated faster than it was read: lines may be missing`)
-      return readWhole(names.slice(nextAt + 1))
-    }
-    return readWhole(names.slice(nextAt + 1, at))
   }
 
   // Files given newest first, read whole, oldest first; each read once.
-  const readWhole = (names: ReadonlyArray<string>): Array<string> =>
-    [...names].reverse().flatMap((name) => {
-      const id = identity(name)
-      if (seen.has(id)) return []
-      seen.add(id)
-      try {
-        return fs.readFileSync(name, "utf8").split("\n").filter((line) => line !== "")
-      } catch {
-        return []
-      }
-    })
+  const readWhole = (files: ReadonlyArray<Opened>): Array<string> => {
+    const lines: Array<string> = []
+    for (const opened of [...files].reverse()) {
+      if (seen.has(opened.id)) continue
+      seen.add(opened.id)
+      append(lines, fs.readFileSync(opened.fd, "utf8").split("\n").filter((line) => line !== ""))
+    }
+    return lines
+  }
 
   return {
     openedAt: () => initial,
@@ -144,18 +188,18 @@ export const follower = (
       const notices: Array<string> = []
       const lines: Array<string> = []
       if (fd !== undefined) {
-        lines.push(...readNew(fd, notices))
+        append(lines, readNew(fd, notices))
         if (replaced(fd)) {
           // What was written before the move, then the files rotated since.
-          lines.push(...readNew(fd, notices))
+          append(lines, readNew(fd, notices))
           const next = tryOpen(file)
-          lines.push(...missedRotations(fd, next, notices))
+          append(lines, missedRotations(fd, next, notices))
           fs.closeSync(fd)
           fd = next
           offset = 0
           if (fd !== undefined) {
             if (options.quietOnReplace !== true) notices.push(`${file} was replaced: following the new file`)
-            lines.push(...readNew(fd, notices))
+            append(lines, readNew(fd, notices))
           }
           return { lines, notice: notices.length === 0 ? undefined : notices.join("; ") }
         }
@@ -164,11 +208,8 @@ export const follower = (
         fd = tryOpen(file)
         // Missing until now: rotations may have happened before it was
         // opened (listed after opening it, so none falls in between).
-        const opened = fd === undefined ? undefined : fs.fstatSync(fd)
-        const names = options.rotations?.() ?? []
-        const nextAt = opened === undefined ? -1 : names.findIndex((name) => sameFile(name, opened))
-        lines.push(...readWhole(names.slice(nextAt + 1)))
-        if (fd !== undefined) lines.push(...readNew(fd, notices))
+        append(lines, missedRotations(undefined, fd, notices))
+        if (fd !== undefined) append(lines, readNew(fd, notices))
       }
       return { lines, notice: notices.length === 0 ? undefined : notices.join("; ") }
     },
