@@ -1,17 +1,26 @@
 /**
- * The `cronmon` executable: answers a cron tick while a daemon runs, else
- * loads the CLI.
+ * The `cronmon` executable: refuses a Node older than it needs, answers a
+ * cron tick while a daemon runs, else loads the CLI.
  *
  * @since 0.1.0
  */
 import { ALREADY_RUNNING } from "./domain/AlreadyRunning.ts"
+import { nodeTooOld } from "./domain/NodeVersion.ts"
 import { daemonJournal, isLockedElsewhere } from "./programs/lockCheck.ts"
 
-const argv = process.argv.slice(2)
-const journal = daemonJournal(argv, process.env, process.cwd())
-if (journal !== undefined && isLockedElsewhere(journal)) {
-  process.stderr.write(`${ALREADY_RUNNING}\n`)
+// First: the modules above only define functions (the tick stays one file
+// with them), and the CLI, with Effect, is loaded only after this check.
+const tooOld = nodeTooOld(process.versions.node)
+if (tooOld !== undefined) {
+  process.stderr.write(`${tooOld}\n`)
+  process.exitCode = 1
 } else {
-  const { run } = await import("./cli.ts")
-  run(argv)
+  const argv = process.argv.slice(2)
+  const journal = daemonJournal(argv, process.env, process.cwd())
+  if (journal !== undefined && isLockedElsewhere(journal)) {
+    process.stderr.write(`${ALREADY_RUNNING}\n`)
+  } else {
+    const { run } = await import("./cli.ts")
+    run(argv)
+  }
 }

@@ -18,9 +18,11 @@ import { prepareScriptsDirectory } from "./layers/Directories.ts"
 import * as Live from "./layers/Live.ts"
 import { crontab } from "./programs/cron.ts"
 import { daemon } from "./programs/daemon.ts"
-import { journalCommand } from "./programs/journal.ts"
+import { journalCommand, parseSince } from "./programs/journal.ts"
+import { lockState } from "./programs/lockCheck.ts"
 import { logsCommand } from "./programs/logs.ts"
 import { styleFor } from "./programs/Output.ts"
+import { describeError, quietUsagePresenter, usageLine } from "./programs/Usage.ts"
 import { statusExitCode, statusJson, statusReport, statusText } from "./programs/status.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import { defaultSettings, makeSettings, type SettingsShape } from "./services/Settings.ts"
@@ -56,7 +58,7 @@ const defaults = defaultPaths(process.env)
 const stopTimeoutFlag = Flag.String("stop-timeout").pipe(
   Flag.withDefault(`${Duration.toMillis(defaultSettings.stopTimeout)}ms`),
   Flag.withMetavar("DURATION"),
-  Flag.withDescription("Time between SIGTERM and SIGKILL when stopping a service (3s, 500ms, 1m)"),
+  Flag.withDescription("Time between SIGTERM and SIGKILL when stopping a service: 500ms, 3s, 1m (default: 3s)"),
   Flag.filterMap(
     (text) => Option.fromUndefinedOr(parseDurationMillis(text)),
     (text) => `not a duration: ${text} (try 3s, 500ms or 1m)`
@@ -79,45 +81,55 @@ const daemonFlags = {
   journalMaxSize: sizeFlag(
     "journal-max-size",
     "16M",
-    "Keep the journal under this size by dropping its oldest sessions (16M, 1G)"
+    "Keep the journal under this size by dropping its oldest sessions: 512k, 16M, 1G (default: 16M)"
   ),
   strictModes: Flag.Boolean("strict-modes").pipe(
     Flag.withDefault(true),
     Flag.withDescription(
-      "Refuse scripts writable by group or others or owned by another user (--no-strict-modes turns it off)"
+      "Refuse scripts writable by group or others or owned by another user (default: on; --no-strict-modes turns it off)"
     )
   ),
-  logMaxSize: sizeFlag("log-max-size", "10M", "Rotate a service's log when it reaches this size"),
+  logMaxSize: sizeFlag("log-max-size", "10M", "Rotate a service's log when it reaches this size (default: 10M)"),
   logKeep: Flag.Int("log-keep").pipe(
     Flag.withDefault(5),
     Flag.withMetavar("N"),
-    Flag.withDescription("Rotated logs kept per service (NAME.log.1 … NAME.log.N)"),
+    Flag.withDescription("Rotated logs kept per service, NAME.log.1 … NAME.log.N (default: 5)"),
     Flag.filter((count) => count >= 0, (count) => `not a count of files: ${count}`)
   ),
   logTimestamps: Flag.Boolean("log-timestamps").pipe(
     Flag.withDefault(false),
-    Flag.withDescription("Prefix each line of a service's output with the time it was read")
+    Flag.withDescription("Prefix each line of a service's output with the time it was read (default: off)")
   )
 } as const
 
+// What every command takes: the journal, and the logs directory (the
+// commands that read what the daemon writes take the daemon's paths, before
+// or after their name).
 const sharedFlags = {
   journal: Flag.String("journal").pipe(
     Flag.withAlias("j"),
     Flag.withMetavar("FILE"),
     Flag.withDefault(defaults.journal),
-    Flag.withDescription("Journal file; also the lock that keeps one daemon per journal")
-  ),
-  scripts: Flag.String("scripts").pipe(
-    Flag.withAlias("s"),
-    Flag.withMetavar("DIR"),
-    Flag.withDefault(defaults.scripts),
-    Flag.withDescription("Directory of services: every executable file in it is kept running")
+    Flag.withDescription(`Journal file; also the lock that keeps one daemon per journal (default: ${defaults.journal})`)
   ),
   logs: Flag.String("logs").pipe(
     Flag.withMetavar("DIR"),
     Flag.withDefault(defaults.logs),
-    Flag.withDescription("Directory of the services' output, NAME.log each")
+    Flag.withDescription(`Directory of the services' output, NAME.log each (default: ${defaults.logs})`)
   )
+} as const
+
+// What only running the daemon takes: on the root command and on `cron`,
+// which prints the command line that runs it (not inherited, so that
+// `status`, `journal` and `logs` neither list nor accept them).
+const daemonOnlyFlags = {
+  scripts: Flag.String("scripts").pipe(
+    Flag.withAlias("s"),
+    Flag.withMetavar("DIR"),
+    Flag.withDefault(defaults.scripts),
+    Flag.withDescription(`Directory of services: every executable file in it is kept running (default: ${defaults.scripts})`)
+  ),
+  ...daemonFlags
 } as const
 
 type SharedFlags = { readonly journal: string; readonly scripts: string; readonly logs: string }
@@ -187,12 +199,15 @@ const nonDefaultArguments = (settings: SettingsShape): ReadonlyArray<string> => 
   ...(settings.logTimestamps ? ["--log-timestamps"] : [])
 ]
 
-const root = Command.make("cronmon").pipe(
-  Command.withSharedFlags({ ...sharedFlags, ...daemonFlags }),
+const root = Command.make("cronmon", daemonOnlyFlags).pipe(
+  Command.withSharedFlags(sharedFlags),
   Command.withHandler(runDaemon),
   Command.withExamples([
     { command: "cronmon --scripts ~/services", description: "Run the daemon in the foreground (Ctrl-C stops)" },
-    { command: "cronmon cron | crontab -", description: "Install it in cron (replaces the crontab)" }
+    {
+      command: "(crontab -l 2>/dev/null; cronmon cron --scripts ~/services) | crontab -",
+      description: "Add it to your crontab (at boot and every minute), keeping what is there"
+    }
   ]),
   Command.withDescription(
     "Keeps every executable file of a directory running. Run it from cron (see `cronmon cron`): " +
@@ -200,10 +215,10 @@ const root = Command.make("cronmon").pipe(
   )
 )
 
-const cron = Command.make("cron", {}, () =>
+const cron = Command.make("cron", daemonOnlyFlags, (own) =>
   Effect.gen(function*() {
-    const flags = yield* root
-    const settings = settingsOf(flags)
+    const shared = yield* root
+    const settings = settingsOf({ ...own, journal: shared.journal, logs: shared.logs })
     const self = [process.execPath, fs.realpathSync(process.argv[1] ?? "cronmon")]
     const words = [
       ...self,
@@ -234,9 +249,11 @@ const status = Command.make("status", {
 }, ({ json }) =>
   Effect.gen(function*() {
     const flags = yield* root
-    const report = yield* statusReport(path.resolve(flags.journal)).pipe(
+    const file = path.resolve(flags.journal)
+    const report = yield* statusReport(file, lockState(file)).pipe(
       Effect.provide(SystemLinux.layer),
-      Effect.mapError(fatal)
+      // Unreadable: the daemon's state is unknown (exit 4, as init scripts have it).
+      Effect.catch((message) => Effect.andThen(Console.error(`cronmon: ${message}`), new ExitWith({ code: 4 })))
     )
     yield* Console.log(json ? statusJson(report) : statusText(report, styleFor(process.stdout.isTTY === true, process.env)))
     const code = statusExitCode(report)
@@ -259,8 +276,13 @@ const journal = Command.make("journal", {
   ),
   since: Flag.String("since").pipe(
     Flag.withMetavar("DURATION|TIME"),
+    // A value that is neither is a usage error (exit 2), found before reading.
+    Flag.filter(
+      (text) => parseSince(text, Date.now()) !== undefined,
+      (text) => `not a duration or a time: ${text} (try 10m, 2h, 1d or 2026-11-23T19:00:00Z)`
+    ),
     Flag.optional,
-    Flag.withDescription("Only events since then: 10m, 2h, or a time such as 2026-11-23T19:00:00Z")
+    Flag.withDescription("Only events since then: 10m, 2h, 1d, or a time such as 2026-11-23T19:00:00Z")
   ),
   follow: Flag.Boolean("follow").pipe(
     Flag.withAlias("f"),
@@ -333,8 +355,12 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
         ? Effect.as(Console.error(`cronmon: ${error.message}`), 1)
         : error._tag === "ExitWith"
         ? Effect.succeed(error.code)
-        : Effect.succeed(2) // usage: effect/cli has printed the help and the errors
+        : error._tag === "ShowHelp"
+        // Help without errors was asked for and printed; errors are usage errors.
+        ? error.errors.length === 0 ? Effect.succeed(0) : Effect.as(Console.error(usageLine(error)), 2)
+        : Effect.as(Console.error(`cronmon: ${describeError(error)}`), 2)
     ),
+    Effect.provide(quietUsagePresenter),
     Effect.provide(NodeServices.layer)
   )
 

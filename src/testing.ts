@@ -9,8 +9,7 @@
  * ```ts
  * import * as CronmonTest from "cronmon/testing"
  * import { Effect } from "effect"
- * import type { ChildProcessSpawner } from "effect/process"
-import { TestClock } from "effect/testing"
+ * import { TestClock } from "effect/testing"
  *
  * const scenario = Effect.gen(function*() {
  *   yield* CronmonTest.behave("web", { runFor: "10 seconds", exitCode: 1 })

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { nodeTooOld } from "../src/domain/NodeVersion.ts"
 import { defaultPaths, parseDurationMillis } from "../src/domain/Paths.ts"
 import { crontab, quote } from "../src/programs/cron.ts"
 
@@ -24,6 +25,10 @@ describe("paths", () => {
     assert.strictEqual(parseDurationMillis("500ms"), 500)
     assert.strictEqual(parseDurationMillis("2m"), 120_000)
     assert.strictEqual(parseDurationMillis("1 hour"), 3_600_000)
+    // Days, for `journal --since 1d` (the reviewer's `--since 1d` was refused).
+    assert.strictEqual(parseDurationMillis("1d"), 86_400_000)
+    assert.strictEqual(parseDurationMillis("2 days"), 172_800_000)
+    assert.strictEqual(parseDurationMillis("1 day"), 86_400_000)
     for (const bad of ["", "abc", "-1s", "3 parsecs", "1e3"]) assert.isUndefined(parseDurationMillis(bad), bad)
   })
 })
@@ -39,5 +44,15 @@ describe("cron", () => {
     const lines = crontab(["/usr/bin/node", "/opt/cronmon.js", "-j", "/j"]).split("\n").filter((l) => !l.startsWith("#"))
     const command = `'/usr/bin/node' '/opt/cronmon.js' '-j' '/j' >/dev/null 2>&1`
     assert.deepStrictEqual(lines, [`@reboot ${command}`, `* * * * * ${command}`, ""])
+  })
+})
+
+describe("node version", () => {
+  it("refuses a Node older than 22.19 in one line", () => {
+    assert.strictEqual(nodeTooOld("20.20.2"), "cronmon: needs Node >= 22.19 (this is 20.20.2)")
+    assert.strictEqual(nodeTooOld("22.18.0"), "cronmon: needs Node >= 22.19 (this is 22.18.0)")
+    assert.isUndefined(nodeTooOld("22.19.0"))
+    assert.isUndefined(nodeTooOld("24.1.0"))
+    assert.isUndefined(nodeTooOld("100.0.0"))
   })
 })

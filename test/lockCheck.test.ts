@@ -4,7 +4,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { ALREADY_RUNNING } from "../src/domain/AlreadyRunning.ts"
 import { LOCK_EX, LOCK_NB, loadLibc } from "../src/layers/Libc.ts"
-import { daemonJournal, flockListed, isLockedElsewhere } from "../src/programs/lockCheck.ts"
+import { daemonJournal, flockListed, isLockedElsewhere, lockState } from "../src/programs/lockCheck.ts"
 import { JournalLocked } from "../src/services/Journal.ts"
 
 const env = { HOME: "/home/me" }
@@ -41,6 +41,17 @@ describe("the cron tick's lock check", () => {
     assert.isTrue(isLockedElsewhere(file))
     fs.closeSync(holder)
     assert.isFalse(isLockedElsewhere(file), "released with its holder")
+  })
+
+  it("lockState tells a free lock from one it cannot know (status decides by it)", () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-lock-")), "journal.json")
+    assert.strictEqual(lockState(file), "unknown", "no journal")
+    fs.writeFileSync(file, "")
+    assert.strictEqual(lockState(file), "free")
+    const holder = fs.openSync(file, "r")
+    assert.strictEqual(loadLibc().flock(holder, LOCK_EX | LOCK_NB), 0)
+    assert.strictEqual(lockState(file), "held")
+    fs.closeSync(holder)
   })
 
   it("reads /proc/locks: flock locks held on the file's device and inode, not waiters or other kinds", () => {

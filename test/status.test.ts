@@ -12,7 +12,7 @@ import * as path from "node:path"
 import { randomAccess } from "../src/layers/JournalFile.ts"
 import { renderLine, selectLines } from "../src/programs/journal.ts"
 import { plain, styleFor } from "../src/programs/Output.ts"
-import { statusExitCode, statusJson, statusReport, statusText } from "../src/programs/status.ts"
+import { type LockState, statusExitCode, statusJson, statusReport, statusText } from "../src/programs/status.ts"
 import { type ProcessIdentity, System } from "../src/services/System.ts"
 
 const FIXTURES = path.join(import.meta.dirname, "fixtures")
@@ -53,10 +53,10 @@ const systemWith = (table: Readonly<Record<number, ProcessIdentity>>) =>
 const daemon4410: ProcessIdentity = { pgid: 4410, startTime: "90900", startedAt: Date.parse("2026-11-23T19:59:59.500Z") }
 const web4458: ProcessIdentity = { pgid: 4458, startTime: "91000", startedAt: Date.parse("2026-11-23T20:00:00.020Z") }
 
-const report = (journal: string, table: Readonly<Record<number, ProcessIdentity>>) =>
+const report = (journal: string, table: Readonly<Record<number, ProcessIdentity>>, lock: LockState = "unknown") =>
   Effect.gen(function*() {
     yield* TestClock.setTime(NOW)
-    return yield* statusReport(journal)
+    return yield* statusReport(journal, lock)
   }).pipe(Effect.provide(systemWith(table)))
 
 const copyWithout = (from: string, drop: (line: string) => boolean) => {
@@ -104,6 +104,56 @@ describe("status", () => {
       const r = yield* report("/nonexistent/cronmon/journal.json", {})
       assert.strictEqual(r.daemon.state, "absent")
       assert.strictEqual(statusExitCode(r), 3)
+    }))
+
+  it.effect("no journal: says there is none, not that it has no events", () =>
+    Effect.gen(function*() {
+      const r = yield* report("/nonexistent/cronmon/journal.json", {}, "unknown")
+      assert.strictEqual(
+        statusText(r, plain).split("\n")[0],
+        "cronmon is not running: no journal at /nonexistent/cronmon/journal.json (cronmon has not run with it)"
+      )
+    }))
+
+  it.effect("a journal that is a directory: one line saying so", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(report(os.tmpdir(), {}))
+      assert.strictEqual(error, `the journal ${os.tmpdir()} is a directory`)
+    }))
+
+  // The lock decides whether the daemon runs; the journal says the rest.
+  it.effect("a journal truncated under a running daemon: running (the lock is held), exit 0", () =>
+    Effect.gen(function*() {
+      const empty = copyWithout(CRONMON_JOURNAL, () => true)
+      const r = yield* report(empty, {}, "held")
+      assert.strictEqual(r.daemon.state, "running")
+      assert.strictEqual(r.daemon.pid, null)
+      assert.strictEqual(statusExitCode(r), 0)
+      assert.match(statusText(r, plain), /^cronmon is running: it holds the journal's lock/)
+      // Only the last events left, of a session that ended: not the running daemon's.
+      const ended = yield* report(GO_JOURNAL, {}, "held")
+      assert.strictEqual(ended.daemon.state, "running")
+      assert.deepStrictEqual(ended.services, [])
+    }))
+
+  it.effect("a session that did not end, with the lock free: crashed, exit 3, whatever runs under its pid", () =>
+    Effect.gen(function*() {
+      const r = yield* report(CRONMON_JOURNAL, { 4410: daemon4410, 4458: web4458 }, "free")
+      assert.strictEqual(r.daemon.state, "crashed")
+      assert.strictEqual(statusExitCode(r), 3)
+      const go = yield* report(copyWithout(GO_JOURNAL, (line) => line.includes("monitor quit")), {}, "free")
+      assert.strictEqual(go.daemon.state, "crashed")
+      assert.strictEqual(statusExitCode(go), 3)
+    }))
+
+  it.effect("the Go original running (lock held, no pid recorded): running since its lock, exit 0", () =>
+    Effect.gen(function*() {
+      const r = yield* report(copyWithout(GO_JOURNAL, (line) => line.includes("monitor quit")), {}, "held")
+      assert.strictEqual(r.daemon.state, "running")
+      assert.strictEqual(r.daemon.pid, null)
+      assert.notStrictEqual(r.daemon.since, null)
+      assert.match(statusText(r, plain), /^cronmon is running: pid not recorded, up /)
+      assert.strictEqual(statusExitCode(r), 0)
     }))
 
   it("aligns and colours only on a terminal, and never colours with NO_COLOR", () => {

@@ -19,3 +19,26 @@ export const errorCode = (error: unknown): string | undefined =>
  */
 export const errorMessage = (error: unknown): string =>
   error instanceof Error ? error.message.replace(/^E[A-Z]+: /, "") : String(error)
+
+/**
+ * A one-line message for a file or directory that could not be read:
+ * `the journal /tmp is a directory`, `cannot read the journal /x: permission denied`.
+ *
+ * @example
+ * ```ts
+ * readFailure("the journal", "/tmp", error) // "the journal /tmp is a directory" for EISDIR
+ * ```
+ * @since 0.1.0
+ */
+export const readFailure = (what: string, file: string, error: unknown): string => {
+  switch (errorCode(error)) {
+    case "EISDIR":
+      return `${what} ${file} is a directory`
+    case "ENOTDIR":
+      return `${what} ${file} is not a directory (or a part of its path is not)`
+    case "ENOENT":
+      return `no ${what.replace(/^the /, "")} at ${file}`
+    default:
+      return `cannot read ${what} ${file}: ${errorMessage(error)}`
+  }
+}

@@ -33,19 +33,25 @@ export const defaultPaths = (env: Environment) => {
   } as const
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|millis|milliseconds?|seconds?|minutes?|hours?)?$/
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|millis|milliseconds?|seconds?|minutes?|hours?|days?)?$/
 
 const UNIT_MILLIS: Readonly<Record<string, number>> = {
   ms: 1, millis: 1, millisecond: 1, milliseconds: 1,
   s: 1000, second: 1000, seconds: 1000,
   m: 60_000, minute: 60_000, minutes: 60_000,
-  h: 3_600_000, hour: 3_600_000, hours: 3_600_000
+  h: 3_600_000, hour: 3_600_000, hours: 3_600_000,
+  d: 86_400_000, day: 86_400_000, days: 86_400_000
 }
 
 /**
- * Parses a duration flag: `3`, `3s`, `1.5 s`, `500ms`, `2m`, `1 hour`; a
- * bare number is seconds. Returns milliseconds, or `undefined`.
+ * Parses a duration flag: `3`, `3s`, `1.5 s`, `500ms`, `2m`, `1 hour`,
+ * `1d`, `2 days`; a bare number is seconds. Returns milliseconds, or
+ * `undefined`.
  *
+ * @example
+ * ```ts
+ * parseDurationMillis("1d") // 86400000
+ * ```
  * @since 0.1.0
  */
 export const parseDurationMillis = (text: string): number | undefined => {

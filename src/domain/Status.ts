@@ -10,12 +10,14 @@ import { decodeLine, type JournalEntry } from "./JournalEvent.ts"
 
 /**
  * A service's state: `running`; `waiting` to be restarted after an exit;
- * `failing` to spawn (and waiting to retry); `stopped`; `gone` (the journal
- * says running, but its process is not there).
+ * `failing` to spawn (and waiting to retry); `stopped`; `removed` (its file
+ * was removed, renamed away or made non-executable during the session, and
+ * its process is gone); `gone` (the journal says running, but its process is
+ * not there).
  *
  * @since 0.1.0
  */
-export type ServiceState = "running" | "waiting" | "failing" | "stopped" | "gone"
+export type ServiceState = "running" | "waiting" | "failing" | "stopped" | "removed" | "gone"
 
 /**
  * How a service's last run ended.
@@ -47,7 +49,7 @@ export interface ServiceStatus {
   readonly since: number | null
   /** When the next start is due (`waiting`, `failing`). */
   readonly nextStartAt: number | null
-  /** Spawns in the hour before now, but the session's first. */
+  /** Start attempts (spawns and spawn errors) in the hour before now, but the session's first. */
   readonly restartsLastHour: number
   readonly lastExit: LastExit | null
   /** Why the last spawn failed (`failing`). */
@@ -83,7 +85,8 @@ interface Tracked {
   startTime: string | null
   since: number | null
   nextStartAt: number | null
-  spawns: Array<number>
+  /** When each start was attempted: spawned, or failed to spawn. */
+  attempts: Array<number>
   lastExit: LastExit | null
   reason: string | null
   removed: boolean
@@ -125,7 +128,7 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timi
         startTime: null,
         since: null,
         nextStartAt: null,
-        spawns: [],
+        attempts: [],
         lastExit: null,
         reason: null,
         removed: false,
@@ -169,7 +172,7 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timi
           nextStartAt: null,
           reason: null
         })
-        tracked.spawns.push(entry.time)
+        tracked.attempts.push(entry.time)
         break
       }
       case "process exited": {
@@ -204,17 +207,20 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timi
           nextStartAt: tracked.removed ? null : entry.time + delay,
           reason: entry.data.reason
         })
+        tracked.attempts.push(entry.time)
         break
       }
     }
   }
   const list = Array.from(services, ([name, tracked]): ServiceStatus | undefined => {
-    // A removed file is no longer a service once its process is gone.
-    if (tracked.removed && tracked.state !== "running") return undefined
-    const state: ServiceState = quitAt !== null ? "stopped" : tracked.state
-    const stopped = state === "stopped"
-    const first = tracked.spawns[0]
-    const restartsLastHour = tracked.spawns.filter((at) => at !== first && at > now - HOUR && at <= now).length
+    // A removed file whose process is gone: said so, with its last exit.
+    const state: ServiceState = tracked.removed && tracked.state !== "running"
+      ? "removed"
+      : quitAt !== null
+      ? "stopped"
+      : tracked.state
+    const stopped = state === "stopped" || state === "removed"
+    const restartsLastHour = tracked.attempts.slice(1).filter((at) => at > now - HOUR && at <= now).length
     return {
       name,
       state,

@@ -7,7 +7,6 @@
  * @since 0.1.0
  */
 import * as fs from "node:fs"
-import { errorMessage } from "../domain/Errors.ts"
 import { endOfLastNewline } from "../domain/LinesBackward.ts"
 import { randomAccess } from "../layers/JournalFile.ts"
 
@@ -24,6 +23,36 @@ export interface Follower {
   readonly close: () => void
 }
 
+// One by one: `push(...many)` passes each line as an argument, and a poll
+// after a burst of output (a rotated file of 150,000 short lines) overflowed
+// the stack.
+const append = (lines: Array<string>, more: ReadonlyArray<string>): void => {
+  for (const line of more) lines.push(line)
+}
+
+/** A rotated file, opened: its name when listed and its identity (`dev:ino`). */
+interface Opened {
+  readonly name: string
+  readonly fd: number
+  readonly id: string
+}
+
+// Opens each file (newest first); one gone meanwhile is left out.
+const openAll = (names: ReadonlyArray<string>): Array<Opened> => {
+  const opened: Array<Opened> = []
+  for (const name of names) {
+    const fd = tryOpen(name)
+    if (fd === undefined) continue
+    const stats = fs.fstatSync(fd)
+    opened.push({ name, fd, id: `${stats.dev}:${stats.ino}` })
+  }
+  return opened
+}
+
+const closeAll = (opened: ReadonlyArray<Opened>): void => {
+  for (const { fd } of opened) fs.closeSync(fd)
+}
+
 const isMissing = (error: unknown) => error instanceof Error && "code" in error && error.code === "ENOENT"
 
 const tryOpen = (file: string): number | undefined => {
@@ -37,7 +66,8 @@ const tryOpen = (file: string): number | undefined => {
 
 /**
  * Opens `file` to follow it. A missing file is an error unless `missingOk`
- * (then it is followed once it appears).
+ * (then it is followed once it appears). Throws Node's error when `file`
+ * cannot be read (a directory: EISDIR), for the caller to name the file.
  *
  * @since 0.1.0
  */
@@ -50,25 +80,44 @@ export const follower = (
     readonly rotations?: (() => ReadonlyArray<string>) | undefined
   } = {}
 ): Follower => {
-  let fd: number | undefined
+  // Node's errors as they are (with their code): the caller says what the file is.
+  let fd: number | undefined = options.missingOk === true ? tryOpen(file) : fs.openSync(file, "r")
+  let initial: { readonly fd: number; readonly end: number } | undefined
   try {
-    fd = tryOpen(file)
+    initial = fd === undefined ? undefined : { fd, end: endOfLastNewline(randomAccess(fd)) }
   } catch (error) {
-    throw new Error(`cannot read ${file}: ${errorMessage(error)}`)
+    if (fd !== undefined) fs.closeSync(fd)
+    throw error
   }
-  if (fd === undefined && options.missingOk !== true) throw new Error(`cannot read ${file}: no such file`)
-  const initial = fd === undefined ? undefined : { fd, end: endOfLastNewline(randomAccess(fd)) }
   let offset = initial?.end ?? 0
-  const identity = (name: string): string | undefined => {
-    try {
-      const stats = fs.statSync(name)
-      return `${stats.dev}:${stats.ino}`
-    } catch {
-      return undefined
-    }
+  const idOf = (descriptor: number): string => {
+    const stats = fs.fstatSync(descriptor)
+    return `${stats.dev}:${stats.ino}`
   }
+
+  // The rotated files, newest first, opened. A rotation renames every file
+  // while this lists and opens them, so a listing is used only when the next
+  // one finds the same files under the same names: then no rotation fell
+  // inside it, and its files are read through their descriptors, whatever
+  // their names have become since. (Read by name, a file rotated between
+  // the listing and the read was skipped and the next one read twice.)
+  const openRotations = (): Array<Opened> => {
+    let previous: Array<Opened> | undefined
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const current = openAll(options.rotations?.() ?? [])
+      const stable = previous !== undefined && previous.length === current.length &&
+        previous.every((opened, i) => opened.name === current[i]?.name && opened.id === current[i]?.id)
+      if (previous !== undefined) closeAll(previous)
+      if (stable) return current
+      previous = current
+    }
+    return previous ?? []
+  }
+
   // Rotated files there at the start: never printed again.
-  const seen = new Set((options.rotations?.() ?? []).map(identity))
+  const atStart = openRotations()
+  const seen = new Set(atStart.map((opened) => opened.id))
+  closeAll(atStart)
   const decoder = new TextDecoder()
 
   // The complete lines from `offset` to the end of what `fd` holds now.
@@ -97,64 +146,70 @@ export const follower = (
     }
   }
 
-  // The files rotated after the one `held` (now one of `rotations`), oldest first, read whole.
-  const missedRotations = (held: number, notices: Array<string>): Array<string> => {
-    const names = options.rotations?.() ?? []
-    if (names.length === 0) return []
-    const { ino, dev } = fs.fstatSync(held)
-    const at = names.findIndex((name) => {
-      try {
-        const stats = fs.statSync(name)
-        return stats.ino === ino && stats.dev === dev
-      } catch {
-        return false
+  // The files rotated after `held` (undefined: none held yet, so every one
+  // not seen) and before `next` (the file now at the path, opened before
+  // this listing, so that a rotation in between shows as one more file here,
+  // not a file skipped), read whole, oldest first. By identity: names shift
+  // with every rotation.
+  const missedRotations = (
+    held: number | undefined,
+    next: number | undefined,
+    notices: Array<string>
+  ): Array<string> => {
+    const rotated = openRotations()
+    try {
+      const heldId = held === undefined ? undefined : idOf(held)
+      const nextId = next === undefined ? undefined : idOf(next)
+      const at = heldId === undefined ? -1 : rotated.findIndex((opened) => opened.id === heldId)
+      const nextAt = nextId === undefined ? -1 : rotated.findIndex((opened) => opened.id === nextId)
+      if (held !== undefined && at < 0 && rotated.length > 0) {
+        notices.push(`${file} was rotated faster than it was read: lines may be missing`)
       }
-    })
-    if (at < 0) {
-      notices.push(`${file} was rotated faster than it was read: lines may be missing`)
-      return []
+      return readWhole(rotated.slice(nextAt + 1, at < 0 ? undefined : at))
+    } finally {
+      closeAll(rotated)
     }
-    return readWhole(names.slice(0, at))
   }
 
   // Files given newest first, read whole, oldest first; each read once.
-  const readWhole = (names: ReadonlyArray<string>): Array<string> =>
-    [...names].reverse().flatMap((name) => {
-      const id = identity(name)
-      if (seen.has(id)) return []
-      seen.add(id)
-      try {
-        return fs.readFileSync(name, "utf8").split("\n").filter((line) => line !== "")
-      } catch {
-        return []
-      }
-    })
+  const readWhole = (files: ReadonlyArray<Opened>): Array<string> => {
+    const lines: Array<string> = []
+    for (const opened of [...files].reverse()) {
+      if (seen.has(opened.id)) continue
+      seen.add(opened.id)
+      append(lines, fs.readFileSync(opened.fd, "utf8").split("\n").filter((line) => line !== ""))
+    }
+    return lines
+  }
 
   return {
     openedAt: () => initial,
     poll: () => {
       const notices: Array<string> = []
       const lines: Array<string> = []
-      const had = fd !== undefined
       if (fd !== undefined) {
-        lines.push(...readNew(fd, notices))
+        append(lines, readNew(fd, notices))
         if (replaced(fd)) {
           // What was written before the move, then the files rotated since.
-          lines.push(...readNew(fd, notices))
-          lines.push(...missedRotations(fd, notices))
+          append(lines, readNew(fd, notices))
+          const next = tryOpen(file)
+          append(lines, missedRotations(fd, next, notices))
           fs.closeSync(fd)
-          fd = undefined
+          fd = next
           offset = 0
+          if (fd !== undefined) {
+            if (options.quietOnReplace !== true) notices.push(`${file} was replaced: following the new file`)
+            append(lines, readNew(fd, notices))
+          }
+          return { lines, notice: notices.length === 0 ? undefined : notices.join("; ") }
         }
       }
       if (fd === undefined) {
-        // Missing until now: rotations may have happened before it was opened.
-        if (!had) lines.push(...readWhole((options.rotations?.() ?? []).filter((name) => !seen.has(identity(name)))))
         fd = tryOpen(file)
-        if (fd !== undefined) {
-          if (had && options.quietOnReplace !== true) notices.push(`${file} was replaced: following the new file`)
-          lines.push(...readNew(fd, notices))
-        }
+        // Missing until now: rotations may have happened before it was
+        // opened (listed after opening it, so none falls in between).
+        append(lines, missedRotations(undefined, fd, notices))
+        if (fd !== undefined) append(lines, readNew(fd, notices))
       }
       return { lines, notice: notices.length === 0 ? undefined : notices.join("; ") }
     },

@@ -27,8 +27,8 @@ export const crontab = (command: ReadonlyArray<string>): string => {
   const line = `${command.map(quote).join(" ")} >/dev/null 2>&1`
   return [
     "# cronmon: keep every executable of the scripts directory running.",
-    "# Install with: cronmon cron | crontab -   (this replaces your crontab; to add to it:",
-    "#   (crontab -l; cronmon cron) | crontab -",
+    // Adding to the crontab, not replacing it: `cronmon cron | crontab -` would drop the user's entries.
+    "# Add to your crontab, keeping its entries: (crontab -l 2>/dev/null; cronmon cron) | crontab -",
     `@reboot ${line}`,
     `* * * * * ${line}`,
     ""

@@ -8,6 +8,7 @@
  */
 import { Clock, Console, Duration, Effect, Result } from "effect"
 import * as fs from "node:fs"
+import { readFailure } from "../domain/Errors.ts"
 import { decodeLine, formatHuman, type JournalEntry, parseRfc3339 } from "../domain/JournalEvent.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { parseDurationMillis } from "../domain/Paths.ts"
@@ -116,7 +117,7 @@ export const journalCommand = (
       })
     const follow: Follower = yield* Effect.try({
       try: () => follower(journalPath, { missingOk: options.follow === true }),
-      catch: (error) => error instanceof Error ? error.message : String(error)
+      catch: (error) => readFailure("the journal", journalPath, error)
     })
     const first = follow.openedAt()
     if (first !== undefined) {

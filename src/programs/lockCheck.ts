@@ -93,32 +93,45 @@ const listedAsLocked = (file: string): boolean => {
 }
 
 /**
- * Whether another process holds the lock of the journal at `file`. Any doubt
- * (no file yet, no C library) answers `false`, and the daemon's own locking
- * then decides.
+ * Who holds the lock of the journal at `file`: `held` by another process,
+ * `free`, or `unknown` (no file, no C library, a probe that failed).
  *
  * `/proc/locks` answers first, without loading the C library; when it lists
  * no lock on the file (or is missing: not Linux; or names the device
  * differently than `stat`, as on some file systems), a `flock(2)` probe
  * decides.
  *
+ * @example
+ * ```ts
+ * lockState("/home/me/.config/cronmon/journal.json") // "held" while a daemon runs on it
+ * ```
  * @since 0.1.0
  */
-export const isLockedElsewhere = (file: string): boolean => {
-  if (listedAsLocked(file)) return true
+export const lockState = (file: string): "held" | "free" | "unknown" => {
+  if (listedAsLocked(file)) return "held"
   let fd: number
   try {
     fd = fs.openSync(file, "r")
   } catch {
-    return false
+    return "unknown"
   }
   try {
     const libc = loadLibc()
     // Taken here means free: closing the descriptor gives it back.
-    return libc.flock(fd, LOCK_EX | LOCK_NB) !== 0 && libc.errno() === libc.EWOULDBLOCK
+    if (libc.flock(fd, LOCK_EX | LOCK_NB) === 0) return "free"
+    return libc.errno() === libc.EWOULDBLOCK ? "held" : "unknown"
   } catch {
-    return false
+    return "unknown"
   } finally {
     fs.closeSync(fd)
   }
 }
+
+/**
+ * Whether another process holds the lock of the journal at `file`. Any doubt
+ * (no file yet, no C library) answers `false`, and the daemon's own locking
+ * then decides.
+ *
+ * @since 0.1.0
+ */
+export const isLockedElsewhere = (file: string): boolean => lockState(file) === "held"

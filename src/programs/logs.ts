@@ -7,6 +7,7 @@
 import { Console, Duration, Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { errorCode, errorMessage, readFailure } from "../domain/Errors.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { randomAccess } from "../layers/JournalFile.ts"
 import { follower } from "./Follow.ts"
@@ -15,6 +16,7 @@ const ROTATED = /\.log\.(\d+)$/
 
 /**
  * A service's log files, newest first: `NAME.log`, `NAME.log.1`, `NAME.log.2`, …
+ * None when the directory is missing; throws when it cannot be read.
  *
  * @since 0.1.0
  */
@@ -22,8 +24,10 @@ export const logFiles = (logsDir: string, name: string): Array<string> => {
   let entries: Array<string> = []
   try {
     entries = fs.readdirSync(logsDir)
-  } catch {
-    return []
+  } catch (error) {
+    // No directory yet is no log yet; any other failure is the user's to know.
+    if (errorCode(error) === "ENOENT") return []
+    throw new Error(readFailure("the logs directory", logsDir, error))
   }
   const prefix = `${name}.log`
   const rotated = entries
@@ -72,7 +76,7 @@ export const logsCommand = (
   options: { readonly count: number; readonly follow: boolean }
 ): Effect.Effect<void, string> =>
   Effect.gen(function*() {
-    const files = logFiles(logsDir, name)
+    const files = yield* Effect.try({ try: () => logFiles(logsDir, name), catch: errorMessage })
     const main = path.join(logsDir, `${name}.log`)
     if (files.length === 0 && !options.follow) {
       return yield* Effect.fail(`no log for ${name} in ${logsDir}`)
@@ -84,7 +88,7 @@ export const logsCommand = (
           quietOnReplace: true,
           rotations: () => logFiles(logsDir, name).filter((file) => file !== main)
         }),
-      catch: (error) => error instanceof Error ? error.message : String(error)
+      catch: (error) => readFailure("the log", main, error)
     })
     const opened = follow.openedAt()
     const first = yield* Effect.try({
@@ -96,16 +100,17 @@ export const logsCommand = (
           options.count,
           options.follow ? opened : undefined
         ),
-      catch: (error) => error instanceof Error ? error.message : String(error)
+      catch: errorMessage
     })
     if (first.length > 0) yield* Console.log(first.join("\n"))
     if (!options.follow) return follow.close()
     yield* Effect.forever(
       Effect.andThen(
-        Effect.suspend(() => {
-          const { lines } = follow.poll()
-          return lines.length === 0 ? Effect.void : Console.log(lines.join("\n"))
-        }),
+        Effect.flatMap(Effect.try({ try: () => follow.poll(), catch: errorMessage }), ({ lines, notice }) =>
+          Effect.andThen(
+            notice === undefined ? Effect.void : Console.error(`cronmon: ${notice}`),
+            lines.length === 0 ? Effect.void : Console.log(lines.join("\n"))
+          )),
         Effect.sleep(Duration.millis(200))
       )
     ).pipe(Effect.ensuring(Effect.sync(() => follow.close())))

@@ -9,7 +9,7 @@
 import { Clock, Effect, Option } from "effect"
 import * as fs from "node:fs"
 import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN } from "../domain/Backoff.ts"
-import { errorMessage } from "../domain/Errors.ts"
+import { errorCode, readFailure } from "../domain/Errors.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { type LastExit, type ServiceStatus, sessionStatusOf } from "../domain/Status.ts"
 import { randomAccess } from "../layers/JournalFile.ts"
@@ -34,6 +34,8 @@ export type DaemonState = "running" | "stopped" | "crashed" | "unknown" | "absen
  */
 export interface StatusReport {
   readonly journal: string
+  /** Whether the journal file exists (not in the JSON: `absent` says it). */
+  readonly found: boolean
   readonly now: number
   readonly daemon: {
     readonly state: DaemonState
@@ -53,51 +55,73 @@ const START_SLACK_MILLIS = 2_000
 const readSession = (journal: string, now: number) =>
   Effect.try({
     try: () => {
-    let fd: number
-    try {
-      fd = fs.openSync(journal, "r")
-    } catch (error) {
-      if (error instanceof Error && "code" in error && error.code === "ENOENT") return undefined
-      throw error
-    }
-    try {
-      return sessionStatusOf(linesBackward(randomAccess(fd)), now, {
-        delays: DEFAULT_DELAYS,
-        stableRun: DEFAULT_STABLE_RUN
-      })
-    } finally {
-      fs.closeSync(fd)
-    }
+      let fd: number
+      try {
+        fd = fs.openSync(journal, "r")
+      } catch (error) {
+        if (errorCode(error) === "ENOENT") return undefined
+        throw error
+      }
+      try {
+        return sessionStatusOf(linesBackward(randomAccess(fd)), now, {
+          delays: DEFAULT_DELAYS,
+          stableRun: DEFAULT_STABLE_RUN
+        })
+      } finally {
+        fs.closeSync(fd)
+      }
     },
-    catch: (error) => `cannot read the journal ${journal}: ${errorMessage(error)}`
+    catch: (error) => readFailure("the journal", journal, error)
   })
 
 /**
- * The report for a journal, at the Effect `Clock`'s now, with every
- * process the journal calls running checked by its identity.
+ * Whether a daemon holds the journal's lock (`lockState` of `lockCheck`):
+ * the authority on running or not; `unknown` leaves it to the journal.
  *
  * @since 0.1.0
  */
-export const statusReport = (journal: string): Effect.Effect<StatusReport, string, System> =>
+export type LockState = "held" | "free" | "unknown"
+
+/**
+ * The report for a journal, at the Effect `Clock`'s now, with every
+ * process the journal calls running checked by its identity. The journal's
+ * lock, when known, decides whether the daemon runs: a truncated journal
+ * with the lock held is a running daemon, and a session that did not end
+ * with the lock free is a crashed one.
+ *
+ * @since 0.1.0
+ */
+export const statusReport = (
+  journal: string,
+  lock: LockState = "unknown"
+): Effect.Effect<StatusReport, string, System> =>
   Effect.gen(function*() {
     const system = yield* System
     const now = yield* Clock.currentTimeMillis
     const session = yield* readSession(journal, now)
     const none = { state: "absent" as const, pid: null, since: null, quitAt: null, lastEventAt: null }
-    if (session === undefined || session.lastEventAt === null) return { journal, now, daemon: none, services: [] }
-    const daemonAlive = session.pid === null ? Effect.succeed(false) : Effect.map(
-      system.identify(session.pid),
+    const empty = session === undefined || session.lastEventAt === null
+    if (empty && lock !== "held") return { journal, found: session !== undefined, now, daemon: none, services: [] }
+    // The session the journal ends with, unless it ended: the running daemon's, if one runs.
+    const open = session !== undefined && session.lastEventAt !== null && session.quitAt === null ? session : undefined
+    const pidAlive = open === undefined || open.pid === null ? Effect.succeed(false) : Effect.map(
+      system.identify(open.pid),
       Option.match({
         onNone: () => false,
         // A process started after the lock was taken is another one under a reused pid.
-        onSome: (identity) => session.startedAt === null || identity.startedAt <= session.startedAt + START_SLACK_MILLIS
+        onSome: (identity) => open.startedAt === null || identity.startedAt <= open.startedAt + START_SLACK_MILLIS
       })
     )
-    const state: DaemonState = session.quitAt !== null
+    const alive = yield* pidAlive
+    const state: DaemonState = lock === "held"
+      ? "running"
+      : session?.quitAt !== null && session?.quitAt !== undefined
       ? "stopped"
-      : session.pid === null
+      : lock === "free"
+      ? "crashed"
+      : session?.pid === null || session?.pid === undefined
       ? "unknown"
-      : (yield* daemonAlive)
+      : alive
       ? "running"
       : "crashed"
     // With its daemon gone, nothing will restart what waits or fails.
@@ -105,7 +129,10 @@ export const statusReport = (journal: string): Effect.Effect<StatusReport, strin
       state === "crashed" && (service.state === "waiting" || service.state === "failing")
         ? { ...service, state: "stopped", nextStartAt: null }
         : service
-    const services = yield* Effect.forEach(session.services.map(orphaned), (service) =>
+    // A running daemon whose session is not in the journal (truncated, or
+    // only an ended one left): what the journal says of services is not its.
+    const current = state === "running" && open === undefined ? [] : session?.services ?? []
+    const services = yield* Effect.forEach(current.map(orphaned), (service) =>
       service.state !== "running" || service.pid === null ? Effect.succeed(service) : Effect.map(
         system.identify(service.pid),
         (identity): ServiceStatus =>
@@ -113,15 +140,21 @@ export const statusReport = (journal: string): Effect.Effect<StatusReport, strin
             ? service
             : { ...service, state: "gone" }
       ))
+    // Running: its pid and start from its session when the journal has it
+    // (the Go original records no pid), else unknown.
+    const running = state === "running"
     return {
       journal,
+      found: true,
       now,
       daemon: {
         state,
-        pid: session.pid,
-        since: session.startedAt,
-        quitAt: session.quitAt,
-        lastEventAt: session.lastEventAt
+        pid: running ? (alive ? open?.pid ?? null : null) : session?.pid ?? null,
+        since: running
+          ? (open !== undefined && (alive || open.pid === null) ? open.startedAt : null)
+          : session?.startedAt ?? null,
+        quitAt: state === "running" ? null : session?.quitAt ?? null,
+        lastEventAt: session?.lastEventAt ?? null
       },
       services
     }
@@ -181,9 +214,11 @@ const daemonLine = (report: StatusReport): string => {
   const at = (millis: number | null) => millis === null ? "?" : `${iso(millis)}, ${formatAgo(now - millis)}`
   switch (daemon.state) {
     case "running":
-      return `cronmon is running: pid ${daemon.pid}, up ${
-        daemon.since === null ? "?" : formatDuration(now - daemon.since)
-      } (since ${iso(daemon.since)})`
+      return daemon.since === null
+        ? "cronmon is running: it holds the journal's lock (pid unknown: its session is not in the journal)"
+        : `cronmon is running: ${daemon.pid === null ? "pid not recorded" : `pid ${daemon.pid}`}, up ${
+          formatDuration(now - daemon.since)
+        } (since ${iso(daemon.since)})`
     case "stopped":
       return `cronmon is not running: stopped at ${at(daemon.quitAt)}`
     case "crashed":
@@ -195,7 +230,9 @@ const daemonLine = (report: StatusReport): string => {
         at(daemon.lastEventAt)
       }`
     case "absent":
-      return `cronmon is not running: no events in ${report.journal}`
+      return report.found
+        ? `cronmon is not running: no events in ${report.journal}`
+        : `cronmon is not running: no journal at ${report.journal} (cronmon has not run with it)`
   }
 }
 
@@ -225,7 +262,8 @@ const STATE_COLOUR: Readonly<Record<ServiceStatus["state"], "green" | "yellow" |
   waiting: "yellow",
   failing: "red",
   gone: "red",
-  stopped: "dim"
+  stopped: "dim",
+  removed: "dim"
 }
 
 /**

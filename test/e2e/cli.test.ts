@@ -3,10 +3,22 @@
  * error. Every command runs with the sandbox as its working directory and
  * XDG directories, never the user's own.
  */
+import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { Sandbox } from "./harness.ts"
+import { CLI, Sandbox } from "./harness.ts"
+
+// The system's Node, when there is one older than the CLI needs (this sandbox: 20).
+const oldNode = (() => {
+  try {
+    const version = execFileSync("/usr/bin/node", ["--version"], { encoding: "utf8" }).trim().slice(1)
+    const [major = 0, minor = 0] = version.split(".").map(Number)
+    return major < 22 || (major === 22 && minor < 19) ? { path: "/usr/bin/node", version } : undefined
+  } catch {
+    return undefined
+  }
+})()
 
 describe("command line", () => {
   let sandbox: Sandbox
@@ -53,6 +65,38 @@ describe("command line", () => {
     expect(result.stdout).toMatch(/--journal/)
   })
 
+  it.skipIf(oldNode === undefined)("an older Node gets one line and exit 1, before anything loads", { timeout: 20_000 }, () => {
+    if (oldNode === undefined) return
+    const result = spawnSync(oldNode.path, [CLI, "status", "-j", sandbox.journal], { encoding: "utf8" })
+    expect(result.status).toBe(1)
+    expect(result.stdout).toBe("")
+    expect(result.stderr).toBe(`cronmon: needs Node >= 22.19 (this is ${oldNode.version})\n`)
+  })
+
+  it("status, journal and logs list and take only -j and --logs; the daemon's flags are the daemon's and cron's", { timeout: 30_000 }, () => {
+    for (const command of ["status", "journal", "logs"]) {
+      const help = sandbox.run([command, "--help"])
+      expect(help.status).toBe(0)
+      expect(help.stdout).toContain("--journal")
+      expect(help.stdout).toContain("--logs")
+      for (const flag of ["--scripts", "--stop-timeout", "--log-max-size", "--log-keep", "--journal-max-size", "--strict-modes"]) {
+        expect(help.stdout, `${command} --help lists ${flag}`).not.toContain(flag)
+      }
+    }
+    const refused = sandbox.run(["status", "--stop-timeout", "5s"])
+    expect(refused.status).toBe(2)
+    expect(refused.stderr).toBe("cronmon: unknown flag --stop-timeout (see cronmon status --help)\n")
+    const root = sandbox.run(["--help"])
+    expect(root.stdout).toContain("--stop-timeout")
+    expect(root.stdout).toContain("(default: 3s)")
+    // The example adds to the crontab; `cronmon cron | crontab -` would replace it.
+    expect(root.stdout).toContain("(crontab -l 2>/dev/null; cronmon cron")
+    expect(root.stdout).not.toMatch(/^\s*cronmon cron \| crontab -/m)
+    const cron = sandbox.run(["-j", "/j/j.json", "--logs", "/l", "cron", "-s", "/s", "--no-strict-modes", "--log-keep", "7"])
+    expect(cron.status).toBe(0)
+    expect(cron.stdout).toContain(`'-j' '/j/j.json' '-s' '/s' '--logs' '/l' '--no-strict-modes' '--log-keep' '7' >/dev/null 2>&1`)
+  })
+
   it("--version prints the version", { timeout: 20_000 }, () => {
     const { version } = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, "..", "..", "package.json"), "utf8"))
     const result = sandbox.run(["--version"])
@@ -60,17 +104,52 @@ describe("command line", () => {
     expect(result.stdout).toContain(version)
   })
 
-  it("an unknown flag is a usage error (exit 2)", { timeout: 20_000 }, () => {
+  it("an unknown flag is a usage error (exit 2): one line on stderr, no help", { timeout: 20_000 }, () => {
     const result = sandbox.run(["--no-such-flag", ...sandbox.daemonArgs()])
     expect(result.status).toBe(2)
-    expect(result.stderr).toMatch(/no-such-flag/)
+    expect(result.stdout).toBe("")
+    expect(result.stderr).toMatch(/^cronmon: unknown flag --no-such-flag[^\n]* \(see cronmon --help\)\n$/)
+    const sub = sandbox.run(["status", "--bogus"])
+    expect(sub.status).toBe(2)
+    expect(sub.stdout).toBe("")
+    expect(sub.stderr).toBe("cronmon: unknown flag --bogus (see cronmon status --help)\n")
   })
 
   it("a bad --stop-timeout is a usage error (exit 2)", { timeout: 20_000 }, () => {
     const result = sandbox.run(["-j", sandbox.journal, "-s", sandbox.scripts, "--stop-timeout", "abc"])
     expect(result.status).toBe(2)
-    expect(result.stderr).toMatch(/stop-timeout/)
+    expect(result.stdout).toBe("")
+    expect(result.stderr).toMatch(/^cronmon: --stop-timeout: not a duration: abc[^\n]*\n$/)
     expect(fs.existsSync(sandbox.journal)).toBe(false) // no daemon started
+  })
+
+  it("journal --since: nonsense is a usage error (exit 2), days are a duration", { timeout: 20_000 }, () => {
+    const bad = sandbox.run(["journal", "-j", sandbox.journal, "--since", "nonsense"])
+    expect(bad.status).toBe(2)
+    expect(bad.stdout).toBe("")
+    expect(bad.stderr).toMatch(/^cronmon: --since: not a duration or a time: nonsense[^\n]*\n$/)
+    fs.writeFileSync(
+      sandbox.journal,
+      JSON.stringify({ time: new Date().toISOString(), type: "acquired lock", data: { journal_id: "x", pid: 1 } }) + "\n"
+    )
+    const day = sandbox.run(["journal", "-j", sandbox.journal, "--since", "1d"])
+    expect(day.stderr).toBe("")
+    expect(day.status).toBe(0)
+    expect(day.stdout).toContain("cronmon started, pid 1")
+  })
+
+  it("journal and logs name a path they cannot read in one line", { timeout: 20_000 }, () => {
+    const journal = sandbox.run(["journal", "-j", sandbox.root])
+    expect(journal.status).toBe(1)
+    expect(journal.stderr).toBe(`cronmon: the journal ${sandbox.root} is a directory\n`)
+    const missing = sandbox.run(["journal", "-j", sandbox.journal])
+    expect(missing.status).toBe(1)
+    expect(missing.stderr).toBe(`cronmon: no journal at ${sandbox.journal}\n`)
+    const file = path.join(sandbox.root, "not-a-dir")
+    fs.writeFileSync(file, "")
+    const logs = sandbox.run(["logs", "web", "--logs", file])
+    expect(logs.status).toBe(1)
+    expect(logs.stderr).toMatch(new RegExp(`^cronmon: the logs directory ${file} is not a directory[^\n]*\n$`))
   })
 
   it("a scripts path that is a file is fatal (exit 1, one line)", { timeout: 20_000 }, () => {

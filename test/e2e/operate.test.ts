@@ -67,6 +67,28 @@ describe("operating a live daemon", () => {
     expect(after.stdout).toMatch(/^web\tstopped\t-/m)
   })
 
+  it("status decides by the lock: a journal truncated under a running daemon is running", { timeout: 30_000 }, async () => {
+    sandbox.writeScript("web", "exec sleep 1000")
+    const daemon = sandbox.startDaemon()
+    await waitForSpawns(sandbox, "web")
+    fs.truncateSync(sandbox.journal, 0)
+    const truncated = sandbox.run(["status", "-j", sandbox.journal])
+    expect(truncated.stderr).toBe("")
+    expect(truncated.status).toBe(0)
+    expect(truncated.stdout).toMatch(/^cronmon is running: it holds the journal's lock/)
+    daemon.kill("SIGTERM")
+    await daemon.waitExit()
+    const stopped = sandbox.run(["status", "-j", sandbox.journal])
+    expect(stopped.status).toBe(3)
+    // A journal that cannot be read: the state is unknown (exit 4), said in one line.
+    const unreadable = sandbox.run(["status", "-j", sandbox.root])
+    expect(unreadable.status).toBe(4)
+    expect(unreadable.stderr).toBe(`cronmon: the journal ${sandbox.root} is a directory\n`)
+    const missing = sandbox.run(["status", "-j", path.join(sandbox.root, "none.json")])
+    expect(missing.status).toBe(3)
+    expect(missing.stdout).toContain(`no journal at ${path.join(sandbox.root, "none.json")} (cronmon has not run with it)`)
+  })
+
   it("logs reads across rotations, and --follow loses no line through them", { timeout: 30_000 }, async () => {
     const lines = 20_000
     const go = path.join(sandbox.root, "go")
