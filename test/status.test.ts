@@ -46,7 +46,8 @@ const systemWith = (table: Readonly<Record<number, ProcessIdentity>>) =>
       bootedAt: unused(),
       groupMembers: unused,
       children: unused(),
-      reap: unused
+      reap: unused,
+      marked: unused
     })
   )
 

@@ -22,7 +22,7 @@ import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { ServiceLogs } from "../services/ServiceLogs.ts"
 import { Settings } from "../services/Settings.ts"
-import { System } from "../services/System.ts"
+import { SERVICE_MARK, System } from "../services/System.ts"
 
 const SIGNAL_IN_MESSAGE = /signal: '(\w+)'/
 
@@ -123,6 +123,10 @@ export const layer: Layer.Layer<
           stdout: "pipe",
           stderr: "pipe",
           detached: true,
+          // Marks the service and its descendants as this journal's: found
+          // after a crash even when the journal does not name them.
+          env: { [SERVICE_MARK]: settings.journalPath },
+          extendEnv: true,
           // What the spawner does on scope close to group members that
           // outlive their leader.
           killSignal: "SIGTERM",

@@ -175,6 +175,7 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
         name === 0 ? Effect.sync(() => table.has(Math.abs(pid))) : signal(Math.abs(pid), name),
       parentDeathSignal: ["setpriv", "--pdeathsig", "SIGTERM", "--"],
       checkExecutable: () => Effect.succeed(Option.none()),
+      marked: () => Effect.succeed([]),
       bootedAt: Effect.sync(() => bootedAt),
       groupMembers: (pgid) =>
         Effect.sync(() =>

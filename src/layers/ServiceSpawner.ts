@@ -13,7 +13,7 @@
  * Linux), the child gets two pipes, merged.
  *
  * Only what the supervisor uses: a `StandardCommand`, stdin from
- * `/dev/null`, the daemon's environment and working directory, its own
+ * `/dev/null`, the daemon's environment (with the command's `env`) and working directory, its own
  * process group, and on scope close the same
  * `killSignal` / `forceKillAfter` group stop as Effect's spawner. Being an
  * implementation of Effect's `ChildProcessSpawner`, the simulated spawner of
@@ -104,6 +104,17 @@ const readableStream = (readable: NodeJS.ReadableStream | null, method: string) 
       onError: (error) => failure(method, error)
     })
 
+// The command's `env` over the daemon's (`extendEnv`) or alone, as Effect's
+// own spawner does; a variable set to `undefined` is left out.
+const environmentOf = (options: ChildProcess.CommandOptions): NodeJS.ProcessEnv => {
+  const environment: NodeJS.ProcessEnv = options.extendEnv === true || options.env === undefined ? { ...process.env } : {}
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete environment[key]
+    else environment[key] = Redacted.isRedacted(value) ? Redacted.value(value) : value
+  }
+  return environment
+}
+
 const spawnStandard = (command: ChildProcess.StandardCommand) =>
   Effect.gen(function*() {
     const { options } = command
@@ -117,7 +128,8 @@ const spawnStandard = (command: ChildProcess.StandardCommand) =>
           child = NodeChildProcess.spawn(command.command, args, {
             stdio: fds === undefined ? ["ignore", "pipe", "pipe"] : ["ignore", fds[1], fds[1]],
             detached: options.detached ?? true,
-            // The daemon's environment and working directory, always.
+            env: environmentOf(options),
+            // The daemon's working directory, always.
           })
         } catch (error) {
           if (fds !== undefined) fds.forEach(closeQuietly)

@@ -11,7 +11,7 @@ import { Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { errorCode } from "../domain/Errors.ts"
-import { type Child, type ProcessIdentity, type SpawnRefusal, System, SystemCallError } from "../services/System.ts"
+import { type Child, type ProcessIdentity, SERVICE_MARK, type SpawnRefusal, System, SystemCallError } from "../services/System.ts"
 import { LOCK_EX, LOCK_NB, loadLibc, PR_SET_CHILD_SUBREAPER, WNOHANG } from "./Libc.ts"
 
 /**
@@ -232,6 +232,22 @@ export const layer: Layer.Layer<System> = Layer.sync(System, () => {
         })
       }),
     becomeSubreaper: Effect.sync(() => linux && libc.prctl(PR_SET_CHILD_SUBREAPER, 1) === 0),
+    marked: (journal) =>
+      Effect.sync(() => {
+        if (!linux) return []
+        // NUL-separated entries: the mark is a whole one.
+        const mark = Buffer.from(`\0${SERVICE_MARK}=${journal}\0`)
+        const nul = Buffer.from([0])
+        return fs.readdirSync("/proc").flatMap((entry) => {
+          if (!/^\d+$/.test(entry) || Number(entry) === process.pid) return []
+          try {
+            const environment = Buffer.concat([nul, fs.readFileSync(`/proc/${entry}/environ`)])
+            return environment.includes(mark) ? [Number(entry)] : []
+          } catch {
+            return [] // gone meanwhile, or not ours to read
+          }
+        })
+      }),
     children: Effect.sync((): ReadonlyArray<Child> => {
       if (!linux) return []
       bootTime ??= readBootTime()

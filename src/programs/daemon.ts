@@ -63,7 +63,8 @@ const isSameProcess = (leftover: Leftover, now: ProcessIdentity): boolean =>
 export const cleanUpLeftovers = Effect.gen(function*() {
   const journal = yield* Journal
   const system = yield* System
-  const { stopTimeout } = yield* Settings
+  const settings = yield* Settings
+  const { stopTimeout } = settings
   // Zombies do not count: their parent (init) collects them in its own time.
   // The /proc scan of a group's members runs only while kill(2) sees it.
   const isAlive = (target: number): Effect.Effect<boolean> =>
@@ -77,25 +78,18 @@ export const cleanUpLeftovers = Effect.gen(function*() {
       Effect.map((alive) => !alive)
     )
   // What to signal for a leftover: its group while it leads one (services
-  // always do), or itself. A leader that is gone may have left its group
-  // behind (its children, when the parent-death signal ended only the
-  // leader); a group ID is never reused while the group has members.
+  // always do), or itself. When the leader is gone, what is left of its
+  // group (its children, when the parent-death signal ended only the
+  // leader) carries the service mark and is found with the rest below, not
+  // through the group ID, which an unrelated process may have taken since.
   const bootedAt = yield* system.bootedAt
   const targetOf = Effect.fnUntraced(function*(leftover: Leftover) {
     // Spawned before the machine last booted: gone, whatever now has its PID.
     // And no journal line makes init, this daemon or "every process" a target.
     if (leftover.spawnedAt < bootedAt || leftover.pid <= 1 || leftover.pid === process.pid) return Option.none()
     const identity = yield* system.identify(leftover.pid)
-    if (Option.isSome(identity)) {
-      if (!isSameProcess(leftover, identity.value)) return Option.none()
-      return Option.some(identity.value.pgid === leftover.pid ? -leftover.pid : leftover.pid)
-    }
-    if (leftover.pgid !== leftover.pid || leftover.startTime === undefined) return Option.none()
-    const leaderStart = Number(leftover.startTime)
-    const members = yield* system.groupMembers(leftover.pid)
-    return members.some((member) => Number(member.startTime) >= leaderStart)
-      ? Option.some(-leftover.pid)
-      : Option.none()
+    if (Option.isNone(identity) || !isSameProcess(leftover, identity.value)) return Option.none()
+    return Option.some(identity.value.pgid === leftover.pid ? -leftover.pid : leftover.pid)
   })
   const terminate = Effect.fnUntraced(function*(leftover: Leftover) {
     const found = yield* targetOf(leftover)
@@ -121,6 +115,25 @@ export const cleanUpLeftovers = Effect.gen(function*() {
     )
   })
   yield* Effect.forEach(journal.previousState.leftovers, terminate, { concurrency: "unbounded", discard: true })
+
+  // Whatever else carries this journal's service mark was left by a daemon
+  // that died (no service of this session has started yet): orphans its
+  // services double-forked, children of leaders that are gone, a service
+  // spawned in the instant before its \`process spawned\` line.
+  const marked = yield* system.marked(settings.journalPath)
+  if (marked.length === 0) return
+  yield* journal.append(Events.warning(
+    "previous state",
+    `${marked.length} ${marked.length === 1 ? "process" : "processes"} of services of an earlier session ` +
+      `(pid ${marked.join(", ")}) left running: terminating them`
+  ))
+  const stillMarked = Effect.map(system.marked(settings.journalPath), (pids) => pids.filter((pid) => marked.includes(pid)))
+  const markedGone = pollWhile(stillMarked, (left) => left.length > 0).pipe(
+    Effect.timeoutOrElse({ duration: stopTimeout, orElse: () => stillMarked })
+  )
+  yield* Effect.forEach(marked, (pid) => system.kill(pid, "SIGTERM"), { discard: true })
+  const survivors = yield* markedGone
+  yield* Effect.forEach(survivors, (pid) => system.kill(pid, "SIGKILL"), { discard: true })
 })
 
 const OP = { Add: "add", Update: "update", Remove: "remove" } as const

@@ -76,6 +76,13 @@ export class System extends Context.Service<System, {
   readonly children: Effect.Effect<ReadonlyArray<Child>>
   /** Collects a zombie child's exit status without waiting; `false` when it is not one. */
   readonly reap: (pid: number) => Effect.Effect<boolean>
+  /**
+   * The live processes, other than this one, whose environment carries
+   * `SERVICE_MARK=journal` (`SERVICE_MARK` is `CRONMON_JOURNAL`): every
+   * service and whatever descends from it (double-forked daemons included)
+   * carries the journal of the daemon that started it.
+   */
+  readonly marked: (journal: string) => Effect.Effect<ReadonlyArray<number>>
 }>()("cronmon/System") {}
 
 /**
@@ -97,3 +104,16 @@ export interface Child {
   readonly pid: number
   readonly zombie: boolean
 }
+
+/**
+ * The environment variable every service is started with: the journal of
+ * the daemon that started it. Its descendants inherit it, so a crashed
+ * daemon's successor finds them all, whether the journal names them or not.
+ *
+ * @example
+ * ```ts
+ * const left = yield* system.marked(settings.journalPath)
+ * ```
+ * @since 0.1.0
+ */
+export const SERVICE_MARK = "CRONMON_JOURNAL"

@@ -101,7 +101,11 @@ describe("design contract", () => {
     })
     await waitFor(() => !isAlive(child!), { message: `child ${child} gone` })
     const session = journal.slice(journal.findLastIndex((e) => e.type === "acquired lock"))
-    const warned = session.findIndex((e) => e.type === "warning" && String(e.data["error"]).includes(`pid ${leader}`))
+    // Found by the service mark it inherited, not through the leader's group ID.
+    const warned = session.findIndex((e) =>
+      e.type === "warning" && /earlier session \(pid [\d, ]+\)/.test(String(e.data["error"])) &&
+      String(e.data["error"]).includes(`${child}`)
+    )
     expect(warned).toBeGreaterThan(0)
     expect(warned).toBeLessThan(session.findIndex((e) => e.type === "process spawned"))
   })

@@ -4,6 +4,7 @@
  * fork storm and a flood of output. Each case checks
  * the journal and (in `cleanUp`) that nothing is left running.
  */
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -147,6 +148,39 @@ describe("misbehaving services", () => {
     daemon.kill("SIGTERM")
     expect(await daemon.waitExit()).toBe(0)
     expect(isAlive(orphan!)).toBe(false)
+  })
+
+  it("after a kill -9 of the daemon, the next one terminates what its services double-forked, named in no journal line", {
+    timeout: 20_000
+  }, async () => {
+    sandbox.writeScript(
+      "forker",
+      [
+        "export PIDS",
+        `( setsid sh -c 'trap "" TERM; echo "$$ orphan" >> "$PIDS"; while :; do sleep 1; done' & )`,
+        "exec sleep 1000"
+      ].join("\n")
+    )
+    // An unrelated process outside any service: never touched.
+    const bystander = spawn("sleep", ["1000"], { detached: true, stdio: "ignore" })
+    try {
+      const first = sandbox.startDaemon()
+      await waitForSpawns(sandbox, "forker")
+      const [orphan] = await recorded(sandbox, "orphan")
+      first.kill("SIGKILL")
+      await first.waitExit()
+      // The parent-death signal ended the service; its orphan ignores SIGTERM.
+      expect(isAlive(orphan!)).toBe(true)
+      const second = sandbox.startDaemon()
+      await waitFor(() => !isAlive(orphan!), { timeout: 5_000, message: () => `the orphan of the crashed session is gone; stderr: ${second.stderr}` })
+      const warnings = eventsOf(sandbox.readJournal(), "warning").map((e) => String(e.data["error"]))
+      expect(warnings.some((w) => w.includes(`of services of an earlier session (pid ${orphan}`))).toBe(true)
+      expect(isAlive(bystander.pid!)).toBe(true)
+      second.kill("SIGTERM")
+      expect(await second.waitExit()).toBe(0)
+    } finally {
+      bystander.kill("SIGKILL")
+    }
   })
 
   it("a service that forks 200 children and exits: every child reaped, every exit code kept", {
