@@ -30,6 +30,7 @@ import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
 import { defaultSettings, makeSettings, type Settings, type SettingsShape } from "./services/Settings.ts"
 import type { System } from "./services/System.ts"
 import { type Watcher, WatchError } from "./services/Watcher.ts"
+import { openRegularFile } from "./layers/Files.ts"
 
 /**
  * What to supervise and how: the CLI's flags as options. Paths are resolved
@@ -221,7 +222,7 @@ export const daemon: Effect.Effect<void, never, Services> = cliDaemon
 export const readPreviousState = (journal: string): Effect.Effect<PreviousState, JournalUnavailable> =>
   Effect.acquireUseRelease(
     Effect.try({
-      try: () => fs.openSync(journal, "r"),
+      try: () => openRegularFile(journal),
       catch: (error) => new JournalUnavailable({ path: journal, reason: errorMessage(error) })
     }),
     (fd) =>

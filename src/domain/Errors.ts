@@ -34,6 +34,8 @@ export const readFailure = (what: string, file: string, error: unknown): string 
   switch (errorCode(error)) {
     case "EISDIR":
       return `${what} ${file} is a directory`
+    case "EFTYPE":
+      return `${what} ${file} is not a regular file`
     case "ENOTDIR":
       return `${what} ${file} is not a directory (or a part of its path is not)`
     case "ENOENT":

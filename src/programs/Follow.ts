@@ -9,6 +9,7 @@
 import * as fs from "node:fs"
 import { endOfLastNewline } from "../domain/LinesBackward.ts"
 import { randomAccess } from "../layers/JournalFile.ts"
+import { openRegularFile } from "../layers/Files.ts"
 
 /**
  * A followed file.
@@ -57,7 +58,7 @@ const isMissing = (error: unknown) => error instanceof Error && "code" in error 
 
 const tryOpen = (file: string): number | undefined => {
   try {
-    return fs.openSync(file, "r")
+    return openRegularFile(file)
   } catch (error) {
     if (isMissing(error)) return undefined
     throw error
@@ -81,7 +82,7 @@ export const follower = (
   } = {}
 ): Follower => {
   // Node's errors as they are (with their code): the caller says what the file is.
-  let fd: number | undefined = options.missingOk === true ? tryOpen(file) : fs.openSync(file, "r")
+  let fd: number | undefined = options.missingOk === true ? tryOpen(file) : openRegularFile(file)
   let initial: { readonly fd: number; readonly end: number } | undefined
   try {
     initial = fd === undefined ? undefined : { fd, end: endOfLastNewline(randomAccess(fd)) }

@@ -10,6 +10,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { defaultPaths, parseDurationMillis, parseSizeBytes } from "../domain/Paths.ts"
 import { LOCK_EX, LOCK_NB, loadLibc } from "../layers/Libc.ts"
+import { openRegularFile } from "../layers/Files.ts"
 
 const anything = (_value: string) => true
 const isCount = (value: string) => /^\d+$/.test(value)
@@ -111,7 +112,7 @@ export const lockState = (file: string): "held" | "free" | "unknown" => {
   if (listedAsLocked(file)) return "held"
   let fd: number
   try {
-    fd = fs.openSync(file, "r")
+    fd = openRegularFile(file)
   } catch {
     return "unknown"
   }

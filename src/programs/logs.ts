@@ -11,6 +11,7 @@ import { errorCode, errorMessage, readFailure } from "../domain/Errors.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { randomAccess } from "../layers/JournalFile.ts"
 import { follower } from "./Follow.ts"
+import { openRegularFile } from "../layers/Files.ts"
 
 const ROTATED = /\.log\.(\d+)$/
 
@@ -49,7 +50,7 @@ export const lastLines = (files: ReadonlyArray<string>, count: number, end?: { r
   const lines: Array<string> = []
   for (const [i, file] of files.entries()) {
     if (lines.length >= count) break
-    const fd = i === 0 && end !== undefined ? end.fd : fs.openSync(file, "r")
+    const fd = i === 0 && end !== undefined ? end.fd : openRegularFile(file)
     try {
       const access = randomAccess(fd)
       for (const line of linesBackward(access, i === 0 && end !== undefined ? end.end : access.size)) {

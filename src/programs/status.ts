@@ -15,6 +15,7 @@ import { type LastExit, type ServiceStatus, sessionStatusOf } from "../domain/St
 import { randomAccess } from "../layers/JournalFile.ts"
 import { System } from "../services/System.ts"
 import { formatAgo, formatDuration, type Style, table } from "./Output.ts"
+import { openRegularFile } from "../layers/Files.ts"
 
 /**
  * The daemon's state: `running`; `stopped` (its last session ended with
@@ -57,7 +58,7 @@ const readSession = (journal: string, now: number) =>
     try: () => {
       let fd: number
       try {
-        fd = fs.openSync(journal, "r")
+        fd = openRegularFile(journal)
       } catch (error) {
         if (errorCode(error) === "ENOENT") return undefined
         throw error

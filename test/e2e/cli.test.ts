@@ -97,6 +97,18 @@ describe("command line", () => {
     expect(cron.stdout).toContain(`'-j' '/j/j.json' '-s' '/s' '--logs' '/l' '--no-strict-modes' '--log-keep' '7' >/dev/null 2>&1`)
   })
 
+  it("a FIFO where the journal should be: one line and exit 1 from every command, never a hang", { timeout: 30_000 }, () => {
+    const fifo = path.join(sandbox.root, "fifo.json")
+    execFileSync("mkfifo", [fifo])
+    for (const args of [["status", "-j", fifo], ["journal", "-j", fifo], ["-j", fifo, "-s", sandbox.scripts]]) {
+      const result = sandbox.run(args, { timeout: 8_000 })
+      expect([args.join(" "), result.signal]).toEqual([args.join(" "), null])
+      expect(result.stderr.trim().split("\n")).toHaveLength(1)
+      expect(result.stderr).toContain("not a regular file")
+      expect(result.status).not.toBe(0)
+    }
+  })
+
   it("--version prints the version", { timeout: 20_000 }, () => {
     const { version } = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, "..", "..", "package.json"), "utf8"))
     const result = sandbox.run(["--version"])
