@@ -76,6 +76,23 @@ describe("status", () => {
       golden("status-running.json", statusJson(r) + "\n")
     }))
 
+  it.effect("a service name with a newline stays on one row", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-status-"))
+      const file = path.join(dir, "journal.json")
+      const line = (type: string, data: object) =>
+        JSON.stringify({ time: "2026-11-23T20:00:00.000Z", type, data }) + "\n"
+      fs.writeFileSync(
+        file,
+        line("acquired lock", { journal_id: "x" }) + line("process list modified", { op: "add", file: "new\nline" }) +
+          line("process spawn error", { file: "new\nline", reason: "bad\nreason" })
+      )
+      const text = statusText(yield* report(file, {}), plain)
+      assert.include(text, "new\\nline")
+      assert.include(text, "bad\\nreason")
+      assert.isFalse(text.split("\n").some((row) => row === "line" || row.startsWith("line ")))
+    }))
+
   it.effect("a crashed daemon: the stale journal is said, exit 3", () =>
     Effect.gen(function*() {
       // The daemon's pid now belongs to a process started after the lock was taken.

@@ -227,6 +227,19 @@ export interface ExitStatus {
 }
 
 /**
+ * Control characters (a newline in a file name) written as JSON escapes, so
+ * that one event or one row stays one line.
+ *
+ * @example
+ * ```ts
+ * escapeControls("new\nline") // "new\\nline"
+ * ```
+ * @since 0.1.0
+ */
+export const escapeControls = (text: string): string =>
+  text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1))
+
+/**
  * One readable line for humans (the daemon's stderr, `cronmon journal`).
  *
  * @example
@@ -239,7 +252,7 @@ export interface ExitStatus {
 export const formatHuman = (entry: JournalEntry): string => {
   const time = new Date(entry.time).toISOString()
   // One line per event, whatever a file name or an error holds.
-  return `${time} ${describe(entry)}`.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1))
+  return escapeControls(`${time} ${describe(entry)}`)
 }
 
 const describe = (entry: JournalEntry): string => {

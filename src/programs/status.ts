@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN } from "../domain/Backoff.ts"
 import { errorCode, readFailure } from "../domain/Errors.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
+import { escapeControls } from "../domain/JournalEvent.ts"
 import { type LastExit, type ServiceStatus, sessionStatusOf } from "../domain/Status.ts"
 import { randomAccess } from "../layers/JournalFile.ts"
 import { System } from "../services/System.ts"
@@ -276,7 +277,7 @@ const STATE_COLOUR: Readonly<Record<ServiceStatus["state"], "green" | "yellow" |
 export const statusText = (report: StatusReport, style: Style): string => {
   const { now } = report
   const rows = report.services.map((service) => [
-    service.name,
+    escapeControls(service.name),
     style.colour(STATE_COLOUR[service.state], stateText(service, now)),
     service.pid === null ? "-" : String(service.pid),
     service.state === "running" && service.since !== null ? formatDuration(now - service.since) : "-",
@@ -284,7 +285,7 @@ export const statusText = (report: StatusReport, style: Style): string => {
     exitText(service.lastExit, now)
   ])
   const failures = report.services.flatMap((service) =>
-    service.reason === null ? [] : [`${service.name}: ${service.reason}`]
+    service.reason === null ? [] : [escapeControls(`${service.name}: ${service.reason}`)]
   )
   return [
     daemonLine(report),
