@@ -113,6 +113,25 @@ describe("JournalFile size bound", () => {
       assert.deepStrictEqual(spawned, [...Array.from({ length: 12 }, (_, i) => 1000 + i), 2000])
     }))
 
+  it.live("never passes the bound, and drops down to three quarters of it so that it is not rewritten at every event", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const old = Array.from({ length: 30 }, (_, i) => session(`s${i}`, 3)).join("")
+      fs.writeFileSync(file, old)
+      const bound = old.length + 200
+      const sizes: Array<number> = []
+      yield* Effect.scoped(Effect.gen(function*() {
+        const journal = Context.get(yield* Layer.build(layer(file, bound)), Journal)
+        for (let i = 0; i < 40; i++) {
+          yield* journal.append(Events.spawned("d", 1000 + i))
+          sizes.push(fs.statSync(file).size)
+        }
+      }))
+      assert.isAtMost(Math.max(...sizes), bound)
+      const truncations = entries(file).filter((e) => e.type === "log truncated")
+      assert.strictEqual(truncations.length, 1, "one cut made room for all forty")
+    }))
+
   it.live("a session that alone outgrows the bound begins again with the services known and the processes running", () =>
     Effect.gen(function*() {
       const file = tempFile()

@@ -233,13 +233,13 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
         // The watch was on the old file: the path's new file is ours.
         rewatch?.()
       }
-      const shrink = (): Cut | undefined => {
-        if (maxBytes === undefined || !mayShrink) return undefined
+      const shrink = (target: number | undefined): Cut | undefined => {
+        if (target === undefined || !mayShrink) return undefined
         const journal = randomAccess(fd)
-        if (journal.size <= maxBytes) return undefined
+        if (journal.size <= target) return undefined
         try {
           const content = journal.read(0, journal.size)
-          const cut = cutToBound(content, maxBytes, sessionStart)
+          const cut = cutToBound(content, target, sessionStart)
           if (cut === undefined) {
             mayShrink = false
             return undefined
@@ -258,7 +258,9 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
           `the journal passed ${maxBytes} bytes: its ${cut.sessions} oldest ` +
             `${cut.sessions === 1 ? "session" : "sessions"} (${cut.bytes} bytes) dropped`
         )
-      const shrunkAtOpen = shrink()
+      // Three quarters of the bound: room for a while, not a rewrite per event.
+      const roomTarget = maxBytes === undefined ? undefined : Math.floor(maxBytes * 0.75)
+      const shrunkAtOpen = maxBytes !== undefined && fs.fstatSync(fd).size > maxBytes ? shrink(roomTarget) : undefined
 
       // This session's spawns not yet seen to exit: carried into a new file
       // if the journal is moved away, so that no leftover is ever forgotten.
@@ -289,12 +291,30 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
           return false
         }
       }
+      // Keeps the journal within its bound, before a line would pass it:
+      // drops the oldest sessions down to the room target, or, when the
+      // current session alone is too big, begins the journal again.
+      const makeRoom = (bytes: number, time: number): Cut | undefined => {
+        if (maxBytes === undefined || failing) return undefined
+        try {
+          if (fs.fstatSync(fd).size + bytes <= maxBytes) return undefined
+        } catch {
+          return undefined
+        }
+        const cut = shrink(roomTarget)
+        if (cut === undefined) restart(time)
+        return cut
+      }
       const write = (entry: JournalEntry): void => {
         if (truncatedUnderUs()) {
           writtenFd = -1
           const why = Events.warning("journal", "the journal was truncated: continuing with what is running")
           for (const kept of carried(entry.time, why)) write(kept)
         }
+        const line = Buffer.from(encodeLine(entry) + "\n")
+        // Room is made before the entry joins what a journal begun again
+        // holds, so that it is not written twice.
+        const madeRoom = makeRoom(line.length, entry.time)
         if (entry.type === "process spawned") running.set(entry.data.pid, entry)
         if (entry.type === "process exited") running.delete(entry.data.pid)
         if (entry.type === "process list modified") {
@@ -302,7 +322,6 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
           else known.add(entry.data.file)
         }
         options.echo?.(formatHuman(entry))
-        const line = Buffer.from(encodeLine(entry) + "\n")
         try {
           const end = fs.fstatSync(fd).size
           if (fs.writeSync(fd, line) < line.length) {
@@ -326,11 +345,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
               if (spawned !== undefined) write(spawned)
             }
           }
-          if (maxBytes !== undefined && end + line.length > maxBytes) {
-            const cut = shrink()
-            if (cut !== undefined) write({ time: entry.time, ...shrunk(cut) })
-            else if (fs.fstatSync(fd).size > maxBytes) restart(entry.time)
-          }
+          if (madeRoom !== undefined) write({ time: entry.time, ...shrunk(madeRoom) })
         } catch (error) {
           // Reported once per outage, not once per event.
           if (!failing) process.stderr.write(`cronmon: cannot write the journal ${file}: ${errorMessage(error)}\n`)
