@@ -22,13 +22,14 @@
  * @since 0.1.0
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
-import { Deferred, Duration, Effect, Layer, Redacted, Sink, Stream } from "effect"
+import { Cause, Deferred, Duration, Effect, Layer, Queue, Redacted, Sink, Stream } from "effect"
 import * as PlatformError from "effect/PlatformError"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import * as NodeChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import { loadLibc } from "./Libc.ts"
+import { OutputWriter, readBuffer } from "./OutputBlocks.ts"
 
 const PIPE_BYTES = 1024 * 1024
 const POLL_MILLIS = 50
@@ -104,6 +105,54 @@ const readableStream = (readable: NodeJS.ReadableStream | null, method: string) 
       onError: (error) => failure(method, error)
     })
 
+// The read end of the output pipe as a stream of chunks, read through a
+// socket's `onread` (epoll, no Readable stream): libuv reads as much as the
+// buffer holds (1 MiB) where a Readable stream reads 64 KiB at a time. Every
+// pipe is read into one shared buffer and each read copied at once into
+// pooled memory (OutputBlocks: fresh memory per read was the relay's main
+// cost), which the log gives back once written. Chunks are never waited
+// for: the consumer only queues them.
+const TURN_BYTES = 4 * 1024 * 1024
+
+const pipeStream = (fd: number): Stream.Stream<Uint8Array, PlatformError.PlatformError> =>
+  Stream.callback<Uint8Array, PlatformError.PlatformError>((queue) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const writer = new OutputWriter()
+        let readThisTurn = 0
+        const socket = new net.Socket({
+          fd,
+          readable: true,
+          writable: false,
+          onread: {
+            buffer: readBuffer,
+            callback: (bytes) => {
+              if (bytes > 0) Queue.offerUnsafe(queue, writer.copy(readBuffer.subarray(0, bytes)))
+              // libuv reads a ready pipe up to 32 times in one turn of the
+              // event loop: a fast writer would keep the loop reading while
+              // the log's finished writes wait, and output pile up. Past
+              // TURN_BYTES, the pipe rests until the next turn.
+              readThisTurn += bytes
+              if (readThisTurn < TURN_BYTES) return true
+              setImmediate(() => {
+                readThisTurn = 0
+                if (!socket.destroyed) socket.resume()
+              })
+              return false
+            }
+          }
+        })
+        socket.on("end", () => Queue.endUnsafe(queue))
+        socket.on("error", (error) => Queue.failCauseUnsafe(queue, Cause.fail(failure("output", error))))
+        return { socket, writer }
+      }),
+      ({ socket, writer }) =>
+        Effect.sync(() => {
+          socket.destroy()
+          writer.close()
+        })
+    ))
+
 const spawnStandard = (command: ChildProcess.StandardCommand) =>
   Effect.gen(function*() {
     const { options } = command
@@ -144,7 +193,7 @@ const spawnStandard = (command: ChildProcess.StandardCommand) =>
     const pid = child.pid ?? 0
     const output = fds === undefined
       ? Stream.merge(readableStream(child.stdout, "stdout"), readableStream(child.stderr, "stderr"))
-      : readableStream(new net.Socket({ fd: fds[0], readable: true, writable: false }), "output")
+      : pipeStream(fds[0])
     const exitCode = Effect.flatMap(Deferred.await(exit), ([code, signal]) =>
       code !== null
         ? Effect.succeed(ChildProcessSpawner.ExitCode(code))
