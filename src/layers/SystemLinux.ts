@@ -148,9 +148,14 @@ export const checkExecutable = (file: string): Option.Option<SpawnRefusal> => {
   return isFile ? Option.none() : Option.some({ code: "EACCES", message: `bad interpreter ${interpreter}: not a file` })
 }
 
+// This process's group, read once: only setpgid/setsid in this process
+// could change it, and cronmon calls neither. (Read for every kill before,
+// it cost a /proc read per signal: ~0.3 ms per service in a stop-all.)
+let ownGroup: number | undefined
 const isOwnGroup = (pgid: number): boolean => {
   try {
-    return readStat(process.pid, 0)?.pgid === pgid
+    ownGroup ??= readStat(process.pid, 0)?.pgid
+    return ownGroup === pgid
   } catch {
     return false
   }
