@@ -220,9 +220,19 @@ export const layer: Layer.Layer<System> = Layer.sync(System, () => {
       if (!linux) return []
       bootTime ??= readBootTime()
       const boot = bootTime
-      return childPids().flatMap((pid) => {
-        const stat = readStat(pid, boot)
-        return stat === undefined ? [] : [{ pid, zombie: stat.state === "Z" }]
+      return childPids().map((pid): Child => {
+        let zombie: boolean | undefined
+        return {
+          pid,
+          // Read from /proc when asked, once: the reaper asks only about the
+          // children that are not services, so a stop-all of 500 services
+          // no longer reads 500 stat files at every SIGCHLD. A child gone
+          // meanwhile is no zombie.
+          get zombie() {
+            zombie ??= readStat(pid, boot)?.state === "Z"
+            return zombie
+          }
+        }
       })
     }),
     reap: (pid) => Effect.sync(() => libc.waitpid(pid, WNOHANG) === pid)
