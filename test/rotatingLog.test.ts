@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { RotatingLog, type RotatingLogOptions } from "../src/layers/RotatingLog.ts"
+import { RotatingLog, type RotatingLogOptions, rotatedNames } from "../src/layers/RotatingLog.ts"
 
 describe("RotatingLog", () => {
   let dir: string
@@ -60,14 +60,43 @@ describe("RotatingLog", () => {
     expect([read(file), read(`${file}.1`)]).toEqual(["line-1-xx\n", undefined])
   })
 
-  it("finishes a partial line already in the file before rotating", async () => {
+  it("fills a partial line already in the file up to maxBytes, then goes on in the next file", async () => {
     fs.mkdirSync(path.dirname(file))
     fs.writeFileSync(file, "0123456789012345678") // 19 bytes, no newline
     const log = make()
     log.push(Buffer.from("9-end\nnext\n"))
     await log.close()
-    expect(read(`${file}.1`)).toBe("01234567890123456789-end\n")
-    expect(read(file)).toBe("next\n")
+    // maxBytes is a cap: the line is split where the file is full.
+    expect(read(`${file}.1`)).toBe("01234567890123456789")
+    expect(read(file)).toBe("-end\nnext\n")
+  })
+
+  it("never grows a file past maxBytes with a line longer than it, time-stamped or not", async () => {
+    for (const timestamps of [false, true]) {
+      fs.rmSync(path.dirname(file), { recursive: true, force: true })
+      const log = make({ maxBytes: 1024, keep: 10, timestamps })
+      const line = `${"x".repeat(3000)}\n`
+      log.push(Buffer.from(`short\n${line}after\n`))
+      await log.close()
+      const names = ["svc.log", ...rotatedNames(file, 10).map((name) => path.basename(name))]
+      const files = names.map((name) => path.join(path.dirname(file), name)).filter((name) => fs.existsSync(name))
+      for (const name of files) expect(fs.statSync(name).size).toBeLessThanOrEqual(1024)
+      const text = files.reverse().map(read).join("")
+      // One timestamp per line the service wrote: a split line's continuation carries none.
+      const stamps = text.match(/^\d{4}-\d\d-\d\dT[\d:.]+Z /gm) ?? []
+      expect(stamps.length).toBe(timestamps ? 3 : 0)
+      expect(text.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /gm, "")).toBe(`short\n${line}after\n`)
+    }
+  })
+
+  it("ends a line left open when a writer's output ends, with timestamps", async () => {
+    const log = make({ maxBytes: 1000, timestamps: true })
+    log.push(Buffer.from("no newline at exit"))
+    log.endLine()
+    log.push(Buffer.from("next run\n"))
+    log.endLine()
+    await log.close()
+    expect(read(file)).toMatch(/^\S+Z no newline at exit\n\S+Z next run\n$/)
   })
 
   it("prefixes each line with the time it was read, across chunks", async () => {

@@ -170,6 +170,24 @@ describe("ProcessSupervisor", () => {
       yield* supervisor.stop("job")
     }).pipe(Effect.provide(TestKit.layer())))
 
+  it.effect("an exit is journaled before the next spawned, and before a restart's delay", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* ProcessSupervisor
+      const sim = yield* SimulatedProcesses
+      yield* sim.setBehaviour("crash", { runFor: "1 second", exitCode: 3 })
+      yield* supervisor.start("crash")
+      // Spawned at 0, exits at 1, restarted at once, exits at 2: now waiting 5 s.
+      yield* TestClock.adjust("3 seconds")
+      assert.deepStrictEqual(yield* timeline, [
+        [0, "spawned", "crash", 1000],
+        [1, "exited", "crash", 3, null],
+        [1, "spawned", "crash", 1001],
+        [2, "exited", "crash", 3, null]
+      ])
+      yield* supervisor.stop("crash")
+      assert.strictEqual((yield* timeline).length, 4)
+    }).pipe(Effect.provide(TestKit.layer())))
+
   it.effect("restart never overlaps two instances, even when the old one ignores SIGTERM", () =>
     Effect.gen(function*() {
       const supervisor = yield* ProcessSupervisor

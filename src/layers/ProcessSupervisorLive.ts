@@ -10,12 +10,12 @@
  *
  * @since 0.1.0
  */
-import { Effect, FiberMap, Layer, Metric, Option, Semaphore } from "effect"
+import { Duration, Effect, FiberMap, Layer, Metric, Option, Schedule, Semaphore } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type { PlatformError } from "effect/PlatformError"
 import * as path from "node:path"
 import { restartBackoff, timed } from "../domain/Backoff.ts"
-import { Events, type ExitStatus } from "../domain/JournalEvent.ts"
+import { Events, type ExitStatus, type JournalEvent } from "../domain/JournalEvent.ts"
 import * as Metrics from "../domain/Metrics.ts"
 import { pollWhile } from "../domain/Poll.ts"
 import { Journal } from "../services/Journal.ts"
@@ -25,6 +25,13 @@ import { Settings } from "../services/Settings.ts"
 import { SERVICE_MARK, System } from "../services/System.ts"
 
 const SIGNAL_IN_MESSAGE = /signal: '(\w+)'/
+
+// A service's `process exited`, held back so that a restart's spawn does not
+// wait for its O_SYNC append; `flush` journals it (once).
+interface PendingExit {
+  readonly leave: (event: JournalEvent) => Effect.Effect<void>
+  readonly flush: Effect.Effect<void>
+}
 
 // Sets a per-service metric: adds to a counter, sets a gauge.
 const record = (metric: Metric.Metric<number, unknown>, name: string, value = 1) =>
@@ -105,7 +112,9 @@ export const layer: Layer.Layer<
 
     // Uninterruptible from the spawn until the wait for the exit, so that an
     // interrupt always finds a spawned process with its stop in place.
-    const runOnce = (name: string) =>
+    // `exits` holds the `process exited` of the previous run when its journal
+    // line was left for this run to write (see `supervise`).
+    const runOnce = (name: string, exits: PendingExit) =>
       Effect.uninterruptibleMask((restore) => Effect.scoped(Effect.gen(function*() {
         const file = path.join(settings.scriptsDir, name)
         // Checked first: spawned through setpriv (for its parent-death
@@ -114,6 +123,7 @@ export const layer: Layer.Layer<
         const refusal = yield* system.checkExecutable(file)
         if (Option.isSome(refusal)) {
           const { code, message } = refusal.value
+          yield* exits.flush
           yield* record(Metrics.spawnErrors, name)
           return yield* journal.append(Events.spawnError(name, `spawn ${file}: ${message} (${code})`))
         }
@@ -134,7 +144,8 @@ export const layer: Layer.Layer<
         })).pipe(
           Effect.map(Option.some),
           Effect.catch((error) =>
-            journal.append(Events.spawnError(name, spawnFailureReason(file, error))).pipe(
+            exits.flush.pipe(
+              Effect.andThen(journal.append(Events.spawnError(name, spawnFailureReason(file, error)))),
               Effect.andThen(record(Metrics.spawnErrors, name)),
               Effect.as(Option.none())
             )
@@ -145,6 +156,9 @@ export const layer: Layer.Layer<
         pids.add(handle.pid)
         yield* Effect.andThen(record(Metrics.spawns, name), record(Metrics.running, name, 1))
         const identity = yield* system.identify(handle.pid)
+        // The previous run's exit is journaled now, after this spawn and
+        // before its `process spawned`: the order stays exited-then-spawned.
+        yield* exits.flush
         yield* journal.append(Events.spawned(
           name,
           handle.pid,
@@ -159,18 +173,43 @@ export const layer: Layer.Layer<
         const exited = exitStatusOf(handle).pipe(
           Effect.tap(() => Effect.sync(() => pids.delete(handle.pid))),
           Effect.tap(() => Effect.andThen(record(Metrics.exits, name), record(Metrics.running, name, 0))),
-          Effect.flatMap((status) => journal.append(Events.exited(name, handle.pid, status)))
+          Effect.map((status) => Events.exited(name, handle.pid, status))
         )
-        yield* restore(exited).pipe(Effect.onInterrupt(() => Effect.andThen(terminate(handle), exited)))
+        // A stop journals the exit at once; an exit of its own is left to
+        // `supervise`, which writes it before a restart's delay, or after the
+        // restart's spawn when there is none (the O_SYNC append then costs
+        // the restart nothing).
+        yield* restore(Effect.flatMap(exited, exits.leave)).pipe(
+          Effect.onInterrupt(() => Effect.andThen(terminate(handle), Effect.flatMap(exited, journal.append)))
+        )
       })))
 
-    // Every run after the first is an automatic restart.
+    // Every run after the first is an automatic restart. A run's own exit
+    // is journaled by whatever comes first: the restart's delay when it is
+    // not zero, the next run (after its spawn), or the end of supervision.
     const supervise = (name: string) =>
       Effect.suspend(() => {
         let runs = 0
+        const exits = pendingExit()
         const run = Effect.suspend(() => runs++ === 0 ? Effect.void : record(Metrics.restarts, name))
-        return Effect.repeat(timed(Effect.andThen(run, runOnce(name))), backoff)
+        const schedule = Schedule.tap(backoff, ({ duration }) => Duration.isZero(duration) ? Effect.void : exits.flush)
+        return Effect.repeat(timed(Effect.andThen(run, runOnce(name, exits))), schedule).pipe(
+          Effect.ensuring(exits.flush)
+        )
       })
+
+    // At most one `process exited` waiting to be journaled, per service.
+    const pendingExit = (): PendingExit => {
+      let event: JournalEvent | undefined
+      return {
+        leave: (exit) => Effect.sync(() => void (event = exit)),
+        flush: Effect.suspend(() => {
+          const waiting = event
+          event = undefined
+          return waiting === undefined ? Effect.void : journal.append(waiting)
+        })
+      }
+    }
 
     // One lock per name: a restart (stop, then start) never interleaves with
     // another change of the same service.

@@ -10,10 +10,18 @@
  * minute, rather than letting the pipe fill and the service block.
  *
  * Rotation: `NAME.log` becomes `NAME.log.1`, `.1` becomes `.2`, … up to
- * `keep` (0: the log is simply started again). It happens at the last line
- * end that fits in `maxBytes`; a line is never split across two files, unless
- * it alone is longer than `maxBytes`. To know where lines end, the start of
- * a line waits for its end, up to 100 ms (then it is written: a prompt).
+ * `keep` (0: the log is simply started again). No file grows past
+ * `maxBytes`: rotation happens at the last line end that fits; a line is
+ * split across two files only when it cannot fit whole (longer than
+ * `maxBytes`, or its start already written, a prompt), and then where the
+ * file is full. To know where lines end, the start of a line waits for its
+ * end, up to 100 ms (then it is written: a prompt).
+ *
+ * Timestamps mark where the service started a line: a line split by
+ * rotation (or written in parts, a prompt) has one, before its first part;
+ * its continuation carries none. When a run of the service ends in the
+ * middle of a line, the line is ended (`endLine`), so that the next run's
+ * first line gets its own timestamp.
  *
  * @since 0.1.0
  */
@@ -22,6 +30,7 @@ import * as path from "node:path"
 import { promisify } from "node:util"
 import { errorMessage } from "../domain/Errors.ts"
 import { ensureDirectory } from "./Directories.ts"
+import { release } from "./OutputBlocks.ts"
 
 const NEWLINE = 0x0a
 const WARN_EVERY_MILLIS = 60_000
@@ -43,6 +52,32 @@ const wholeLines = (
     return { whole: [...chunks.slice(0, i), chunk.subarray(0, newline + 1)], rest: tail }
   }
   return { whole: [], rest: [...chunks] }
+}
+
+// The offset of the last newline among the first `limit` bytes of `chunks`, or -1.
+const lastNewlineBefore = (chunks: ReadonlyArray<Uint8Array>, limit: number): number => {
+  let offset = 0
+  let found = -1
+  for (const chunk of chunks) {
+    if (offset >= limit) break
+    const within = Math.min(chunk.length, limit - offset)
+    const at = chunk.subarray(0, within).lastIndexOf(NEWLINE)
+    if (at >= 0) found = offset + at
+    offset += chunk.length
+  }
+  return found
+}
+
+// The first `bytes` of `chunks`.
+const head = (chunks: ReadonlyArray<Uint8Array>, bytes: number): Array<Uint8Array> => {
+  const taken: Array<Uint8Array> = []
+  let left = bytes
+  for (const chunk of chunks) {
+    if (left <= 0) break
+    taken.push(left >= chunk.length ? chunk : chunk.subarray(0, left))
+    left -= chunk.length
+  }
+  return taken
 }
 
 // What is left of `chunks` once their first `bytes` are written.
@@ -124,8 +159,13 @@ export class RotatingLog {
   /** Takes a chunk of output; never waits. */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return
-    const data = this.options.timestamps ? this.stamp(chunk) : chunk
+    let data = chunk
+    if (this.options.timestamps) {
+      data = this.stamp(chunk)
+      release(chunk)
+    }
     if (this.queuedBytes + data.length > this.maxPending) {
+      release(data)
       this.drop(data.length, "the disk is slower than the service")
       return
     }
@@ -134,6 +174,15 @@ export class RotatingLog {
     this.writing ??= this.drain().finally(() => {
       this.writing = undefined
     })
+  }
+
+  /**
+   * One writer's output ended (a run of the service exited and its pipe
+   * closed): with timestamps, a line it left open is ended, so that the
+   * next run's first line starts a line of its own, with its timestamp.
+   */
+  endLine(): void {
+    if (this.options.timestamps && !this.atLineStart) this.push(Buffer.from("\n"))
   }
 
   /** Resolves once everything pushed so far is written (or dropped). */
@@ -189,7 +238,8 @@ export class RotatingLog {
       const restBytes = split.rest.reduce((n, chunk) => n + chunk.length, 0)
       const all = this.flushCarry || restBytes > this.options.maxBytes
       const chunks = all ? [...split.whole, ...split.rest] : split.whole
-      this.carry = all ? [] : split.rest
+      // What waits is copied out of the pooled chunks, which go back below.
+      this.carry = all || restBytes === 0 ? [] : [Buffer.concat(split.rest)]
       this.flushCarry = false
       const size = chunks.reduce((n, chunk) => n + chunk.length, 0)
       try {
@@ -197,12 +247,13 @@ export class RotatingLog {
           const fd = this.open()
           // The usual case, no rotation due: one writev(2), nothing copied.
           if (this.size + size <= this.options.maxBytes) await this.writeAll(fd, chunks)
-          else await this.writeRotating(Buffer.concat(chunks))
+          else await this.writeRotating(chunks)
         }
         this.failing = false
       } catch (error) {
         this.drop(size, errorMessage(error))
       }
+      for (const chunk of queued) release(chunk)
       this.queuedBytes -= bytes
     }
     if (this.carry.length > 0) {
@@ -237,38 +288,31 @@ export class RotatingLog {
     return fd
   }
 
-  private async writeRotating(data: Uint8Array): Promise<void> {
+  // Writes `chunks` across as many files as it takes, none past maxBytes:
+  // each file ends at the last line end that fits; a line that does not fit
+  // in a file of its own, or whose start is already in the file, is split
+  // where the file is full.
+  private async writeRotating(chunks: ReadonlyArray<Uint8Array>): Promise<void> {
     const { maxBytes } = this.options
-    let offset = 0
-    while (offset < data.length) {
+    let rest: ReadonlyArray<Uint8Array> = chunks.filter((chunk) => chunk.length > 0)
+    while (rest.length > 0) {
       const fd = this.open()
-      const rest = data.subarray(offset)
       const room = maxBytes - this.size
-      let take = rest.length
-      let rotateAfter = false
-      if (rest.length > room) {
-        const cut = room > 0 ? rest.lastIndexOf(NEWLINE, room - 1) : -1
-        if (cut >= 0) {
-          take = cut + 1
-          rotateAfter = true
-        } else if (this.size > 0 && this.endsWithNewline) {
-          this.rotate()
-          continue
-        } else {
-          // The file holds the start of a line: finish it, then rotate. A
-          // line longer than maxBytes on its own is cut there.
-          const newline = rest.indexOf(NEWLINE)
-          take = newline < 0 ? rest.length : newline + 1
-          rotateAfter = newline >= 0
-          if (this.size + take > 2 * maxBytes) {
-            take = Math.max(1, 2 * maxBytes - this.size)
-            rotateAfter = true
-          }
-        }
+      const total = rest.reduce((n, chunk) => n + chunk.length, 0)
+      if (total <= room) {
+        await this.writeAll(fd, rest)
+        return
       }
-      await this.writeAll(fd, [rest.subarray(0, take)])
-      offset += take
-      if (rotateAfter) this.rotate()
+      const cut = room > 0 ? lastNewlineBefore(rest, room) : -1
+      if (cut < 0 && this.size > 0 && this.endsWithNewline) {
+        this.rotate()
+        continue
+      }
+      // Up to the last line end that fits, else as much as fits.
+      const take = cut >= 0 ? cut + 1 : room
+      if (take > 0) await this.writeAll(fd, take === total ? rest : head(rest, take))
+      rest = skip(rest, take)
+      this.rotate()
     }
   }
 

@@ -68,7 +68,10 @@ export const layer: Layer.Layer<ServiceLogs, never, Journal | Settings> = Layer.
       write: (name, output) =>
         Effect.acquireUseRelease(
           acquire(name),
-          (log) => Effect.ignore(Stream.runForEach(output, (chunk) => Effect.sync(() => log.push(chunk)))),
+          (log) =>
+            Effect.ignore(Stream.runForEach(output, (chunk) => Effect.sync(() => log.push(chunk)))).pipe(
+              Effect.ensuring(Effect.sync(() => log.endLine()))
+            ),
           () => release(name)
         )
     })

@@ -30,6 +30,21 @@ describe("service output", () => {
     expect(modeOf(log).toString(8)).toBe("600")
   })
 
+  it("with --log-timestamps, ends the line a run left open before the next run writes", { timeout: 20_000 }, async () => {
+    const marker = path.join(sandbox.root, "ran-once")
+    sandbox.writeScript(
+      "partial",
+      `if [ -e '${marker}' ]; then echo second; exec sleep 1000; fi\n: > '${marker}'\nprintf 'no newline at exit'`
+    )
+    sandbox.startDaemon(sandbox.daemonArgs(["--log-timestamps"]))
+    const log = path.join(sandbox.logs, "partial.log")
+    const text = await waitFor(() => {
+      const content = fs.existsSync(log) ? fs.readFileSync(log, "utf8") : ""
+      return content.includes("second\n") ? content : undefined
+    }, { message: `the second run's line in ${log}` })
+    expect(text).toMatch(/^\S+Z no newline at exit\n\S+Z second\n$/)
+  })
+
   it("keeps the order in which stdout and stderr were written", { timeout: 20_000 }, async () => {
     // One pipe for both: an error message stays next to the output around it.
     sandbox.writeScript("mixed", "i=0\nwhile [ $i -lt 200 ]; do i=$((i+1)); echo out$i; echo err$i >&2; done\nexec sleep 1000")
