@@ -31,6 +31,24 @@ describe("RotatingLog", () => {
     })
   const read = (name: string) => fs.existsSync(name) ? fs.readFileSync(name, "utf8") : undefined
 
+  it("says when it is behind, and wakes its writer once the queue has room again", async () => {
+    const log = make({ maxBytes: 1 << 30, maxPendingBytes: 1 << 20 })
+    expect(log.behind).toBe(false)
+    for (let i = 0; i < 6; i++) log.push(Buffer.from(`${"x".repeat(99_999)}\n`))
+    // 600 KB queued: past half the bound, nothing dropped.
+    expect(log.behind).toBe(true)
+    let woken = false
+    const room = log.room(60_000).then(() => {
+      woken = true
+    })
+    expect(woken).toBe(false)
+    await room
+    expect(log.behind).toBe(false)
+    await log.close()
+    expect(fs.statSync(file).size).toBe(600_000)
+    expect(warnings).toEqual([])
+  })
+
   it("rotates at the last line end that fits, never splitting a line", async () => {
     const log = make()
     // Chunks cut mid-line, as a pipe delivers them.

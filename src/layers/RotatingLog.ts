@@ -34,6 +34,8 @@ import { release } from "./OutputBlocks.ts"
 
 const NEWLINE = 0x0a
 const WARN_EVERY_MILLIS = 60_000
+// How long a writer waits for room before output is dropped instead.
+const ROOM_PATIENCE_MILLIS = 5_000
 // How long the start of a line waits for its end before it is written anyway.
 const PARTIAL_LINE_MILLIS = 100
 const write = promisify(fs.write)
@@ -148,6 +150,8 @@ export class RotatingLog {
   private flushCarry = false
   private idleTimer: NodeJS.Timeout | undefined
   private dropped = 0
+  // Readers waiting for the queue to have room again.
+  private roomWaiters: Array<() => void> = []
   private lastWarning = Number.NEGATIVE_INFINITY
   private failing = false
 
@@ -183,6 +187,33 @@ export class RotatingLog {
    */
   endLine(): void {
     if (this.options.timestamps && !this.atLineStart) this.push(Buffer.from("\n"))
+  }
+
+  /**
+   * Whether the writer should wait before pushing more: half the pending
+   * bound is queued. Pushing on is never refused; past the whole bound,
+   * output is dropped.
+   */
+  get behind(): boolean {
+    return this.queuedBytes >= this.maxPending / 2
+  }
+
+  /**
+   * Resolves when the queue is no longer `behind`, or after `patienceMillis`
+   * (a disk that stalls must not stop the service for good: output is then
+   * dropped instead, with a warning).
+   */
+  room(patienceMillis = ROOM_PATIENCE_MILLIS): Promise<void> {
+    if (!this.behind) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, patienceMillis)
+      timer.unref()
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.roomWaiters.push(done)
+    })
   }
 
   /** Resolves once everything pushed so far is written (or dropped). */
@@ -255,6 +286,11 @@ export class RotatingLog {
       }
       for (const chunk of queued) release(chunk)
       this.queuedBytes -= bytes
+      if (!this.behind && this.roomWaiters.length > 0) {
+        const waiters = this.roomWaiters
+        this.roomWaiters = []
+        for (const wake of waiters) wake()
+      }
     }
     if (this.carry.length > 0) {
       clearTimeout(this.idleTimer)

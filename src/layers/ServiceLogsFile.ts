@@ -69,7 +69,14 @@ export const layer: Layer.Layer<ServiceLogs, never, Journal | Settings> = Layer.
         Effect.acquireUseRelease(
           acquire(name),
           (log) =>
-            Effect.ignore(Stream.runForEach(output, (chunk) => Effect.sync(() => log.push(chunk)))).pipe(
+            // Behind the disk, stop taking output: the pipe fills and the
+            // service waits, as it would writing to the file itself, rather
+            // than lose lines (dropped only when the disk stalls or fails).
+            Effect.ignore(Stream.runForEach(output, (chunk) =>
+              Effect.andThen(
+                Effect.sync(() => log.push(chunk)),
+                Effect.suspend(() => log.behind ? Effect.promise(() => log.room()) : Effect.void)
+              ))).pipe(
               Effect.ensuring(Effect.sync(() => log.endLine()))
             ),
           () => release(name)

@@ -121,9 +121,11 @@ const environmentOf = (options: ChildProcess.CommandOptions): NodeJS.ProcessEnv 
 // buffer holds (1 MiB) where a Readable stream reads 64 KiB at a time. Every
 // pipe is read into one shared buffer and each read copied at once into
 // pooled memory (OutputBlocks: fresh memory per read was the relay's main
-// cost), which the log gives back once written. Chunks are never waited
-// for: the consumer only queues them.
+// cost), which the log gives back once written. When the log falls behind
+// the disk it stops pulling, and reading stops past HOLD_BYTES.
 const TURN_BYTES = 4 * 1024 * 1024
+// Read but not yet taken by the log beyond this, the pipe is left to fill.
+const HOLD_BYTES = 8 * 1024 * 1024
 
 const pipeStream = (fd: number): Stream.Stream<Uint8Array, PlatformError.PlatformError> =>
   // A pull over what the socket has read, as Effect's own `fromReadable`
@@ -136,6 +138,8 @@ const pipeStream = (fd: number): Stream.Stream<Uint8Array, PlatformError.Platfor
       let ended = false
       let failed: PlatformError.PlatformError | undefined
       let readThisTurn = 0
+      let unpulled = 0
+      let held = false
       const socket = new net.Socket({
         fd,
         readable: true,
@@ -145,7 +149,14 @@ const pipeStream = (fd: number): Stream.Stream<Uint8Array, PlatformError.Platfor
           callback: (bytes) => {
             if (bytes > 0) {
               chunks.push(writer.copy(readBuffer.subarray(0, bytes)))
+              unpulled += bytes
               latch.openUnsafe()
+            }
+            // The log is behind (it has stopped pulling): leave the rest in
+            // the pipe, so that the service waits instead of output piling up.
+            if (unpulled >= HOLD_BYTES) {
+              held = true
+              return false
             }
             // libuv reads a ready pipe up to 32 times in one turn of the
             // event loop: a fast writer would keep the loop reading while
@@ -155,7 +166,7 @@ const pipeStream = (fd: number): Stream.Stream<Uint8Array, PlatformError.Platfor
             if (readThisTurn < TURN_BYTES) return true
             setImmediate(() => {
               readThisTurn = 0
-              if (!socket.destroyed) socket.resume()
+              if (!socket.destroyed && !held) socket.resume()
             })
             return false
           }
@@ -178,6 +189,11 @@ const pipeStream = (fd: number): Stream.Stream<Uint8Array, PlatformError.Platfor
           const batch = chunks
           if (Arr.isReadonlyArrayNonEmpty(batch)) {
             chunks = []
+            unpulled = 0
+            if (held) {
+              held = false
+              if (!socket.destroyed) socket.resume()
+            }
             return Effect.succeed(batch)
           }
           if (failed !== undefined) return Effect.fail(failed)
