@@ -10,7 +10,7 @@ import {
   parseRfc3339
 } from "../src/domain/JournalEvent.ts"
 
-const fixture = new URL("../../shared/fixtures/go-original-journal.json", import.meta.url)
+const fixture = new URL("fixtures/go-original-journal.json", import.meta.url)
 
 const decoded = (line: string): JournalEntry => {
   const result = decodeLine(line)

@@ -11,7 +11,7 @@ import * as JournalFile from "../src/layers/JournalFile.ts"
 import * as SystemLinux from "../src/layers/SystemLinux.ts"
 import { Journal } from "../src/services/Journal.ts"
 
-const fixture = fs.readFileSync(new URL("../../shared/fixtures/go-original-journal.json", import.meta.url), "utf8")
+const fixture = fs.readFileSync(new URL("fixtures/go-original-journal.json", import.meta.url), "utf8")
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-journal-"))
 

@@ -18,13 +18,13 @@ import { type ProcessIdentity, System } from "../src/services/System.ts"
 const FIXTURES = path.join(import.meta.dirname, "fixtures")
 const GOLDEN = path.join(FIXTURES, "golden")
 const CRONMON_JOURNAL = path.join(FIXTURES, "cronmon-journal.json")
-const GO_JOURNAL = path.resolve(import.meta.dirname, "..", "..", "shared", "fixtures", "go-original-journal.json")
+const GO_JOURNAL = path.join(FIXTURES, "go-original-journal.json")
 const NOW = Date.parse("2026-11-23T21:00:00.000Z")
 
 /** Compares with `golden/NAME`, or writes it when UPDATE_GOLDEN is set. */
 const golden = (name: string, output: string) => {
   // Stable wherever the repository is checked out.
-  const actual = output.replaceAll(path.dirname(GO_JOURNAL), "<go-fixtures>").replaceAll(FIXTURES, "<fixtures>")
+  const actual = output.replaceAll(GO_JOURNAL, "<go-fixtures>/go-original-journal.json").replaceAll(FIXTURES, "<fixtures>")
   const file = path.join(GOLDEN, name)
   if (process.env["UPDATE_GOLDEN"] !== undefined) fs.writeFileSync(file, actual)
   assert.strictEqual(actual, fs.readFileSync(file, "utf8"))

@@ -96,7 +96,7 @@ describe("start-up", () => {
   })
 
   it("runs on a journal of the Go original and keeps its lines", { timeout: 20_000 }, async () => {
-    const fixture = fs.readFileSync("/work/shared/fixtures/go-original-journal.json", "utf8")
+    const fixture = fs.readFileSync(new URL("../fixtures/go-original-journal.json", import.meta.url), "utf8")
     fs.writeFileSync(sandbox.journal, fixture, { mode: 0o600 })
     sandbox.writeScript("svc", LOOP)
 
