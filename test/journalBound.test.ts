@@ -132,6 +132,19 @@ describe("JournalFile size bound", () => {
       assert.strictEqual(truncations.length, 1, "one cut made room for all forty")
     }))
 
+  it.live("a journal over the bound at open, with nothing it may drop, begins again with one acquired lock and the leftovers", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      // One killed session, over the bound on its own: previous state needs all of it.
+      const noise = Array.from({ length: 40 }, (_, i) => line(Events.warning("x", `noise ${i}`))).join("")
+      fs.writeFileSync(file, line(Events.acquiredLock("file:/j")) + line(Events.spawned("left", 77)) + noise)
+      yield* Effect.scoped(Layer.build(layer(file, 2_000)))
+      const journal = entries(file)
+      assert.strictEqual(journal.filter((e) => e.type === "acquired lock").length, 1)
+      assert.includeMembers(journal.flatMap((e) => e.type === "process spawned" ? [e.data.pid] : []), [77])
+      assert.isAtMost(fs.statSync(file).size, 2_000)
+    }))
+
   it.live("a session that alone outgrows the bound begins again with the services known and the processes running", () =>
     Effect.gen(function*() {
       const file = tempFile()

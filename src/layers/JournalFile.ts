@@ -294,16 +294,19 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       // Keeps the journal within its bound, before a line would pass it:
       // drops the oldest sessions down to the room target, or, when the
       // current session alone is too big, begins the journal again.
-      const makeRoom = (bytes: number, time: number): Cut | undefined => {
-        if (maxBytes === undefined || failing) return undefined
+      const overBound = (bytes: number): boolean => {
         try {
-          if (fs.fstatSync(fd).size + bytes <= maxBytes) return undefined
+          return maxBytes !== undefined && fs.fstatSync(fd).size + bytes > maxBytes
         } catch {
-          return undefined
+          return false
         }
+      }
+      const makeRoom = (bytes: number, time: number): { readonly cut?: Cut; readonly restarted: boolean } => {
+        if (failing || !overBound(bytes)) return { restarted: false }
         const cut = shrink(roomTarget)
-        if (cut === undefined) restart(time)
-        return cut
+        // No cut allowed, or not enough: only beginning again makes room.
+        if (cut === undefined || overBound(bytes)) return { restarted: restart(time) }
+        return { cut, restarted: false }
       }
       const write = (entry: JournalEntry): void => {
         if (truncatedUnderUs()) {
@@ -315,6 +318,8 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
         // Room is made before the entry joins what a journal begun again
         // holds, so that it is not written twice.
         const madeRoom = makeRoom(line.length, entry.time)
+        // A journal begun again already holds this session's acquired lock.
+        if (madeRoom.restarted && entry.type === "acquired lock" && entry.time === sessionBegan) return
         if (entry.type === "process spawned") running.set(entry.data.pid, entry)
         if (entry.type === "process exited") running.delete(entry.data.pid)
         if (entry.type === "process list modified") {
@@ -345,7 +350,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
               if (spawned !== undefined) write(spawned)
             }
           }
-          if (madeRoom !== undefined) write({ time: entry.time, ...shrunk(madeRoom) })
+          if (madeRoom.cut !== undefined) write({ time: entry.time, ...shrunk(madeRoom.cut) })
         } catch (error) {
           // Reported once per outage, not once per event.
           if (!failing) process.stderr.write(`cronmon: cannot write the journal ${file}: ${errorMessage(error)}\n`)
@@ -372,7 +377,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       // The current session alone outgrew the bound (a long run, a crash
       // loop): begin the journal again with what it must hold.
       let carriedTooBig = false
-      const restart = (time: number) => {
+      const restart = (time: number): boolean => {
         const entries = carried(
           time,
           Events.logTruncated(`the current session passed ${maxBytes} bytes: the journal begins again with what is running`)
@@ -385,15 +390,17 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
             process.stderr.write(`cronmon: the journal ${file} cannot be kept under ${maxBytes} bytes: what is running alone needs ${content.length}\n`)
           }
           carriedTooBig = true
-          return
+          return false
         }
         try {
           replaceWith(content)
           sessionStart = 0
           mayShrink = true
           for (const entry of entries) options.echo?.(formatHuman(entry))
+          return true
         } catch (error) {
           process.stderr.write(`cronmon: cannot keep the journal ${file} under ${maxBytes} bytes: ${errorMessage(error)}\n`)
+          return false
         }
       }
       sessionBegan = yield* Clock.currentTimeMillis
