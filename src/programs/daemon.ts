@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, FiberSet, Option, Stream } from "effect"
+import { type Duration, Effect, FiberSet, Option, Stream } from "effect"
 import { Events } from "../domain/JournalEvent.ts"
 import { pollWhile } from "../domain/Poll.ts"
 import type { Leftover } from "../domain/PreviousState.ts"
@@ -127,13 +127,26 @@ export const cleanUpLeftovers = Effect.gen(function*() {
     `${marked.length} ${marked.length === 1 ? "process" : "processes"} of services of an earlier session ` +
       `(pid ${marked.join(", ")}) left running: terminating them`
   ))
-  const stillMarked = Effect.map(system.marked(settings.journalPath), (pids) => pids.filter((pid) => marked.includes(pid)))
-  const markedGone = pollWhile(stillMarked, (left) => left.length > 0).pipe(
-    Effect.timeoutOrElse({ duration: stopTimeout, orElse: () => stillMarked })
-  )
-  yield* Effect.forEach(marked, (pid) => system.kill(pid, "SIGTERM"), { discard: true })
-  const survivors = yield* markedGone
-  yield* Effect.forEach(survivors, (pid) => system.kill(pid, "SIGKILL"), { discard: true })
+  // The mark is the identity: whatever carries it now is theirs, including
+  // what they fork while being stopped (a TERM trap's cleanup child).
+  const allGone = (signal: NodeJS.Signals, within: Duration.Input) => {
+    // Each process gets the signal once, as it is first seen.
+    const signalled = new Set<number>()
+    const signalNew = Effect.flatMap(system.marked(settings.journalPath), (pids) =>
+      Effect.as(
+        Effect.forEach(pids.filter((pid) => !signalled.has(pid)), (pid) => {
+          signalled.add(pid)
+          return system.kill(pid, signal)
+        }, { discard: true }),
+        pids
+      ))
+    return pollWhile(signalNew, (left) => left.length > 0).pipe(
+      Effect.timeoutOrElse({ duration: within, orElse: () => Effect.succeed([]) })
+    )
+  }
+  yield* allGone("SIGTERM", stopTimeout)
+  // Gone before any service starts, so that none finds their ports or files taken.
+  yield* allGone("SIGKILL", "1 second")
 })
 
 const OP = { Add: "add", Update: "update", Remove: "remove" } as const
