@@ -37,6 +37,18 @@ describe("checkExecutable: what execvp would otherwise run through /bin/sh, or f
     assert.strictEqual(refusal(file("foreign-elf", foreign)), "ENOEXEC")
   })
 
+  it("accepts a 32-bit binary that a 64-bit kernel runs too (i386 on x86-64)", () => {
+    if (process.arch !== "x64") return
+    const elf32 = Buffer.alloc(52 + 32)
+    Buffer.from([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1]).copy(elf32) // class 32, little-endian
+    elf32.writeUInt16LE(2, 16) // ET_EXEC
+    elf32.writeUInt16LE(3, 18) // EM_386
+    elf32.writeUInt32LE(52, 28) // program headers right after the header
+    elf32.writeUInt16LE(32, 42)
+    elf32.writeUInt16LE(1, 44)
+    assert.isUndefined(refusal(file("i386", elf32)))
+  })
+
   it("refuses a binary for this machine that the kernel's loader would not load (execvp would run it through /bin/sh)", () => {
     const binary = fs.readFileSync("/bin/true")
     // A header over garbage: no program headers.

@@ -92,6 +92,8 @@ const BINPRM_BUF_SIZE = 256
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46])
 // e_machine of the architectures Node runs on (elf.h); others are not checked.
 const ELF_MACHINE: Readonly<Record<string, number>> = { x64: 62, arm64: 183, ia32: 3, arm: 40, riscv64: 243 }
+// The 32-bit binaries a 64-bit kernel usually runs too (IA32_EMULATION, COMPAT).
+const ELF_COMPAT_MACHINE: Readonly<Record<string, number>> = { x64: 3, arm64: 40 }
 
 const errnoCode = (error: unknown): string => errorCode(error) ?? "EIO"
 
@@ -148,8 +150,11 @@ export const checkExecutable = (file: string): Option.Option<SpawnRefusal> => {
     // What the kernel would refuse with ENOEXEC, and execvp then hand to /bin/sh.
     if (head.length < 20) return refuse("a truncated binary")
     const machine = head.readUInt16LE(18) // little-endian is what Node runs on (x86, arm)
-    if (ELF_MACHINE[process.arch] === undefined) return Option.none()
-    if (machine !== ELF_MACHINE[process.arch]) return refuse(`a binary for another machine (ELF machine ${machine})`)
+    const native = ELF_MACHINE[process.arch]
+    if (native === undefined) return Option.none()
+    if (machine !== native && machine !== ELF_COMPAT_MACHINE[process.arch]) {
+      return refuse(`a binary for another machine (ELF machine ${machine})`)
+    }
     return Option.flatMap(elfHeaderFault(head, size), refuse)
   }
   const text = head.toString("latin1")
