@@ -13,12 +13,13 @@ export const errorCode = (error: unknown): string | undefined =>
   error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : undefined
 
 /**
- * The message of an error, without Node's `ECODE: ` prefix.
+ * The message of an error, without Node's `ECODE: ` prefix and its `, open
+ * '/path'` suffix (the messages that use it name the path themselves).
  *
  * @since 0.1.0
  */
 export const errorMessage = (error: unknown): string =>
-  error instanceof Error ? error.message.replace(/^E[A-Z]+: /, "") : String(error)
+  error instanceof Error ? error.message.replace(/^E[A-Z]+: /, "").replace(/, [a-z_]+ '[^']*'(?: -> '[^']*')?$/, "") : String(error)
 
 /**
  * A one-line message for a file or directory that could not be read:

@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { readFailure } from "../domain/Errors.ts"
 
 /**
  * Creates `dir` and its missing parents with `mode`, like `mkdir -p`.
@@ -45,7 +46,12 @@ export const ensureDirectory = (dir: string, mode: number): void => {
  */
 export const prepareScriptsDirectory = (dir: string): void => {
   const stats = fs.statSync(dir, { throwIfNoEntry: false })
-  if (stats === undefined) ensureDirectory(dir, 0o750)
-  else if (!stats.isDirectory()) throw new Error(`the scripts path ${dir} is not a directory`)
-  fs.accessSync(dir, fs.constants.R_OK | fs.constants.X_OK)
+  if (stats !== undefined && !stats.isDirectory()) throw new Error(`the scripts path ${dir} is not a directory`)
+  try {
+    if (stats === undefined) ensureDirectory(dir, 0o750)
+    fs.accessSync(dir, fs.constants.R_OK | fs.constants.X_OK)
+  } catch (error) {
+    // One line naming the directory, not Node's "ENOTDIR: …, mkdir '…'".
+    throw new Error(readFailure("the scripts directory", dir, error))
+  }
 }

@@ -109,6 +109,14 @@ describe("command line", () => {
     }
   })
 
+  it("a scripts directory that cannot be made: one line naming it, exit 1", { timeout: 20_000 }, () => {
+    const file = path.join(sandbox.root, "a-file")
+    fs.writeFileSync(file, "")
+    const result = sandbox.run(["-j", sandbox.journal, "-s", path.join(file, "scripts")])
+    expect(result.status).toBe(1)
+    expect(result.stderr).toBe(`cronmon: the scripts directory ${path.join(file, "scripts")} is not a directory (or a part of its path is not)\n`)
+  })
+
   it("--version prints the version", { timeout: 20_000 }, () => {
     const { version } = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, "..", "..", "package.json"), "utf8"))
     const result = sandbox.run(["--version"])
