@@ -48,12 +48,13 @@ describe.skipIf(oldNode === undefined)("on a Node older than it needs", () => {
     expect(result.stdout).toContain(`* * * * * '${PINNED}' '${CLI}' '-j' '${sandbox.journal}'`)
   })
 
-  it("the daemon started so is the process started: its pid holds the lock, SIGTERM stops it", { timeout: 20_000 }, async () => {
+  it("the daemon started so is the process started: its pid holds the lock, SIGTERM stops it", { timeout: 30_000 }, async () => {
     if (oldNode === undefined) return
     sandbox.writeScript("svc", "exec sleep 1000")
     const daemon = new Daemon(sandbox.daemonArgs(), sandbox.env(), [], { node: oldNode.path, cli: CLI })
     try {
-      await waitForSpawns(sandbox, "svc")
+      // Two Node starts before the first spawn: a loaded machine takes seconds.
+      await waitForSpawns(sandbox, "svc", 1, { timeout: 15_000 })
       const lock = sandbox.readJournal().find((event) => event.type === "acquired lock")
       expect(lock?.data["pid"]).toBe(daemon.pid)
       daemon.kill("SIGTERM")
