@@ -59,15 +59,41 @@ describe("ProcessSupervisor", () => {
     Effect.gen(function*() {
       const supervisor = yield* ProcessSupervisor
       const sim = yield* SimulatedProcesses
-      yield* sim.setBehaviour("quick", { runFor: "1 second", exitCode: 0 })
-      yield* supervisor.start("quick")
+      // Left running by SIGTERM, so that the test answers it as the process would.
+      yield* sim.setBehaviour("graceful", { ignoresSigterm: true })
+      yield* supervisor.start("graceful")
       yield* settle
-      yield* TestClock.adjust("1 second")
+      const [service] = yield* sim.running
+      const stopping = yield* Effect.forkChild(supervisor.stop("graceful"), { startImmediately: true })
       yield* settle
-      const [first] = yield* timeline
-      assert.deepStrictEqual(first, [0, "spawned", "quick", 1000])
-      assert.deepStrictEqual((yield* timeline)[1], [1, "exited", "quick", 0, null])
-      yield* supervisor.stop("quick")
+      const signals = (yield* sim.happenings).flatMap((h) => h._tag === "Signalled" ? [h.signal] : [])
+      assert.deepStrictEqual(signals, ["SIGTERM"], "the stop sent SIGTERM")
+      // The process's answer: a clean-up, then exit 3.
+      yield* sim.end(service!.pid, { code: 3, signal: null })
+      yield* Fiber.join(stopping)
+      assert.deepStrictEqual(yield* timeline, [
+        [0, "spawned", "graceful", 1000],
+        [0, "exited", "graceful", 3, null]
+      ])
+      const after = (yield* sim.happenings).flatMap((h) => h._tag === "Signalled" ? [h.signal] : [])
+      assert.deepStrictEqual(after, ["SIGTERM"], "no SIGKILL after the exit")
+    }).pipe(Effect.provide(TestKit.layer())))
+
+  it.effect("a stop signals the service's process group, not only its leader: SIGTERM, then SIGKILL", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* ProcessSupervisor
+      const sim = yield* SimulatedProcesses
+      yield* sim.setBehaviour("stubborn", { ignoresSigterm: true })
+      yield* supervisor.start("stubborn")
+      yield* settle
+      yield* whileClockMoves(supervisor.stop("stubborn"), "3 seconds")
+      const signals = (yield* sim.happenings).flatMap((h) =>
+        h._tag === "Signalled" ? [{ pid: h.pid, group: h.group, signal: h.signal }] : []
+      )
+      assert.deepStrictEqual(signals, [
+        { pid: 1000, group: true, signal: "SIGTERM" },
+        { pid: 1000, group: true, signal: "SIGKILL" }
+      ])
     }).pipe(Effect.provide(TestKit.layer())))
 
   it.effect("stop timeout: a process ignoring SIGTERM is killed exactly when the timeout passes", () =>
