@@ -110,6 +110,59 @@ describe("design contract", () => {
     expect(warned).toBeLessThan(session.findIndex((e) => e.type === "process spawned"))
   })
 
+  // DESIGN.md: "Stopping a service means: SIGTERM to the group, wait up to
+  // the stop timeout, then SIGKILL to the group". A leader that survives
+  // SIGTERM keeps its group alive until the SIGKILL: a member must have had
+  // its SIGTERM by then, not only at the clean-up after the leader is gone.
+  for (const stop of ["its file is removed", "the daemon stops"] as const) {
+    it(`every member of a service's group gets SIGTERM with the leader when ${stop}`, { timeout: 20_000 }, async () => {
+      const stamps = path.join(sandbox.root, "stamps")
+      // On SIGTERM the member notes how many journal lines were written then.
+      const member = path.join(sandbox.root, "member")
+      fs.writeFileSync(
+        member,
+        [
+          "#!/bin/sh",
+          `trap 'echo "member-term $(wc -l < '${sandbox.journal}')" >> '${stamps}'; exit 0' TERM`,
+          `echo "$$ member" >> '${sandbox.pidsFile}'`,
+          "while :; do sleep 0.05; done"
+        ].join("\n"),
+        { mode: 0o755 }
+      )
+      const file = sandbox.writeScript(
+        "group",
+        [
+          `trap 'echo leader-term >> "${stamps}"' TERM`,
+          `echo "$$ leader-trapped" >> "$PIDS"`,
+          `'${member}' &`,
+          "while :; do sleep 0.05; done"
+        ].join("\n")
+      )
+      const daemon = sandbox.startDaemon() // --stop-timeout 1s
+      const [leader] = await waitForSpawns(sandbox, "group")
+      await waitFor(
+        () => sandbox.recordedPids("leader-trapped").length === 1 && sandbox.recordedPids("member").length === 1,
+        { message: "the leader's trap is set and the member runs" }
+      )
+
+      if (stop === "its file is removed") fs.rmSync(file)
+      else daemon.kill("SIGTERM")
+      const journal = await waitForJournal(sandbox, (j) => eventsOf(j, "process exited", "group").length === 1, {
+        message: "the leader's exit"
+      })
+      const leaderKilled = journal.findIndex((e) => e.type === "process exited" && e.data["file"] === "group")
+      expect(journal[leaderKilled]!.data).toMatchObject({ pid: leader, signal: "SIGKILL" })
+      const said = await waitFor(() => {
+        const lines = fs.existsSync(stamps) ? fs.readFileSync(stamps, "utf8").split("\n") : []
+        return lines.includes("leader-term") && lines.some((line) => line.startsWith("member-term ")) ? lines : undefined
+      }, { message: "both the leader and the member got SIGTERM" })
+      const linesAtMemberTerm = Number(said.find((line) => line.startsWith("member-term "))!.split(" ")[1])
+      // The member's SIGTERM came while the leader's SIGKILL exit was not journaled yet.
+      expect(linesAtMemberTerm).toBeLessThanOrEqual(leaderKilled)
+      await waitFor(() => sandbox.livePids().length === 0, { message: "the whole group gone" })
+    })
+  }
+
   // The lock is on the journal file, not its path: moving or removing the
   // file must not let the next cron run start a second daemon.
   it("keeps the lock when the journal is moved away or removed, carrying the running services over", { timeout: 20_000 }, async () => {
