@@ -1,5 +1,5 @@
 /**
- * More of the design contract: symlinks, a torn journal, what
+ * More of the design contract: symlinks, a durable and a torn journal, what
  * a killed daemon leaves behind, and the process-tree duties on Linux
  * (parent-death signal, child subreaper).
  */
@@ -21,6 +21,32 @@ import {
   waitForSpawns
 } from "./harness.ts"
 
+/**
+ * Why the process `pid` does not write `file` durably, or `undefined` when it
+ * does: every descriptor it holds on `file` for writing is open `O_SYNC`
+ * (a write returns once the line is on disk), as `/proc/PID/fdinfo` says.
+ * The one place to change if the journal's writer makes its lines durable
+ * another way (an fsync after each write, say).
+ */
+const whyNotWrittenDurably = (pid: number, file: string): string | undefined => {
+  const { O_RDONLY, O_SYNC } = fs.constants
+  const O_ACCMODE = 0o3 // the access mode bits (not in Node's constants)
+  const writers = fs.readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) !== file) return []
+      const flags = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"))?.[1]
+      return [{ fd, flags: Number.parseInt(flags ?? "0", 8) }]
+    } catch {
+      return [] // closed meanwhile
+    }
+  }).filter(({ flags }) => (flags & O_ACCMODE) !== O_RDONLY)
+  if (writers.length === 0) return `process ${pid} holds no descriptor on ${file} for writing`
+  const unsynced = writers.filter(({ flags }) => (flags & O_SYNC) !== O_SYNC)
+  return unsynced.length === 0
+    ? undefined
+    : unsynced.map(({ fd, flags }) => `fd ${fd} on ${file} is open without O_SYNC (flags 0${flags.toString(8)})`).join("; ")
+}
+
 describe("design contract", () => {
   let sandbox: Sandbox
   beforeEach(() => {
@@ -39,6 +65,12 @@ describe("design contract", () => {
     const [pid] = await waitForSpawns(sandbox, "linked")
     await waitFor(() => sandbox.recordedPids("linked").includes(pid!), { message: "linked runs" })
     expect(eventsOf(sandbox.readJournal(), "process spawned").map((e) => e.data["file"])).toEqual(["linked"])
+  })
+
+  it("writes the journal durably: each line is on disk once written (O_SYNC)", { timeout: 20_000 }, async () => {
+    const daemon = sandbox.startDaemon()
+    await waitForJournal(sandbox, (j) => eventsOf(j, "acquired lock").length === 1)
+    expect(whyNotWrittenDurably(daemon.pid!, sandbox.journal)).toBeUndefined()
   })
 
   it("cuts a torn last journal line and says so", { timeout: 20_000 }, async () => {
