@@ -34,11 +34,14 @@ export const daemonJournal = (
   cwd: string
 ): string | undefined => {
   let journal = defaultPaths(env).journal
+  const seen = new Set<FlagSpec>()
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? ""
     const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
     const spec = BY_ARGUMENT.get(equals > 0 ? arg.slice(0, equals) : arg)
-    if (spec === undefined) return undefined
+    // effect/cli refuses a flag given twice (`-j a -j b`, `--x --no-x`).
+    if (spec === undefined || seen.has(spec)) return undefined
+    seen.add(spec)
     if (spec.kind === "switch") {
       if (equals > 0) return undefined
       continue
