@@ -34,8 +34,7 @@ declare const CRONMON_VERSION: string | undefined
  */
 export const version: string = typeof CRONMON_VERSION === "string" ? CRONMON_VERSION : "dev"
 
-// A command that ends with a code other than 0 without an error (`status`
-// when the daemon is not running: 3).
+// A command's exit code other than 0 that is no error (`status`, not running: 3).
 class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
 
 const defaults = defaultPaths(process.env)
