@@ -13,7 +13,8 @@ import * as path from "node:path"
 import { randomAccess } from "../src/layers/JournalFile.ts"
 import { renderLine, selectLines } from "../src/programs/journal.ts"
 import { plain, styleFor } from "../src/programs/Output.ts"
-import { type LockState, statusExitCode, statusJson, statusReport, statusText } from "../src/programs/status.ts"
+import type { LockState } from "../src/programs/lockCheck.ts"
+import { statusExitCode, statusJson, statusReport, statusText } from "../src/programs/status.ts"
 import { type ProcessIdentity, System } from "../src/services/System.ts"
 
 const FIXTURES = path.join(import.meta.dirname, "fixtures")
@@ -143,7 +144,8 @@ describe("status", () => {
   it.effect("a journal that is a directory: one line saying so", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(report(os.tmpdir(), {}))
-      assert.strictEqual(error, `the journal ${os.tmpdir()} is a directory`)
+      assert.strictEqual(error._tag, "StatusUnknown")
+      assert.strictEqual(error.message, `the journal ${os.tmpdir()} is a directory`)
     }))
 
   // The lock decides whether the daemon runs; the journal says the rest.
