@@ -21,7 +21,6 @@
  * @since 0.1.0
  */
 import { Effect, Layer, Metric, Queue } from "effect"
-import type { ChildProcessSpawner } from "effect/process"
 import { TestClock } from "effect/testing"
 import type { JournalEntry } from "./domain/JournalEvent.ts"
 import type { PreviousState } from "./domain/PreviousState.ts"
@@ -33,6 +32,7 @@ import { WatcherQueue } from "./layers/WatcherQueue.ts"
 import { supervise } from "./programs/daemon.ts"
 import type { Journal } from "./services/Journal.ts"
 import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
+import type { ServiceSpawner } from "./services/ServiceSpawner.ts"
 import type { Settings, SettingsShape } from "./services/Settings.ts"
 import type { System } from "./services/System.ts"
 import type { Watcher } from "./services/Watcher.ts"
@@ -87,7 +87,7 @@ export { discardLogs, testSettings } from "./layers/TestKit.ts"
 
 /**
  * What the simulated daemon provides: the daemon's services, the controls of
- * the fakes, and the simulated `ChildProcessSpawner`.
+ * the fakes, and the simulated `ServiceSpawner`.
  *
  * @example
  * ```ts
@@ -104,7 +104,7 @@ export type TestServices =
   | JournalMemory
   | WatcherQueue
   | SimulatedProcesses
-  | ChildProcessSpawner.ChildProcessSpawner
+  | ServiceSpawner
 
 /**
  * The daemon's services, simulated, with the real `ProcessSupervisor`, and

@@ -12,7 +12,7 @@ import type { Watcher } from "../services/Watcher.ts"
 import * as JournalFile from "./JournalFile.ts"
 import * as ProcessSupervisorLive from "./ProcessSupervisorLive.ts"
 import * as ServiceLogsFile from "./ServiceLogsFile.ts"
-import * as ServiceSpawner from "./ServiceSpawner.ts"
+import * as ServiceSpawnerNode from "./ServiceSpawnerNode.ts"
 import * as SystemLinux from "./SystemLinux.ts"
 import * as WatcherChokidar from "./WatcherChokidar.ts"
 
@@ -40,7 +40,7 @@ export const layer = (
     maxBytes: settings.journalMaxBytes
   }).pipe(Layer.provideMerge(base))
   return Layer.mergeAll(ProcessSupervisorLive.layer, WatcherChokidar.layer).pipe(
-    Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawner.layer)),
+    Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawnerNode.layer)),
     Layer.provideMerge(journal)
   )
 }

@@ -25,8 +25,11 @@ export class ProcessSupervisor extends Context.Service<ProcessSupervisor, {
   readonly stop: (name: string) => Effect.Effect<void>
   /** Stops every service in parallel. */
   readonly stopAll: Effect.Effect<void>
-  /** The names of the services being supervised. */
-  readonly running: Effect.Effect<ReadonlyArray<string>>
-  /** The PIDs of the services' main processes whose exit has not been seen yet. */
-  readonly pids: Effect.Effect<ReadonlySet<number>>
+  /**
+   * The names of the services being supervised: running, or waiting out a
+   * restart delay (so more than `Metrics.running` counts).
+   */
+  readonly supervised: Effect.Effect<ReadonlyArray<string>>
+  /** The PID of each service's main process whose exit has not been seen yet, by service name. */
+  readonly pids: Effect.Effect<ReadonlyMap<string, number>>
 }>()("cronmon/ProcessSupervisor") {}
