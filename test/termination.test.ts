@@ -26,11 +26,8 @@ const group = (pgid: number) =>
 
 /** Runs `effect` in the background while the clock moves `by`, and returns its result. */
 const whileClockMoves = <A>(effect: Effect.Effect<A>, by: Duration.Input) =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.forkChild(effect, { startImmediately: true })
-    yield* TestClock.adjust(by)
-    return yield* Fiber.join(fiber)
-  })
+  Effect.flatMap(Effect.forkChild(effect, { startImmediately: true }), (fiber) =>
+    Effect.andThen(TestClock.adjust(by), Fiber.join(fiber)))
 
 describe("terminate", () => {
   it.effect("a group that goes on SIGTERM gets nothing else", () =>

@@ -66,7 +66,7 @@ export const layer: Layer.Layer<
     const backoff = restartBackoff(settings.restartDelays, settings.stableRun)
     // Marks the service and its descendants as this journal's: found after
     // a crash even when the journal does not name them.
-    const environment = { env: { [SERVICE_MARK]: settings.journalPath } }
+    const spawnOptions = { env: { [SERVICE_MARK]: settings.journalPath } }
 
     // Its process group: the main process's exit, then the rest of the group.
     const groupOf = (child: ServiceProcess): Terminable => ({
@@ -80,7 +80,7 @@ export const layer: Layer.Layer<
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
           const { name } = state
-          const spawned = yield* Effect.result(spawner.spawn(path.join(settings.scriptsDir, name), environment))
+          const spawned = yield* Effect.result(spawner.spawn(path.join(settings.scriptsDir, name), spawnOptions))
           if (spawned._tag === "Failure") {
             yield* record(Metrics.spawnErrors, name)
             return yield* journal.append(Events.spawnError(name, spawned.failure.reason))

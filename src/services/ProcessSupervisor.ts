@@ -19,7 +19,10 @@ import { Context, type Effect } from "effect"
  * @since 0.1.0
  */
 export class ProcessSupervisor extends Context.Service<ProcessSupervisor, {
-  /** Starts the service, first stopping its running instance if any. */
+  /**
+   * Starts the service, first stopping its running instance if any. A start
+   * made while another waits for the same service joins it.
+   */
   readonly start: (name: string) => Effect.Effect<void>
   /** Stops the service for good (until the next `start`). */
   readonly stop: (name: string) => Effect.Effect<void>
