@@ -37,13 +37,14 @@ export interface Behaviour {
 }
 
 /**
- * What happened to simulated processes, in order.
+ * What happened to simulated processes, in order. A signal with `group`
+ * reached the process through its group (`kill(-pgid)`), not alone.
  *
  * @since 0.1.0
  */
 export type Happening =
   | { readonly _tag: "Spawned"; readonly file: string; readonly pid: number; readonly at: number }
-  | { readonly _tag: "Signalled"; readonly pid: number; readonly signal: string; readonly at: number }
+  | { readonly _tag: "Signalled"; readonly pid: number; readonly group: boolean; readonly signal: string; readonly at: number }
   | { readonly _tag: "Exited"; readonly pid: number; readonly status: ExitStatus; readonly at: number }
 
 interface Simulated {
@@ -107,14 +108,14 @@ export const layer: Layer.Layer<ServiceSpawner | System | SimulatedProcesses> = 
         )
       })
 
-    const signal = (process: Simulated, name: string) => {
+    const signal = (process: Simulated, name: string, group: boolean) => {
       const { ignoresSigterm, sigtermExitCode } = process.behaviour
       const survives = name === "SIGTERM" && ignoresSigterm === true
       const status = name === "SIGTERM" && sigtermExitCode !== undefined
         ? { code: sigtermExitCode, signal: null }
         : { code: null, signal: name }
       return Effect.andThen(
-        record((at) => ({ _tag: "Signalled", pid: process.pid, signal: name, at })),
+        record((at) => ({ _tag: "Signalled", pid: process.pid, group, signal: name, at })),
         survives ? Effect.void : end(process.pid, status)
       )
     }
@@ -158,7 +159,7 @@ export const layer: Layer.Layer<ServiceSpawner | System | SimulatedProcesses> = 
         Effect.suspend(() => {
           const reached = targets(target)
           return Effect.as(
-            name === 0 ? Effect.void : Effect.forEach(reached, (process) => signal(process, name), { discard: true }),
+            name === 0 ? Effect.void : Effect.forEach(reached, (process) => signal(process, name, target < 0), { discard: true }),
             reached.length > 0
           )
         }),
