@@ -37,6 +37,8 @@ export interface Options {
    * checked at open and whenever an append crosses it. Unbounded when unset.
    */
   readonly maxBytes?: number | undefined
+  /** The daemon's restart policy, recorded in `acquired lock` for `status`. */
+  readonly restartPolicy?: import("../domain/Backoff.ts").RestartPolicy | undefined
 }
 
 /**
@@ -369,7 +371,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       // sessions not yet cleaned up included), so nothing running is ever
       // forgotten.
       const carried = (time: number, why: JournalEvent): Array<JournalEntry> => [
-        { time: sessionBegan ?? time, ...Events.acquiredLock(id, process.pid) },
+        { time: sessionBegan ?? time, ...Events.acquiredLock(id, process.pid, options.restartPolicy) },
         { time, ...why },
         ...[...known].map((name) => ({ time, ...Events.listModified("add", name) })),
         ...running.values()
@@ -404,7 +406,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
         }
       }
       sessionBegan = yield* Clock.currentTimeMillis
-      write({ time: sessionBegan, ...Events.acquiredLock(id, process.pid) })
+      write({ time: sessionBegan, ...Events.acquiredLock(id, process.pid, options.restartPolicy) })
       if (repaired.cut !== undefined) yield* append(Events.logTruncated(repaired.cut))
       if (shrunkAtOpen !== undefined) yield* append(shrunk(shrunkAtOpen))
       if (repaired.previousState.badLines > 0) {

@@ -3,26 +3,30 @@
  *
  * @since 0.1.0
  */
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
+import { errorMessage } from "../domain/Errors.ts"
 import type { Journal, JournalLocked, JournalUnavailable } from "../services/Journal.ts"
 import type { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { Settings, type SettingsShape } from "../services/Settings.ts"
 import type { System } from "../services/System.ts"
-import type { Watcher } from "../services/Watcher.ts"
+import { type Watcher, WatchError } from "../services/Watcher.ts"
+import { prepareScriptsDirectory } from "./Directories.ts"
 import * as JournalFile from "./JournalFile.ts"
 import * as ProcessSupervisorLive from "./ProcessSupervisorLive.ts"
 import * as ServiceLogsFile from "./ServiceLogsFile.ts"
-import * as ServiceSpawner from "./ServiceSpawner.ts"
+import * as ServiceSpawnerNode from "./ServiceSpawnerNode.ts"
 import * as SystemLinux from "./SystemLinux.ts"
 import * as WatcherChokidar from "./WatcherChokidar.ts"
 
 /**
- * Everything the daemon program needs, live. The journal is opened (and
- * locked) first: when another daemon holds it, nothing else is built.
+ * Everything the daemon program needs, live (what `Cronmon.services` is).
+ * First a missing scripts directory is created (a scripts path that is not a
+ * directory fails with `WatchError`); then the journal is opened and locked:
+ * when another daemon holds it, nothing else is built.
  *
  * @example
  * ```ts
- * daemon.pipe(Effect.provide(Live.layer(settings, { echo: (line) => process.stderr.write(line + "\n") })))
+ * supervise(Effect.never).pipe(Effect.provide(Live.layer(settings, { echo: (line) => console.error(line) })))
  * ```
  * @since 0.1.0
  */
@@ -31,16 +35,21 @@ export const layer = (
   options: { readonly echo?: ((line: string) => void) | undefined } = {}
 ): Layer.Layer<
   Journal | ProcessSupervisor | Watcher | Settings | System,
-  JournalLocked | JournalUnavailable
+  JournalLocked | JournalUnavailable | WatchError
 > => {
-  const base = Layer.mergeAll(Layer.succeed(Settings, settings), SystemLinux.layer)
+  const scriptsDirectory = Layer.effectDiscard(Effect.try({
+    try: () => prepareScriptsDirectory(settings.scriptsDir),
+    catch: (error) => new WatchError({ path: settings.scriptsDir, reason: errorMessage(error) })
+  }))
+  const base = Layer.mergeAll(Layer.succeed(Settings, settings), SystemLinux.layer).pipe(Layer.provideMerge(scriptsDirectory))
   const journal = JournalFile.layer({
     path: settings.journalPath,
     echo: options.echo,
-    maxBytes: settings.journalMaxBytes
+    maxBytes: settings.journalMaxBytes,
+    restartPolicy: { delays: settings.restartDelays, stableRun: settings.stableRun }
   }).pipe(Layer.provideMerge(base))
   return Layer.mergeAll(ProcessSupervisorLive.layer, WatcherChokidar.layer).pipe(
-    Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawner.layer)),
+    Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawnerNode.layer)),
     Layer.provideMerge(journal)
   )
 }
