@@ -7,6 +7,7 @@
  */
 import { Duration, Result } from "effect"
 import { decodeLine, type JournalEntry } from "./JournalEvent.ts"
+import * as Running from "./Running.ts"
 
 /**
  * A service's state: `running`; `waiting` to be restarted after an exit;
@@ -81,8 +82,6 @@ interface Timing {
 
 interface Tracked {
   state: ServiceState
-  pid: number | null
-  startTime: string | null
   since: number | null
   nextStartAt: number | null
   /** When each start was attempted: spawned, or failed to spawn. */
@@ -124,8 +123,6 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timi
     if (tracked === undefined) {
       tracked = {
         state: "stopped",
-        pid: null,
-        startTime: null,
         since: null,
         nextStartAt: null,
         attempts: [],
@@ -148,6 +145,7 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timi
   let startedAt: number | null = null
   let pid: number | null = null
   let quitAt: number | null = null
+  let running = Running.empty
   for (const entry of entries) {
     switch (entry.type) {
       case "acquired lock":
@@ -166,8 +164,6 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timi
         const tracked = track(entry.data.file)
         Object.assign(tracked, {
           state: "running",
-          pid: entry.data.pid,
-          startTime: entry.data.start_time ?? null,
           since: entry.time,
           nextStartAt: null,
           reason: null
@@ -177,7 +173,8 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timi
       }
       case "process exited": {
         const tracked = track(entry.data.file)
-        const ranFor = tracked.since !== null && tracked.state === "running" ? entry.time - tracked.since : 0
+        const run = Running.processOf(running, entry.data.file)
+        const ranFor = run === undefined ? 0 : entry.time - run.time
         tracked.lastExit = {
           pid: entry.data.pid,
           code: entry.data.exit_code === -1 ? null : entry.data.exit_code,
@@ -185,12 +182,10 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timi
           error: entry.data.error ?? null,
           at: entry.time
         }
-        if (tracked.pid !== entry.data.pid && tracked.state === "running") break // an older run's exit
+        if (run !== undefined && run.data.pid !== entry.data.pid) break // an older run's exit
         const delay = nextDelay(tracked, ranFor)
         Object.assign(tracked, {
           state: tracked.removed ? "stopped" : "waiting",
-          pid: null,
-          startTime: null,
           since: entry.time,
           nextStartAt: tracked.removed ? null : entry.time + delay
         })
@@ -201,8 +196,6 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timi
         const delay = nextDelay(tracked, 0)
         Object.assign(tracked, {
           state: tracked.removed ? "stopped" : "failing",
-          pid: null,
-          startTime: null,
           since: tracked.state === "failing" ? tracked.since : entry.time,
           nextStartAt: tracked.removed ? null : entry.time + delay,
           reason: entry.data.reason
@@ -211,6 +204,7 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timi
         break
       }
     }
+    running = Running.step(running, entry)
   }
   const list = Array.from(services, ([name, tracked]): ServiceStatus | undefined => {
     // A removed file whose process is gone: said so, with its last exit.
@@ -220,12 +214,13 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timi
       ? "stopped"
       : tracked.state
     const stopped = state === "stopped" || state === "removed"
+    const current = tracked.state === "running" && !stopped ? Running.processOf(running, name) : undefined
     const restartsLastHour = tracked.attempts.slice(1).filter((at) => at > now - HOUR && at <= now).length
     return {
       name,
       state,
-      pid: stopped ? null : tracked.pid,
-      startTime: stopped ? null : tracked.startTime,
+      pid: current?.data.pid ?? null,
+      startTime: current?.data.start_time ?? null,
       since: stopped ? tracked.lastExit?.at ?? tracked.since : tracked.since,
       nextStartAt: stopped ? null : tracked.nextStartAt,
       restartsLastHour,
