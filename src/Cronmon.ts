@@ -23,6 +23,7 @@ import { linesBackward } from "./domain/LinesBackward.ts"
 import { type PreviousState, previousStateOf } from "./domain/PreviousState.ts"
 import { prepareScriptsDirectory } from "./layers/Directories.ts"
 import { randomAccess } from "./layers/JournalFile.ts"
+import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as Live from "./layers/Live.ts"
 import { daemon as cliDaemon, supervise as superviseUntil } from "./programs/daemon.ts"
 import { type Journal, type JournalLocked, JournalUnavailable } from "./services/Journal.ts"
@@ -142,7 +143,9 @@ export const services = (options: Options): Layer.Layer<Services, JournalLocked 
     try: () => prepareScriptsDirectory(resolved.scriptsDir),
     catch: (error) => new WatchError({ path: resolved.scriptsDir, reason: errorMessage(error) })
   }))
-  return Live.layer(resolved, { echo: options.echo }).pipe(Layer.provideMerge(scriptsDirectory))
+  const { echo } = options
+  const live = Live.layer(resolved).pipe(Layer.provideMerge(scriptsDirectory))
+  return echo === undefined ? live : Layer.provide(live, HumanLogConsole.layerEcho((line) => Effect.sync(() => echo(line))))
 }
 
 /**

@@ -15,6 +15,7 @@ import * as path from "node:path"
 import { errorMessage } from "./domain/Errors.ts"
 import { defaultPaths, parseDurationMillis, parseSizeBytes } from "./domain/Paths.ts"
 import { prepareScriptsDirectory } from "./layers/Directories.ts"
+import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as Live from "./layers/Live.ts"
 import { crontab } from "./programs/cron.ts"
 import { daemon } from "./programs/daemon.ts"
@@ -179,7 +180,8 @@ const runDaemon = (flags: DaemonFlags) =>
     const settings = settingsOf(flags)
     yield* prepareScriptsDir(settings.scriptsDir)
     yield* daemon.pipe(
-      Effect.provide(Live.layer(settings, { echo: (line) => process.stderr.write(`${line}\n`) })),
+      Effect.provide(Live.layer(settings)),
+      Effect.provide(HumanLogConsole.layer),
       Effect.catchTag("JournalLocked", (locked) => Console.error(locked.message)),
       Effect.catchTag("JournalUnavailable", (error) => Effect.fail(new Fatal({ message: error.message })))
     )

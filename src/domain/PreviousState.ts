@@ -67,7 +67,7 @@ export const previousStateOf = (newestFirst: Iterable<string>): PreviousState =>
     inSession = entry.type !== "acquired lock"
     unclean.push(entry)
   }
-  const leftovers = Running.processes(Running.fold(unclean.reverse())).map(({ time, data }): Leftover => ({
+  const leftovers = Running.fold(unclean.reverse()).processes.map(({ time, data }): Leftover => ({
     file: data.file,
     pid: data.pid,
     pgid: data.pgid,

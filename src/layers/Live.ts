@@ -18,25 +18,22 @@ import * as WatcherChokidar from "./WatcherChokidar.ts"
 
 /**
  * Everything the daemon program needs, live. The journal is opened (and
- * locked) first: when another daemon holds it, nothing else is built.
+ * locked) first: when another daemon holds it, nothing else is built. Its
+ * events are shown on the `HumanLog` in context (the CLI's is stderr).
  *
  * @example
  * ```ts
- * daemon.pipe(Effect.provide(Live.layer(settings, { echo: (line) => process.stderr.write(line + "\n") })))
+ * daemon.pipe(Effect.provide(Live.layer(settings)), Effect.provide(HumanLogConsole.layer))
  * ```
  * @since 0.1.0
  */
-export const layer = (
-  settings: SettingsShape,
-  options: { readonly echo?: ((line: string) => void) | undefined } = {}
-): Layer.Layer<
+export const layer = (settings: SettingsShape): Layer.Layer<
   Journal | ProcessSupervisor | Watcher | Settings | System,
   JournalLocked | JournalUnavailable
 > => {
   const base = Layer.mergeAll(Layer.succeed(Settings, settings), SystemLinux.layer)
   const journal = JournalFile.layer({
     path: settings.journalPath,
-    echo: options.echo,
     maxBytes: settings.journalMaxBytes
   }).pipe(Layer.provideMerge(base))
   return Layer.mergeAll(ProcessSupervisorLive.layer, WatcherChokidar.layer).pipe(
