@@ -310,8 +310,8 @@ const makeRoom = (w: Writer, size: number, bytes: number, time: number) =>
 
 // Writes one entry (shown on the human log when `echo`): first what a
 // truncation under the writer (`: > journal`) must write again, then the
-// room the bound needs.
-const writeEntry = (w: Writer, entry: JournalEntry, echo: boolean): Effect.Effect<void, unknown> =>
+// room the bound needs. False when a journal begun again holds it already.
+const writeEntry = (w: Writer, entry: JournalEntry, echo: boolean): Effect.Effect<boolean, unknown> =>
   Effect.gen(function*() {
     let size = yield* sizeNow(w)
     const { end } = yield* Ref.get(w.state)
@@ -322,13 +322,13 @@ const writeEntry = (w: Writer, entry: JournalEntry, echo: boolean): Effect.Effec
     }
     const line = Buffer.from(encodeLine(entry) + "\n")
     const room = yield* makeRoom(w, size, line.length, entry.time)
-    // A journal begun again holds this session's `acquired lock` already.
-    if (room.beganAgain === true && entry === w.acquired) return
+    if (room.beganAgain === true && entry === w.acquired) return false
     yield* Ref.update(w.state, (state) => ({ ...state, running: Running.step(state.running, entry) }))
     if (echo) yield* w.human.event(entry)
     yield* writeLine((yield* Ref.get(w.state)).fd, line, room.size)
     yield* set(w, { end: room.size + line.length })
     if (room.cut !== undefined) yield* record(w, { time: entry.time, ...room.cut })
+    return true
   })
 
 // Writes an entry, counting what is lost while the journal cannot be
@@ -470,9 +470,10 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
         ? yield* shrink(w, maxBytes, Math.floor(maxBytes * 0.75))
         : undefined
       // A journal that cannot be written now is an error, not an outage.
-      yield* writeEntry(w, acquired, true).pipe(Effect.mapError((error) =>
-        new JournalUnavailable({ path: file, reason: `cannot write to it (${errorMessage(error)})` })
+      const written = yield* writeEntry(w, acquired, false).pipe(Effect.mapError((error) =>
+        new JournalUnavailable({ path: file, reason: `cannot write to it: ${errorMessage(error)}` })
       ))
+      if (written) yield* human.event(acquired)
       if (cut !== undefined) yield* append(Events.logTruncated(cut))
       if (maxBytes !== undefined && shrunkAtOpen !== undefined) yield* append(shrunk(maxBytes, shrunkAtOpen))
       if (previousState.badLines > 0) {

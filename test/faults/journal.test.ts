@@ -66,6 +66,34 @@ describe("journal faults", () => {
     }
   )
 
+  it("a file that is not a journal is refused in one line, exit 1, and left as it was", { timeout: 30_000 }, () => {
+    sandbox.writeScript("a", "exec sleep 1000")
+    const notes = `${sandbox.root}/notes.txt`
+    const noise = `${sandbox.root}/noise`
+    fs.copyFileSync(new URL("../../README.md", import.meta.url), notes)
+    fs.writeFileSync(noise, Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919 + 13) % 256)))
+    for (const file of [notes, noise]) {
+      const before = fs.readFileSync(file)
+      const result = sandbox.run(sandbox.daemonArgs().map((arg) => arg === sandbox.journal ? file : arg), { timeout: 8_000 })
+      expect([result.status, result.stderr]).toEqual([
+        1,
+        `cronmon: cannot open the journal ${file}: not a cronmon journal: its first line is not a JSON event ` +
+        "(the file was left untouched)\n"
+      ])
+      expect(fs.readFileSync(file).equals(before)).toBe(true)
+    }
+    expect(sandbox.recordedPids()).toEqual([])
+  })
+
+  it("a journal that cannot be written at start is one line and exit 1, not an outage", { timeout: 30_000 }, () => {
+    sandbox.writeScript("a", "exec sleep 1000")
+    const args = sandbox.daemonArgs().map((arg) => arg === sandbox.journal ? "/proc/version" : arg)
+    const result = sandbox.run(args, { timeout: 8_000 })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toMatch(/^cronmon: cannot open the journal \/proc\/version: [^\n]+\n$/)
+    expect(sandbox.recordedPids()).toEqual([])
+  })
+
   it("a bad line in the middle of the journal is skipped with a warning, and what follows it is read", {
     timeout: 20_000
   }, async () => {
