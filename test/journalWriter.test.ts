@@ -106,7 +106,7 @@ describe("the journal writer", () => {
       fs.writeFileSync(file, text)
       const exit = yield* Effect.exit(Effect.scoped(openJournal(journalLayer(file))))
       assert.isTrue(Exit.isFailure(exit))
-      assert.include(String(exit), "not a cronmon journal: its first line is not a JSON event")
+      assert.include(String(exit), "not a cronmon journal (its first line is not a JSON event): left untouched")
       assert.strictEqual(fs.readFileSync(file, "utf8"), text)
     }))
 

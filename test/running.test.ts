@@ -80,7 +80,7 @@ describe("notAJournal", () => {
   it("refuses text, random bytes and JSON that is not an event", () => {
     const random = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919 + 13) % 256))
     for (const content of ["# notes\n" + fixture, "hello", '{"name":"web"}\n', "[1,2]\n", random]) {
-      assert.strictEqual(notAJournal(over(content)), "its first line is not a JSON event")
+      assert.include(notAJournal(over(content)), "its first line is not a JSON event")
     }
   })
 })

@@ -10,15 +10,7 @@ import { endOfLastNewline, linesBackward, type RandomAccess } from "./LinesBackw
 // How every line begins, as cronmon and the Go original write it.
 const LINE_START = `{"time":"`
 
-/**
- * The `type` of a line that is a JSON object with a string `type`.
- *
- * @example
- * ```ts
- * lineType(`{"time":"2026-11-23T19:03:38Z","type":"monitor quit","data":{}}`) // "monitor quit"
- * ```
- * @since 0.1.0
- */
+/** The `type` of a line that is a JSON object with a string `type`. @since 0.1.0 */
 export const lineType = (line: string): string | undefined => {
   try {
     const parsed: unknown = JSON.parse(line)
@@ -35,10 +27,6 @@ export const lineType = (line: string): string | undefined => {
  * first line an event, or that line torn by a crash during the first write
  * (the start of an event, or the NUL bytes a crash can leave).
  *
- * @example
- * ```ts
- * notAJournal(randomAccess(fd)) // "its first line is not a JSON event" for a README
- * ```
  * @since 0.1.0
  */
 export const notAJournal = (file: RandomAccess): string | undefined => {
@@ -48,7 +36,7 @@ export const notAJournal = (file: RandomAccess): string | undefined => {
   const torn = first.replace(/\0+$/, "")
   if (file.size === 0 || lineType(first) !== undefined) return undefined
   if (newline < 0 && (LINE_START.startsWith(torn) || torn.startsWith(LINE_START))) return undefined
-  return "its first line is not a JSON event"
+  return "not a cronmon journal (its first line is not a JSON event): left untouched"
 }
 
 /**
@@ -56,10 +44,6 @@ export const notAJournal = (file: RandomAccess): string | undefined => {
  * corrupt (not an event), and why; `undefined` when its end is whole. A last
  * event whose newline was not written is whole: it only needs the newline.
  *
- * @example
- * ```ts
- * const cut = tailCut(randomAccess(fd)) // { at: 4096, reason: "the last line was torn: 31 bytes cut off" }
- * ```
  * @since 0.1.0
  */
 export const tailCut = (file: RandomAccess): { readonly at: number; readonly reason: string } | undefined => {

@@ -28,15 +28,7 @@ export const empty: Running = { processes: [], services: [] }
 const others = (running: Running, file: string, pid: number) =>
   running.processes.filter((spawned) => spawned.data.pid !== pid || spawned.data.file !== file)
 
-/**
- * The state after one more entry.
- *
- * @example
- * ```ts
- * step(empty, { time: 0, ...Events.spawned("web", 4242) }).processes.length // 1
- * ```
- * @since 0.1.0
- */
+/** The state after one more entry. @since 0.1.0 */
 export const step = (running: Running, entry: JournalEntry): Running => {
   switch (entry.type) {
     case "process spawned":
@@ -45,24 +37,15 @@ export const step = (running: Running, entry: JournalEntry): Running => {
       return { ...running, processes: others(running, entry.data.file, entry.data.pid) }
     case "process list modified": {
       const { op, file } = entry.data
-      const known = running.services.includes(file)
-      if (op === "remove") return known ? { ...running, services: running.services.filter((name) => name !== file) } : running
-      return known ? running : { ...running, services: [...running.services, file] }
+      if (op === "remove") return { ...running, services: running.services.filter((name) => name !== file) }
+      return running.services.includes(file) ? running : { ...running, services: [...running.services, file] }
     }
     default:
       return running
   }
 }
 
-/**
- * Folds entries given oldest first.
- *
- * @example
- * ```ts
- * const { processes } = fold(entriesOldestFirst)
- * ```
- * @since 0.1.0
- */
+/** Folds entries given oldest first. @since 0.1.0 */
 export const fold = (entries: Iterable<JournalEntry>, from: Running = empty): Running => {
   let running = from
   for (const entry of entries) running = step(running, entry)

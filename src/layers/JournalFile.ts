@@ -66,23 +66,22 @@ const isFileAt = (fd: number, file: string): boolean => {
   }
 }
 
+// Opens the journal, refusing without a write what is not a regular file
+// (O_NONBLOCK: a FIFO must not hang the open) or not a journal.
 const openFile = (file: string) => {
   ensureDirectory(path.dirname(file), 0o750)
   const { O_APPEND, O_CREAT, O_NONBLOCK, O_RDWR, O_SYNC } = fs.constants
-  // O_NONBLOCK: a FIFO in the journal's place must not hang the open.
   const fd = fs.openSync(file, O_RDWR | O_CREAT | O_APPEND | O_SYNC | O_NONBLOCK, 0o600)
-  if (!fs.fstatSync(fd).isFile()) {
-    fs.closeSync(fd)
-    throw new Error("not a regular file")
-  }
-  return fd
+  const refusal = fs.fstatSync(fd).isFile() ? notAJournal(randomAccess(fd)) : "not a regular file"
+  if (refusal === undefined) return fd
+  fs.closeSync(fd)
+  throw new Error(refusal)
 }
 
-// Opens, locks and recognises the journal at `file`. The lock is on the
-// file, not the path: when the path was renamed or removed between the open
-// and the lock, the lock is on a file nobody will look at again, so try
-// again. A file that is not a journal is closed untouched.
-const openJournal = (system: System["Service"], file: string) =>
+// Opens and locks the journal at `file`. The lock is on the file, not the
+// path: when the path was renamed or removed between the open and the lock,
+// the lock is on a file nobody will look at again, so try again.
+const openJournal = (system: typeof System.Service, file: string) =>
   Effect.gen(function*() {
     const unavailable = (error: unknown) => new JournalUnavailable({ path: file, reason: errorMessage(error) })
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -90,16 +89,8 @@ const openJournal = (system: System["Service"], file: string) =>
       const close = Effect.sync(() => fs.closeSync(fd))
       const locked = yield* system.tryLockExclusive(fd).pipe(Effect.mapError(unavailable), Effect.tapError(() => close))
       if (!locked) return yield* Effect.andThen(close, new JournalLocked({ path: file }))
-      if (!isFileAt(fd, file)) {
-        yield* close
-        continue
-      }
-      const refusal = yield* Effect.try({ try: () => notAJournal(randomAccess(fd)), catch: unavailable }).pipe(
-        Effect.tapError(() => close)
-      )
-      if (refusal === undefined) return fd
+      if (isFileAt(fd, file)) return fd
       yield* close
-      return yield* unavailable(`not a cronmon journal: ${refusal} (the file was left untouched)`)
     }
     return yield* unavailable("the file keeps being replaced")
   })
@@ -195,17 +186,20 @@ interface State {
   readonly outage: { readonly lost: number; readonly spawns: ReadonlyArray<JournalEntry> } | undefined
 }
 
-// What the writer's pieces share; the state is changed by the writer fiber
-// alone (and at open, before it starts). `acquired` is this session's
-// `acquired lock`; `rewatch` follows the path to a new file of ours.
+// What the writer's pieces share. The writer fiber runs what is queued, in
+// order, and alone changes the state (at open, before it starts). `acquired`
+// is this session's `acquired lock`; `lost` completes if the file is lost.
 interface Writer {
   readonly file: string
-  readonly maxBytes: number | undefined
+  /** The bound (infinite when unset). */
+  readonly maxBytes: number
   readonly state: Ref.Ref<State>
+  readonly queue: Queue.Queue<Effect.Effect<unknown>>
+  readonly watcher: Ref.Ref<fs.FSWatcher | undefined>
   readonly human: typeof HumanLog.Service
   readonly system: typeof System.Service
   readonly acquired: JournalEntry
-  readonly rewatch: Effect.Effect<void>
+  readonly lost: Deferred.Deferred<void>
 }
 
 const set = (w: Writer, change: Partial<State>) => Ref.update(w.state, (state) => ({ ...state, ...change }))
@@ -226,23 +220,25 @@ const replace = (w: Writer, content: Uint8Array) =>
     }).pipe(Effect.tapError(() => Effect.sync(() => (fs.closeSync(fd), removeQuietly(compactingPath(w.file))))))
     yield* Effect.sync(() => fs.closeSync(previous))
     yield* set(w, { fd, end: content.length })
-    yield* w.rewatch
+    yield* watch(w)
   })
 
-const shrunk = (maxBytes: number, cut: Cut) =>
+const shrunk = (w: Writer, cut: Cut) =>
   Events.logTruncated(
-    `the journal passed ${maxBytes} bytes: its ${cut.sessions} oldest ` +
+    `the journal passed ${w.maxBytes} bytes: its ${cut.sessions} oldest ` +
       `${cut.sessions === 1 ? "session" : "sessions"} (${cut.bytes} bytes) dropped`
   )
 
-const cannotKeep = (w: Writer, maxBytes: number) => (error: unknown) =>
-  w.human.notice(`cannot keep the journal ${w.file} under ${maxBytes} bytes: ${errorMessage(error)}`)
+const cannotKeep = (w: Writer) => (error: unknown) =>
+  w.human.notice(`cannot keep the journal ${w.file} under ${w.maxBytes} bytes: ${errorMessage(error)}`)
 
 // Drops the journal's oldest whole sessions (never those previous state
-// needs, nor the current one) down to `target`.
-const shrink = (w: Writer, maxBytes: number, target: number): Effect.Effect<Cut | undefined> =>
+// needs, nor the current one) down to three quarters of the bound: room for
+// a while, not a rewrite per event.
+const shrink = (w: Writer): Effect.Effect<Cut | undefined> =>
   Effect.gen(function*() {
     const { fd, sessionStart, mayShrink } = yield* Ref.get(w.state)
+    const target = Math.floor(w.maxBytes * 0.75)
     if (!mayShrink) return undefined
     const content = yield* attempt(() => randomAccess(fd).read(0, fs.fstatSync(fd).size))
     if (content.length <= target) return undefined
@@ -252,7 +248,7 @@ const shrink = (w: Writer, maxBytes: number, target: number): Effect.Effect<Cut 
     yield* set(w, { sessionStart: sessionStart - cut.bytes })
     return cut
   }).pipe(Effect.catch((error) =>
-    Effect.as(Effect.andThen(set(w, { mayShrink: false }), cannotKeep(w, maxBytes)(error)), undefined)
+    Effect.as(Effect.andThen(set(w, { mayShrink: false }), cannotKeep(w)(error)), undefined)
   ))
 
 // What a journal begun again, truncated or moved must hold for previous
@@ -273,15 +269,15 @@ const carryOver = (w: Writer, time: number, why: JournalEvent) =>
 // The current session alone outgrew the bound (a long run, a crash loop):
 // the journal begins again with what it must hold. A bound too small even
 // for that would rewrite the journal at every event: said once, it grows.
-const beginAgain = (w: Writer, maxBytes: number, time: number): Effect.Effect<boolean> =>
+const beginAgain = (w: Writer, time: number): Effect.Effect<boolean> =>
   Effect.gen(function*() {
-    const why = `the current session passed ${maxBytes} bytes: the journal begins again with what is running`
+    const why = `the current session passed ${w.maxBytes} bytes: the journal begins again with what is running`
     const entries = yield* carried(w, time, Events.logTruncated(why))
     const content = Buffer.from(entries.map((entry) => encodeLine(entry) + "\n").join(""))
-    if (content.length > maxBytes / 2) {
+    if (content.length > w.maxBytes / 2) {
       if (!(yield* Ref.get(w.state)).saidTooBig) {
         const needs = `what is running alone needs ${content.length}`
-        yield* w.human.notice(`the journal ${w.file} cannot be kept under ${maxBytes} bytes: ${needs}`)
+        yield* w.human.notice(`the journal ${w.file} cannot be kept under ${w.maxBytes} bytes: ${needs}`)
       }
       return yield* Effect.as(set(w, { saidTooBig: true }), false)
     }
@@ -289,22 +285,20 @@ const beginAgain = (w: Writer, maxBytes: number, time: number): Effect.Effect<bo
       Effect.andThen(set(w, { sessionStart: 0, mayShrink: true })),
       Effect.andThen(Effect.forEach(entries, w.human.event, { discard: true })),
       Effect.as(true),
-      Effect.catch((error) => Effect.as(cannotKeep(w, maxBytes)(error), false))
+      Effect.catch((error) => Effect.as(cannotKeep(w)(error), false))
     )
   })
 
 // Keeps the journal within its bound before a line of `bytes` would pass
-// it: drops old sessions down to three quarters of it (room for a while,
-// not a rewrite per event) or, when that is not allowed or not enough,
-// begins the journal again. Not while the journal cannot be written.
+// it: drops old sessions or, when that is not allowed or not enough, begins
+// the journal again. Not while the journal cannot be written.
 const makeRoom = (w: Writer, size: number, bytes: number, time: number) =>
   Effect.gen(function*() {
-    const { maxBytes } = w
-    if (maxBytes === undefined || size + bytes <= maxBytes || (yield* Ref.get(w.state)).outage) return { size }
-    const cut = yield* shrink(w, maxBytes, Math.floor(maxBytes * 0.75))
+    if (size + bytes <= w.maxBytes || (yield* Ref.get(w.state)).outage) return { size }
+    const cut = yield* shrink(w)
     const after = yield* sizeNow(w)
-    if (cut !== undefined && after + bytes <= maxBytes) return { size: after, cut: shrunk(maxBytes, cut) }
-    const beganAgain = yield* beginAgain(w, maxBytes, time)
+    if (cut !== undefined && after + bytes <= w.maxBytes) return { size: after, cut: shrunk(w, cut) }
+    const beganAgain = yield* beginAgain(w, time)
     return { size: beganAgain ? yield* sizeNow(w) : after, beganAgain }
   })
 
@@ -364,40 +358,36 @@ const record = (w: Writer, entry: JournalEntry, echo = true): Effect.Effect<void
 // second daemon. So when the path no longer leads to the journal, lock a
 // new one there and carry over what it must hold; failing that, the
 // journal is lost (the daemon must stop).
-const reopen = (w: Writer, lost: Deferred.Deferred<void>) =>
+const reopen = (w: Writer) =>
   Effect.gen(function*() {
     const { fd: previous } = yield* Ref.get(w.state)
     if (yield* Effect.sync(() => isFileAt(previous, w.file))) return
     const next = yield* Effect.exit(openJournal(w.system, w.file))
     if (Exit.isFailure(next)) {
       yield* w.human.notice(`the journal ${w.file} was moved or removed, and cannot be locked again`)
-      return yield* Deferred.succeed(lost, undefined)
+      return yield* Deferred.succeed(w.lost, undefined)
     }
     yield* Effect.sync(() => fs.closeSync(previous))
     yield* set(w, { fd: next.value, end: undefined })
     yield* set(w, { sessionStart: yield* Effect.orElseSucceed(sizeNow(w), () => 0) })
-    yield* w.rewatch
+    yield* watch(w)
     const time = yield* Clock.currentTimeMillis
     yield* carryOver(w, time, Events.warning("journal", "the journal was moved or removed: continuing in a new file"))
   })
 
-// Watches the path for the life of the scope; `rewatch` follows it to the
-// file now there.
-const watchPath = (file: string, onEvent: () => void) =>
-  Effect.gen(function*() {
-    const watcher = yield* Ref.make<fs.FSWatcher | undefined>(undefined)
-    const close = Effect.flatMap(Ref.get(watcher), (current) => Effect.sync(() => current?.close()))
-    const watch = Effect.sync(() => {
+// Watches the path (the lock is on the file): any event, our own writes
+// included, queues a look at whether it still leads to the journal.
+const watch = (w: Writer) =>
+  Effect.flatMap(Ref.get(w.watcher), (previous) =>
+    Effect.sync(() => {
+      previous?.close()
+      const onEvent = () => Queue.offerUnsafe(w.queue, reopen(w))
       try {
-        return fs.watch(file, { persistent: false }, onEvent).on("error", onEvent)
+        return fs.watch(w.file, { persistent: false }, onEvent).on("error", onEvent)
       } catch {
         return undefined
       }
-    })
-    const rewatch = close.pipe(Effect.andThen(watch), Effect.flatMap((next) => Ref.set(watcher, next)))
-    yield* Effect.acquireRelease(rewatch, () => close)
-    return rewatch
-  })
+    })).pipe(Effect.flatMap((next) => Ref.set(w.watcher, next)))
 
 // An earlier session's process, as the spawn that started it.
 const spawnOf = (leftover: Leftover): JournalEntry => ({
@@ -423,7 +413,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
     Journal,
     Effect.gen(function*() {
       const file = path.resolve(options.path)
-      const { maxBytes } = options
+      const maxBytes = options.maxBytes ?? Infinity
       const system = yield* System
       const human = yield* HumanLog
       const fd = yield* openJournal(system, file)
@@ -431,7 +421,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
         fd,
         end: undefined,
         sessionStart: 0,
-        mayShrink: maxBytes !== undefined,
+        mayShrink: Number.isFinite(maxBytes),
         saidTooBig: false,
         running: Running.empty,
         outage: undefined
@@ -449,13 +439,13 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       // Earlier sessions' leftovers run until this session says they exited.
       const running = Running.fold(previousState.leftovers.map(spawnOf))
       yield* Ref.update(state, (current) => ({ ...current, sessionStart: size, running }))
-      // One writer fiber runs what is queued, in order: writes, flushes, moves.
       const queue = yield* Queue.unbounded<Effect.Effect<unknown>>()
-      const moves = yield* Queue.sliding<void>(1)
-      const rewatch = yield* watchPath(file, () => Queue.offerUnsafe(moves, undefined))
+      const watcher = yield* Ref.make<fs.FSWatcher | undefined>(undefined)
+      const lost = yield* Deferred.make<void>()
       const id = `file:${file}${human.echoes ? "+stderr" : ""}`
       const acquired: JournalEntry = { time: yield* Clock.currentTimeMillis, ...Events.acquiredLock(id, process.pid) }
-      const w: Writer = { file, maxBytes, state, human, system, acquired, rewatch }
+      const w: Writer = { file, maxBytes, state, queue, watcher, human, system, acquired, lost }
+      yield* Effect.acquireRelease(watch(w), () => Effect.flatMap(Ref.get(watcher), (last) => Effect.sync(() => last?.close())))
       const append = (event: JournalEvent) =>
         Effect.flatMap(Clock.currentTimeMillis, (time) => {
           const entry: JournalEntry = { time, ...event }
@@ -466,27 +456,19 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
         (done) => Effect.andThen(Queue.offer(queue, Deferred.succeed(done, undefined)), Deferred.await(done))
       )
 
-      const shrunkAtOpen = maxBytes !== undefined && size > maxBytes
-        ? yield* shrink(w, maxBytes, Math.floor(maxBytes * 0.75))
-        : undefined
+      const shrunkAtOpen = size > maxBytes ? yield* shrink(w) : undefined
       // A journal that cannot be written now is an error, not an outage.
       const written = yield* writeEntry(w, acquired, false).pipe(Effect.mapError((error) =>
         new JournalUnavailable({ path: file, reason: `cannot write to it: ${errorMessage(error)}` })
       ))
       if (written) yield* human.event(acquired)
       if (cut !== undefined) yield* append(Events.logTruncated(cut))
-      if (maxBytes !== undefined && shrunkAtOpen !== undefined) yield* append(shrunk(maxBytes, shrunkAtOpen))
+      if (shrunkAtOpen !== undefined) yield* append(shrunk(w, shrunkAtOpen))
       if (previousState.badLines > 0) {
         yield* append(Events.warning("journal", `${previousState.badLines} unreadable lines skipped`))
       }
 
-      const lost = yield* Deferred.make<void>()
       yield* Effect.forkScoped(Effect.forever(Effect.flatten(Queue.take(queue))))
-      // Every write of ours wakes the watch too: a move is queued only when
-      // the path no longer leads to the journal.
-      const moved = Effect.flatMap(Ref.get(state), ({ fd }) => Effect.sync(() => !isFileAt(fd, file)))
-      const queueMove = Effect.andThen(moved, (yes) => yes ? Queue.offer(queue, reopen(w, lost)) : Effect.void)
-      yield* Effect.forkScoped(Effect.forever(Effect.andThen(Queue.take(moves), queueMove)))
       // Runs first when the layer closes: what was appended is on disk
       // before the lock is released.
       yield* Effect.addFinalizer(() => flush)

@@ -77,8 +77,7 @@ describe("journal faults", () => {
       const result = sandbox.run(sandbox.daemonArgs().map((arg) => arg === sandbox.journal ? file : arg), { timeout: 8_000 })
       expect([result.status, result.stderr]).toEqual([
         1,
-        `cronmon: cannot open the journal ${file}: not a cronmon journal: its first line is not a JSON event ` +
-        "(the file was left untouched)\n"
+        `cronmon: cannot open the journal ${file}: not a cronmon journal (its first line is not a JSON event): left untouched\n`
       ])
       expect(fs.readFileSync(file).equals(before)).toBe(true)
     }
