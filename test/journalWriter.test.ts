@@ -99,6 +99,17 @@ describe("the journal writer", () => {
       assert.include(lines(file).at(-1), "monitor quit")
     }))
 
+  it.effect("an event that cannot be encoded is said on stderr, and the writer goes on", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const journal = yield* openJournal(journalLayer(file))
+      yield* journal.append(Events.spawned("web", 1.5)) // not an integer pid
+      yield* journal.append(Events.spawned("web", 2))
+      yield* journal.flush
+      assert.include(lines(file).at(-1), `"pid":2`)
+      assert.strictEqual((yield* TestConsole.errorLines).length, 1)
+    }).pipe(Effect.scoped))
+
   it.effect("refuses a file that is not a journal, leaving its bytes as they were", () =>
     Effect.gen(function*() {
       const file = tempFile()

@@ -468,7 +468,9 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
         yield* append(Events.warning("journal", `${previousState.badLines} unreadable lines skipped`))
       }
 
-      yield* Effect.forkScoped(Effect.forever(Effect.flatten(Queue.take(queue))))
+      // A defect (an event that cannot be encoded) must not stop the writer.
+      const next = Effect.catchDefect(Effect.flatten(Queue.take(queue)), (defect) => human.notice(`journal: ${defect}`))
+      yield* Effect.forkScoped(Effect.forever(next))
       // Runs first when the layer closes: what was appended is on disk
       // before the lock is released.
       yield* Effect.addFinalizer(() => flush)
