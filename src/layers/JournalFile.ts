@@ -131,9 +131,7 @@ const writeCopy = (file: string, content: Uint8Array, like: number): number => {
   const fd = fs.openSync(temp, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_SYNC, 0o600)
   try {
     fs.fchmodSync(fd, fs.fstatSync(like).mode & 0o777)
-    for (let written = 0; written < content.length;) {
-      written += fs.writeSync(fd, content, written, content.length - written)
-    }
+    fs.writeFileSync(fd, content)
     fs.fsyncSync(fd)
     return fd
   } catch (error) {
