@@ -16,7 +16,7 @@ const scenario = Effect.gen(function*() {
     { service: "worker", spawns: 5, exits: 4, restarts: 4, spawnErrors: 0, running: true }
   ])
 }).pipe(
-  Effect.provide(CronmonTest.daemon({ restartDelays: [Duration.seconds(1), Duration.seconds(10)] })),
+  Effect.provide(CronmonTest.layer({ restartDelays: [Duration.seconds(1), Duration.seconds(10)] })),
   Effect.provide(TestClock.layer())
 )
 

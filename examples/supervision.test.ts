@@ -23,7 +23,7 @@ describe("my supervision policy", () => {
         spawnErrors: 0,
         running: true
       })
-    }).pipe(Effect.provide(CronmonTest.daemon({
+    }).pipe(Effect.provide(CronmonTest.layer({
       restartDelays: [Duration.seconds(1), Duration.seconds(10)],
       stableRun: Duration.minutes(1)
     }))))
@@ -39,7 +39,7 @@ describe("my supervision policy", () => {
         entry.type === "process exited" ? [[entry.time, entry.data.signal]] : []
       )
       assert.deepStrictEqual(exits, [[2000, "SIGKILL"]])
-    }).pipe(Effect.provide(CronmonTest.daemon({ stopTimeout: Duration.seconds(2) }))))
+    }).pipe(Effect.provide(CronmonTest.layer({ stopTimeout: Duration.seconds(2) }))))
 
   it.effect("a script that cannot start is retried with the same delays", () =>
     Effect.gen(function*() {
@@ -50,5 +50,5 @@ describe("my supervision policy", () => {
       assert.deepStrictEqual(errors.map((entry) => entry.time / 1000), [0, 0, 5, 20])
       const [broken] = yield* Metrics.byService
       assert.strictEqual(broken?.spawnErrors, 4)
-    }).pipe(Effect.provide(CronmonTest.daemon())))
+    }).pipe(Effect.provide(CronmonTest.layer())))
 })

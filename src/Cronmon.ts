@@ -21,16 +21,15 @@ import * as path from "node:path"
 import { errorMessage } from "./domain/Errors.ts"
 import { linesBackward } from "./domain/LinesBackward.ts"
 import { type PreviousState, previousStateOf } from "./domain/PreviousState.ts"
-import { prepareScriptsDirectory } from "./layers/Directories.ts"
 import { randomAccess } from "./layers/JournalFile.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as Live from "./layers/Live.ts"
-import { daemon as cliDaemon, supervise as superviseUntil } from "./programs/daemon.ts"
+import * as Daemon from "./programs/daemon.ts"
 import { type Journal, type JournalLocked, JournalUnavailable } from "./services/Journal.ts"
 import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
 import { defaultSettings, makeSettings, type Settings, type SettingsShape } from "./services/Settings.ts"
 import type { System } from "./services/System.ts"
-import { type Watcher, WatchError } from "./services/Watcher.ts"
+import type { Watcher, WatchError } from "./services/Watcher.ts"
 import { openRegularFile } from "./layers/Files.ts"
 
 /**
@@ -136,15 +135,8 @@ export type Services = Journal | ProcessSupervisor | Watcher | Settings | System
  * @since 0.1.0
  */
 export const services = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError> => {
-  const resolved = settings(options)
-  // As the CLI does before anything else: a missing scripts directory is
-  // created, and a scripts path that is not a directory is an error.
-  const scriptsDirectory = Layer.effectDiscard(Effect.try({
-    try: () => prepareScriptsDirectory(resolved.scriptsDir),
-    catch: (error) => new WatchError({ path: resolved.scriptsDir, reason: errorMessage(error) })
-  }))
   const { echo } = options
-  const live = Live.layer(resolved).pipe(Layer.provideMerge(scriptsDirectory))
+  const live = Live.layer(settings(options))
   return echo === undefined ? live : Layer.provide(live, HumanLogConsole.layerEcho((line) => Effect.sync(() => echo(line))))
 }
 
@@ -156,13 +148,13 @@ export const services = (options: Options): Layer.Layer<Services, JournalLocked 
  *
  * @example
  * ```ts
- * // the test kit's simulated daemon, supervising
- * const daemon = Cronmon.supervision.pipe(Layer.provideMerge(CronmonTest.layer()))
+ * // the test kit's simulated services, supervised (what `CronmonTest.layer` is)
+ * const daemon = Cronmon.supervision.pipe(Layer.provideMerge(CronmonTest.services()))
  * ```
  * @since 0.1.0
  */
 export const supervision: Layer.Layer<never, never, Services> = Layer.effectDiscard(
-  Effect.forkScoped(superviseUntil(Effect.never))
+  Effect.forkScoped(Daemon.supervise(Effect.never))
 )
 
 /**
@@ -196,19 +188,21 @@ export const layer = (options: Options): Layer.Layer<Services, JournalLocked | J
  * @since 0.1.0
  */
 export const supervise: <E, R>(until: Effect.Effect<unknown, E, R>) => Effect.Effect<void, E, R | Services> =
-  superviseUntil
+  Daemon.supervise
 
 /**
- * The daemon as the `cronmon` command runs it: supervises until SIGINT,
- * SIGTERM or SIGHUP.
+ * Supervises until SIGINT, SIGTERM or SIGHUP, as the `cronmon` command does
+ * (a second signal while services stop does not kill the process).
  *
  * @example
  * ```ts
- * Cronmon.daemon.pipe(Effect.provide(Cronmon.services(options)), NodeRuntime.runMain)
+ * Cronmon.superviseUntilSignal.pipe(Effect.provide(Cronmon.services(options)), NodeRuntime.runMain)
  * ```
  * @since 0.1.0
  */
-export const daemon: Effect.Effect<void, never, Services> = cliDaemon
+export const superviseUntilSignal: Effect.Effect<void, never, Services> = Effect.scoped(
+  Effect.flatMap(Daemon.shutdownSignals, Daemon.supervise)
+)
 
 /**
  * What earlier sessions recorded in a journal file left behind: processes
@@ -223,15 +217,14 @@ export const daemon: Effect.Effect<void, never, Services> = cliDaemon
  * @since 0.1.0
  */
 export const readPreviousState = (journal: string): Effect.Effect<PreviousState, JournalUnavailable> =>
-  Effect.acquireUseRelease(
-    Effect.try({
-      try: () => openRegularFile(journal),
-      catch: (error) => new JournalUnavailable({ path: journal, reason: errorMessage(error) })
-    }),
-    (fd) =>
-      Effect.try({
-        try: () => previousStateOf(linesBackward(randomAccess(fd))),
-        catch: (error) => new JournalUnavailable({ path: journal, reason: errorMessage(error) })
-      }),
-    (fd) => Effect.sync(() => fs.closeSync(fd))
-  )
+  Effect.try({
+    try: () => {
+      const fd = openRegularFile(journal)
+      try {
+        return previousStateOf(linesBackward(randomAccess(fd)))
+      } finally {
+        fs.closeSync(fd)
+      }
+    },
+    catch: (error) => new JournalUnavailable({ path: journal, reason: errorMessage(error) })
+  })

@@ -2,31 +2,29 @@
  * The `cronmon` command line: parses arguments and runs a program.
  *
  * Exit codes: 0 success (or a daemon is already running), 1 a fatal error
- * with a one-line message, 2 a usage error.
+ * with a one-line message, 2 a usage error; `status` 3 (not running) and 4
+ * (unknown). Each failure's line and code are said in one place, `main`.
  *
  * @since 0.1.0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Cause, Console, Data, Duration, Effect, Exit, Option } from "effect"
+import { Cause, Console, Data, Effect, Exit, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { errorMessage } from "./domain/Errors.ts"
-import { defaultPaths, parseDurationMillis, parseSizeBytes } from "./domain/Paths.ts"
-import { prepareScriptsDirectory } from "./layers/Directories.ts"
+import * as Cronmon from "./Cronmon.ts"
+import { DAEMON_FLAGS, type FlagSpec, VALUE_KINDS } from "./domain/DaemonFlags.ts"
+import { defaultPaths } from "./domain/Paths.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
-import * as Live from "./layers/Live.ts"
-import { crontab } from "./programs/cron.ts"
-import { daemon } from "./programs/daemon.ts"
+import * as SystemLinux from "./layers/SystemLinux.ts"
+import { cronCommand } from "./programs/cron.ts"
 import { journalCommand, parseSince } from "./programs/journal.ts"
 import { lockState } from "./programs/lockCheck.ts"
 import { logsCommand } from "./programs/logs.ts"
 import { styleFor } from "./programs/Output.ts"
-import { describeError, quietUsagePresenter, usageLine } from "./programs/Usage.ts"
 import { statusExitCode, statusJson, statusReport, statusText } from "./programs/status.ts"
-import * as SystemLinux from "./layers/SystemLinux.ts"
-import { defaultSettings, makeSettings, type SettingsShape } from "./services/Settings.ts"
+import { describeError, quietUsagePresenter, usageLine } from "./programs/Usage.ts"
 
 declare const CRONMON_VERSION: string | undefined
 
@@ -37,173 +35,58 @@ declare const CRONMON_VERSION: string | undefined
  */
 export const version: string = typeof CRONMON_VERSION === "string" ? CRONMON_VERSION : "dev"
 
-/**
- * A condition that stops a command: printed as one line, exit code 1.
- *
- * @since 0.1.0
- */
-export class Fatal extends Data.TaggedError("Fatal")<{ readonly message: string }> {}
-
-/**
- * A command that ends with a code other than 0 without an error (`status`
- * when the daemon is not running: 3).
- *
- * @since 0.1.0
- */
-export class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
-
-const fatal = (message: string) => new Fatal({ message })
+// A command's exit code other than 0 that is no error (`status`, not running: 3).
+class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
 
 const defaults = defaultPaths(process.env)
 
-const stopTimeoutFlag = Flag.String("stop-timeout").pipe(
-  Flag.withDefault(`${Duration.toMillis(defaultSettings.stopTimeout)}ms`),
-  Flag.withMetavar("DURATION"),
-  Flag.withDescription("Time between SIGTERM and SIGKILL when stopping a service: 500ms, 3s, 1m (default: 3s)"),
-  Flag.filterMap(
-    (text) => Option.fromUndefinedOr(parseDurationMillis(text)),
-    (text) => `not a duration: ${text} (try 3s, 500ms or 1m)`
-  )
-)
+// The effect/cli side of the daemon's flag table: alias, placeholder and help text.
+const described = (spec: FlagSpec, suffix = "") => <A>(self: Flag.Flag<A>): Flag.Flag<A> => {
+  const aliased = spec.alias === undefined ? self : Flag.withAlias(self, spec.alias)
+  return Flag.withDescription(spec.metavar === undefined ? aliased : Flag.withMetavar(aliased, spec.metavar), spec.description + suffix)
+}
 
-const sizeFlag = (name: string, fallback: string, description: string) =>
-  Flag.String(name).pipe(
-    Flag.withDefault(fallback),
-    Flag.withMetavar("SIZE"),
-    Flag.withDescription(description),
-    Flag.filterMap(
-      (text) => Option.filter(Option.fromUndefinedOr(parseSizeBytes(text)), (bytes) => bytes > 0),
-      (text) => `not a size: ${text} (try 16M, 512k or 1G)`
-    )
+const pathFlag = (spec: FlagSpec & { readonly name: keyof typeof defaults }) =>
+  Flag.String(spec.name).pipe(described(spec, ` (default: ${defaults[spec.name]})`), Flag.withDefault(defaults[spec.name]))
+
+// Flags left out are `undefined`: `Cronmon.settings` gives them its defaults.
+const amountFlag = (spec: FlagSpec & { readonly kind: "duration" | "size" }) =>
+  Flag.String(spec.name).pipe(
+    Flag.filterMap((text) => Option.fromUndefinedOr(VALUE_KINDS[spec.kind].parse(text)), VALUE_KINDS[spec.kind].refusal),
+    described(spec),
+    Flag.withDefault(undefined)
   )
 
-const daemonFlags = {
-  stopTimeout: stopTimeoutFlag,
-  journalMaxSize: sizeFlag(
-    "journal-max-size",
-    "16M",
-    "Keep the journal under this size by dropping its oldest sessions: 512k, 16M, 1G (default: 16M)"
-  ),
-  strictModes: Flag.Boolean("strict-modes").pipe(
-    Flag.withDefault(true),
-    Flag.withDescription(
-      "Refuse scripts writable by group or others or owned by another user (default: on; --no-strict-modes turns it off)"
-    )
-  ),
-  logMaxSize: sizeFlag("log-max-size", "10M", "Rotate a service's log when it reaches this size (default: 10M)"),
-  logKeep: Flag.Int("log-keep").pipe(
-    Flag.withDefault(5),
-    Flag.withMetavar("N"),
-    Flag.withDescription("Rotated logs kept per service, NAME.log.1 … NAME.log.N (default: 5)"),
-    Flag.filter((count) => count >= 0, (count) => `not a count of files: ${count}`)
-  ),
-  logTimestamps: Flag.Boolean("log-timestamps").pipe(
-    Flag.withDefault(false),
-    Flag.withDescription("Prefix each line of a service's output with the time it was read (default: off)")
-  )
-} as const
+const countFlag = (spec: FlagSpec & { readonly kind: "count" }) =>
+  Flag.Int(spec.name).pipe(Flag.filter((count) => count >= 0, VALUE_KINDS.count.refusal), described(spec), Flag.withDefault(undefined))
+
+const switchFlag = (spec: FlagSpec & { readonly kind: "switch" }) =>
+  Flag.Boolean(spec.name).pipe(described(spec), Flag.withDefault(undefined))
 
 // What every command takes: the journal, and the logs directory (the
 // commands that read what the daemon writes take the daemon's paths, before
 // or after their name).
-const sharedFlags = {
-  journal: Flag.String("journal").pipe(
-    Flag.withAlias("j"),
-    Flag.withMetavar("FILE"),
-    Flag.withDefault(defaults.journal),
-    Flag.withDescription(`Journal file; also the lock that keeps one daemon per journal (default: ${defaults.journal})`)
-  ),
-  logs: Flag.String("logs").pipe(
-    Flag.withMetavar("DIR"),
-    Flag.withDefault(defaults.logs),
-    Flag.withDescription(`Directory of the services' output, NAME.log each (default: ${defaults.logs})`)
-  )
-} as const
+const sharedFlags = { journal: pathFlag(DAEMON_FLAGS.journal), logs: pathFlag(DAEMON_FLAGS.logs) } as const
 
 // What only running the daemon takes: on the root command and on `cron`,
 // which prints the command line that runs it (not inherited, so that
-// `status`, `journal` and `logs` neither list nor accept them).
+// `status`, `journal` and `logs` neither list nor accept them). Keyed as
+// `Cronmon.Options`, which they become.
 const daemonOnlyFlags = {
-  scripts: Flag.String("scripts").pipe(
-    Flag.withAlias("s"),
-    Flag.withMetavar("DIR"),
-    Flag.withDefault(defaults.scripts),
-    Flag.withDescription(`Directory of services: every executable file in it is kept running (default: ${defaults.scripts})`)
-  ),
-  ...daemonFlags
+  scripts: pathFlag(DAEMON_FLAGS.scripts),
+  stopTimeout: amountFlag(DAEMON_FLAGS.stopTimeout),
+  journalMaxBytes: amountFlag(DAEMON_FLAGS.journalMaxBytes),
+  strictModes: switchFlag(DAEMON_FLAGS.strictModes),
+  logMaxBytes: amountFlag(DAEMON_FLAGS.logMaxBytes),
+  logKeep: countFlag(DAEMON_FLAGS.logKeep),
+  logTimestamps: switchFlag(DAEMON_FLAGS.logTimestamps)
 } as const
-
-type SharedFlags = { readonly journal: string; readonly scripts: string; readonly logs: string }
-
-const absolute = (flags: SharedFlags) => ({
-  journal: path.resolve(flags.journal),
-  scripts: path.resolve(flags.scripts),
-  logs: path.resolve(flags.logs)
-})
-
-// A scripts path that exists must be a directory; a missing one is created.
-const prepareScriptsDir = (dir: string) =>
-  Effect.try({
-    try: () => prepareScriptsDirectory(dir),
-    catch: (error) =>
-      new Fatal({
-        message: errorMessage(error)
-      })
-  })
-
-type DaemonFlags = SharedFlags & {
-  readonly stopTimeout: number
-  readonly journalMaxSize: number
-  readonly strictModes: boolean
-  readonly logMaxSize: number
-  readonly logKeep: number
-  readonly logTimestamps: boolean
-}
-
-const settingsOf = (flags: DaemonFlags): SettingsShape => {
-  const paths = absolute(flags)
-  return makeSettings({
-    scriptsDir: paths.scripts,
-    journalPath: paths.journal,
-    logsDir: paths.logs,
-    stopTimeout: Duration.millis(flags.stopTimeout),
-    journalMaxBytes: flags.journalMaxSize,
-    strictModes: flags.strictModes,
-    logMaxBytes: flags.logMaxSize,
-    logKeep: flags.logKeep,
-    logTimestamps: flags.logTimestamps
-  })
-}
-
-const runDaemon = (flags: DaemonFlags) =>
-  Effect.gen(function*() {
-    const settings = settingsOf(flags)
-    yield* prepareScriptsDir(settings.scriptsDir)
-    yield* daemon.pipe(
-      Effect.provide(Live.layer(settings)),
-      Effect.provide(HumanLogConsole.layer),
-      Effect.catchTag("JournalLocked", (locked) => Console.error(locked.message)),
-      Effect.catchTag("JournalUnavailable", (error) => Effect.fail(new Fatal({ message: error.message })))
-    )
-  })
-
-// The daemon flags whose values differ from the defaults, as arguments again.
-const nonDefaultArguments = (settings: SettingsShape): ReadonlyArray<string> => [
-  ...(Duration.equals(settings.stopTimeout, defaultSettings.stopTimeout)
-    ? []
-    : ["--stop-timeout", `${Duration.toMillis(settings.stopTimeout)}ms`]),
-  ...(settings.journalMaxBytes === defaultSettings.journalMaxBytes
-    ? []
-    : ["--journal-max-size", `${settings.journalMaxBytes}`]),
-  ...(settings.strictModes ? [] : ["--no-strict-modes"]),
-  ...(settings.logMaxBytes === defaultSettings.logMaxBytes ? [] : ["--log-max-size", `${settings.logMaxBytes}`]),
-  ...(settings.logKeep === defaultSettings.logKeep ? [] : ["--log-keep", `${settings.logKeep}`]),
-  ...(settings.logTimestamps ? ["--log-timestamps"] : [])
-]
 
 const root = Command.make("cronmon", daemonOnlyFlags).pipe(
   Command.withSharedFlags(sharedFlags),
-  Command.withHandler(runDaemon),
+  Command.withHandler((options) =>
+    Cronmon.superviseUntilSignal.pipe(Effect.provide(Cronmon.services(options)), Effect.provide(HumanLogConsole.layer))
+  ),
   Command.withExamples([
     { command: "cronmon --scripts ~/services", description: "Run the daemon in the foreground (Ctrl-C stops)" },
     {
@@ -218,22 +101,9 @@ const root = Command.make("cronmon", daemonOnlyFlags).pipe(
 )
 
 const cron = Command.make("cron", daemonOnlyFlags, (own) =>
-  Effect.gen(function*() {
-    const shared = yield* root
-    const settings = settingsOf({ ...own, journal: shared.journal, logs: shared.logs })
-    const self = [process.execPath, fs.realpathSync(process.argv[1] ?? "cronmon")]
-    const words = [
-      ...self,
-      ...["-j", settings.journalPath, "-s", settings.scriptsDir, "--logs", settings.logsDir],
-      ...nonDefaultArguments(settings)
-    ]
-    // A crontab entry is one line: no quoting carries a newline through.
-    const broken = words.find((word) => /[\n\r]/.test(word))
-    if (broken !== undefined) {
-      return yield* new Fatal({ message: `a path holds a newline, which no crontab line can: ${JSON.stringify(broken)}` })
-    }
-    yield* Console.log(crontab(words).trimEnd())
-  })).pipe(
+  Effect.flatMap(root, ({ journal, logs }) =>
+    cronCommand([process.execPath, fs.realpathSync(process.argv[1] ?? "cronmon")], Cronmon.settings({ ...own, journal, logs }))
+  )).pipe(
     Command.withDescription("Prints crontab lines that start cronmon at boot and every minute, with these flags"),
     Command.withExamples([
       {
@@ -250,13 +120,8 @@ const status = Command.make("status", {
   )
 }, ({ json }) =>
   Effect.gen(function*() {
-    const flags = yield* root
-    const file = path.resolve(flags.journal)
-    const report = yield* statusReport(file, lockState(file)).pipe(
-      Effect.provide(SystemLinux.layer),
-      // Unreadable: the daemon's state is unknown (exit 4, as init scripts have it).
-      Effect.catch((message) => Effect.andThen(Console.error(`cronmon: ${message}`), new ExitWith({ code: 4 })))
-    )
+    const file = path.resolve((yield* root).journal)
+    const report = yield* statusReport(file, lockState(file)).pipe(Effect.provide(SystemLinux.layer))
     yield* Console.log(json ? statusJson(report) : statusText(report, styleFor(process.stdout.isTTY === true, process.env)))
     const code = statusExitCode(report)
     if (code !== 0) return yield* new ExitWith({ code })
@@ -273,17 +138,17 @@ const status = Command.make("status", {
 const journal = Command.make("journal", {
   service: Flag.String("service").pipe(
     Flag.withMetavar("NAME"),
-    Flag.optional,
+    Flag.withDefault(undefined),
     Flag.withDescription("Only the events of this service")
   ),
   since: Flag.String("since").pipe(
     Flag.withMetavar("DURATION|TIME"),
     // A value that is neither is a usage error (exit 2), found before reading.
-    Flag.filter(
-      (text) => parseSince(text, Date.now()) !== undefined,
+    Flag.filterMap(
+      (text) => Option.fromUndefinedOr(parseSince(text, Date.now())),
       (text) => `not a duration or a time: ${text} (try 10m, 2h, 1d or 2026-11-23T19:00:00Z)`
     ),
-    Flag.optional,
+    Flag.withDefault(undefined),
     Flag.withDescription("Only events since then: 10m, 2h, 1d, or a time such as 2026-11-23T19:00:00Z")
   ),
   follow: Flag.Boolean("follow").pipe(
@@ -292,16 +157,7 @@ const journal = Command.make("journal", {
     Flag.withDescription("Keep printing new events as they are written (Ctrl-C stops)")
   ),
   json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("Print the journal's raw JSON lines"))
-}, (options) =>
-  Effect.gen(function*() {
-    const flags = yield* root
-    yield* journalCommand(path.resolve(flags.journal), {
-      service: Option.getOrUndefined(options.service),
-      sinceText: Option.getOrUndefined(options.since),
-      follow: options.follow,
-      json: options.json
-    }).pipe(Effect.mapError(fatal))
-  })).pipe(
+}, (filter) => Effect.flatMap(root, ({ journal }) => journalCommand(path.resolve(journal), filter))).pipe(
     Command.withDescription("Prints the journal's events in a readable form"),
     Command.withExamples([
       { command: "cronmon journal --service web --since 1h", description: "What happened to web in the last hour" },
@@ -323,13 +179,8 @@ const logs = Command.make("logs", {
     Flag.withDefault(false),
     Flag.withDescription("Keep printing what the service prints, through rotations (Ctrl-C stops)")
   )
-}, (options) =>
-  Effect.gen(function*() {
-    const flags = yield* root
-    yield* logsCommand(path.resolve(flags.logs), options.name, { count: options.lines, follow: options.follow }).pipe(
-      Effect.mapError(fatal)
-    )
-  })).pipe(
+}, ({ name, lines, follow }) =>
+  Effect.flatMap(root, ({ logs }) => logsCommand(path.resolve(logs), name, { count: lines, follow }))).pipe(
     Command.withDescription("Prints a service's output (stdout and stderr), across its rotated logs"),
     Command.withExamples([
       { command: "cronmon logs web -n 50", description: "The last 50 lines web printed" },
@@ -344,6 +195,8 @@ const logs = Command.make("logs", {
  */
 export const app = root.pipe(Command.withSubcommands([cron, status, journal, logs]))
 
+const said = (line: string, code: number) => Effect.as(Console.error(line), code)
+
 /**
  * Runs the CLI on `argv` (without node and the script) and returns the exit code.
  *
@@ -352,16 +205,23 @@ export const app = root.pipe(Command.withSubcommands([cron, status, journal, log
 export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
   Command.runWith(app, { version })(argv).pipe(
     Effect.as(0),
-    Effect.catch((error) =>
-      error._tag === "Fatal"
-        ? Effect.as(Console.error(`cronmon: ${error.message}`), 1)
-        : error._tag === "ExitWith"
-        ? Effect.succeed(error.code)
-        : error._tag === "ShowHelp"
-        // Help without errors was asked for and printed; errors are usage errors.
-        ? error.errors.length === 0 ? Effect.succeed(0) : Effect.as(Console.error(usageLine(error)), 2)
-        : Effect.as(Console.error(`cronmon: ${describeError(error)}`), 2)
-    ),
+    // Every way a command ends other than success: the one line it says, and its exit code.
+    Effect.catchTags({
+      ExitWith: (exit) => Effect.succeed(exit.code),
+      // Another daemon holds the journal: said as the cron tick says it.
+      JournalLocked: (error) => said(error.message, 0),
+      JournalUnavailable: (error) => said(`cronmon: ${error.message}`, 1),
+      // The scripts directory cannot be made or read: the reason names it.
+      WatchError: (error) => said(`cronmon: ${error.reason}`, 1),
+      Unreadable: (error) => said(`cronmon: ${error.message}`, 1),
+      NoLog: (error) => said(`cronmon: ${error.message}`, 1),
+      NewlineInPath: (error) => said(`cronmon: ${error.message}`, 1),
+      // The daemon's state is unknown: 4, as init scripts have it.
+      StatusUnknown: (error) => said(`cronmon: ${error.message}`, 4),
+      // Help without errors was asked for and printed; errors are usage errors.
+      ShowHelp: (help) => help.errors.length === 0 ? Effect.succeed(0) : said(usageLine(help), 2)
+    }),
+    Effect.catch((error) => said(`cronmon: ${describeError(error)}`, 2)),
     Effect.provide(quietUsagePresenter),
     Effect.provide(NodeServices.layer)
   )

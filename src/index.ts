@@ -43,7 +43,7 @@ import type { Watcher } from "./services/Watcher.ts"
 
 /**
  * The whole live daemon from options (`Cronmon.layer`), the daemon programs
- * (`Cronmon.supervise`, `Cronmon.daemon`) and `Cronmon.readPreviousState`.
+ * (`Cronmon.supervise`, `Cronmon.superviseUntilSignal`) and `Cronmon.readPreviousState`.
  *
  * @example
  * ```ts
@@ -166,7 +166,7 @@ export * as PreviousState from "./domain/PreviousState.ts"
  *
  * @example
  * ```ts
- * Effect.repeat(Backoff.timed(run), Backoff.restartBackoff(Backoff.DEFAULT_DELAYS, Backoff.DEFAULT_STABLE_RUN))
+ * Effect.repeat(Effect.timed(run), Backoff.restartBackoff(Backoff.DEFAULT_DELAYS, Backoff.DEFAULT_STABLE_RUN))
  * ```
  * @since 0.1.0
  */

@@ -16,12 +16,13 @@
  *   yield* CronmonTest.add("web")
  *   yield* TestClock.adjust("1 minute")
  *   return yield* CronmonTest.spawnTimes("web") // [0, 10, 25, 50]
- * }).pipe(Effect.provide(CronmonTest.daemon()))
+ * }).pipe(Effect.provide(CronmonTest.layer()))
  * ```
  * @since 0.1.0
  */
 import { Effect, Layer, Metric, Queue } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
+import * as Cronmon from "./Cronmon.ts"
 import { TestClock } from "effect/testing"
 import type { JournalEntry } from "./domain/JournalEvent.ts"
 import type { PreviousState } from "./domain/PreviousState.ts"
@@ -30,12 +31,7 @@ import { JournalMemory } from "./layers/JournalMemory.ts"
 import { type Behaviour, SimulatedProcesses } from "./layers/ProcessesSimulated.ts"
 import * as TestKit from "./layers/TestKit.ts"
 import { WatcherQueue } from "./layers/WatcherQueue.ts"
-import { supervise } from "./programs/daemon.ts"
-import type { Journal } from "./services/Journal.ts"
-import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
-import type { Settings, SettingsShape } from "./services/Settings.ts"
-import type { System } from "./services/System.ts"
-import type { Watcher } from "./services/Watcher.ts"
+import type { SettingsShape } from "./services/Settings.ts"
 
 /**
  * The in-memory journal's reader, the hand-fed watcher's queue, the
@@ -96,51 +92,46 @@ export { discardLogs, testSettings } from "./layers/TestKit.ts"
  * @since 0.1.0
  */
 export type TestServices =
-  | Journal
-  | ProcessSupervisor
-  | Watcher
-  | Settings
-  | System
+  | Cronmon.Services
   | JournalMemory
   | WatcherQueue
   | SimulatedProcesses
   | ChildProcessSpawner.ChildProcessSpawner
 
 /**
- * The daemon's services, simulated, with the real `ProcessSupervisor`, and
- * an Effect `MetricRegistry` of its own (so each test reads only its own
- * metrics). Supervision is not started: drive the supervisor yourself, or
- * use `daemon`.
+ * The daemon's services, simulated (`Cronmon.services`' twin), with the real
+ * `ProcessSupervisor`, and an Effect `MetricRegistry` of its own (so each
+ * test reads only its own metrics). Supervision is not started: drive the
+ * supervisor yourself, or use `layer`.
  *
  * @example
  * ```ts
  * Effect.gen(function*() {
  *   yield* (yield* ProcessSupervisor).start("web")
- * }).pipe(Effect.provide(CronmonTest.layer()))
+ * }).pipe(Effect.provide(CronmonTest.services()))
  * ```
  * @since 0.1.0
  */
-export const layer = (settings: Partial<SettingsShape> = {}, previousState?: PreviousState): Layer.Layer<TestServices> =>
+export const services = (settings: Partial<SettingsShape> = {}, previousState?: PreviousState): Layer.Layer<TestServices> =>
   Layer.merge(TestKit.layer(settings, previousState), Layer.sync(Metric.MetricRegistry, () => new Map()))
 
 /**
- * `layer` with the daemon supervising in the background, as `cronmon` does:
- * changes fed to the watcher start, restart and stop services. Releasing the
- * layer stops everything and writes `monitor quit`.
+ * The whole simulated daemon (`Cronmon.layer`'s twin): `services` supervised
+ * in the background, as `cronmon` does. Changes fed to the watcher start,
+ * restart and stop services; releasing the layer stops everything and
+ * writes `monitor quit`.
  *
  * @example
  * ```ts
  * Effect.gen(function*() {
  *   yield* CronmonTest.add("web")
  *   yield* TestClock.adjust("1 minute")
- * }).pipe(Effect.provide(CronmonTest.daemon()))
+ * }).pipe(Effect.provide(CronmonTest.layer()))
  * ```
  * @since 0.1.0
  */
-export const daemon = (settings: Partial<SettingsShape> = {}, previousState?: PreviousState): Layer.Layer<TestServices> =>
-  Layer.effectDiscard(Effect.forkScoped(supervise(Effect.never))).pipe(
-    Layer.provideMerge(layer(settings, previousState))
-  )
+export const layer = (settings: Partial<SettingsShape> = {}, previousState?: PreviousState): Layer.Layer<TestServices> =>
+  Cronmon.supervision.pipe(Layer.provideMerge(services(settings, previousState)))
 
 /**
  * Feeds one change to the hand-fed watcher, then lets the daemon act on it

@@ -32,7 +32,7 @@ describe("Metrics", () => {
       assert.strictEqual(yield* count(Metrics.exits, "web"), 2)
       assert.strictEqual((yield* Metric.value(Metrics.forService(Metrics.running, "web"))).value, 0)
       yield* supervisor.stopAll
-    }).pipe(Effect.provide(CronmonTest.layer())))
+    }).pipe(Effect.provide(CronmonTest.services())))
 
   it.effect("each test kit has a registry of its own", () =>
     Effect.gen(function*() {
@@ -40,5 +40,5 @@ describe("Metrics", () => {
       yield* (yield* ProcessSupervisor).start("web")
       assert.deepStrictEqual((yield* Metrics.byService).map((row) => row.service), ["web"])
       yield* (yield* ProcessSupervisor).stopAll
-    }).pipe(Effect.provide(CronmonTest.layer())))
+    }).pipe(Effect.provide(CronmonTest.services())))
 })

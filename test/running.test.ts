@@ -1,6 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
-import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN } from "../src/domain/Backoff.ts"
 import { encodeLine, Events, type JournalEvent } from "../src/domain/JournalEvent.ts"
 import { notAJournal, tailCut } from "../src/domain/JournalShape.ts"
 import type { RandomAccess } from "../src/domain/LinesBackward.ts"
@@ -65,7 +64,7 @@ describe("status, from the same fold", () => {
       Events.spawned("web", 200, { start_time: "2" }), // 100's exit not yet journaled
       Events.exited("web", 100, { code: 0, signal: null })
     ].map((event, time) => encodeLine({ time, ...event })).reverse()
-    const [web] = sessionStatusOf(newestFirst, 10, { delays: DEFAULT_DELAYS, stableRun: DEFAULT_STABLE_RUN }).services
+    const [web] = sessionStatusOf(newestFirst, 10).services
     assert.deepStrictEqual([web?.state, web?.pid, web?.startTime, web?.lastExit?.pid], ["running", 200, "2", 100])
   })
 })

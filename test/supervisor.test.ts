@@ -59,18 +59,27 @@ describe("ProcessSupervisor", () => {
     Effect.gen(function*() {
       const supervisor = yield* ProcessSupervisor
       const sim = yield* SimulatedProcesses
-      yield* sim.setBehaviour("quick", { runFor: "1 second", exitCode: 0 })
-      yield* supervisor.start("quick")
+      // Left running by SIGTERM, so that the test answers it as the process would.
+      yield* sim.setBehaviour("graceful", { ignoresSigterm: true })
+      yield* supervisor.start("graceful")
       yield* settle
-      yield* TestClock.adjust("1 second")
+      const [service] = yield* sim.running
+      const stopping = yield* Effect.forkChild(supervisor.stop("graceful"), { startImmediately: true })
       yield* settle
-      const [first] = yield* timeline
-      assert.deepStrictEqual(first, [0, "spawned", "quick", 1000])
-      assert.deepStrictEqual((yield* timeline)[1], [1, "exited", "quick", 0, null])
-      yield* supervisor.stop("quick")
+      const signals = (yield* sim.happenings).flatMap((h) => h._tag === "Signalled" ? [h.signal] : [])
+      assert.deepStrictEqual(signals, ["SIGTERM"], "the stop sent SIGTERM")
+      // The process's answer: a clean-up, then exit 3.
+      yield* sim.end(service!.pid, { code: 3, signal: null })
+      yield* Fiber.join(stopping)
+      assert.deepStrictEqual(yield* timeline, [
+        [0, "spawned", "graceful", 1000],
+        [0, "exited", "graceful", 3, null]
+      ])
+      const after = (yield* sim.happenings).flatMap((h) => h._tag === "Signalled" ? [h.signal] : [])
+      assert.deepStrictEqual(after, ["SIGTERM"], "no SIGKILL after the exit")
     }).pipe(Effect.provide(TestKit.layer())))
 
-  it.effect("stop timeout: a process ignoring SIGTERM is killed exactly when the timeout passes", () =>
+  it.effect("stop timeout: a process ignoring SIGTERM is killed exactly when the timeout passes; both signals go to its group", () =>
     Effect.gen(function*() {
       const supervisor = yield* ProcessSupervisor
       const sim = yield* SimulatedProcesses
@@ -84,8 +93,9 @@ describe("ProcessSupervisor", () => {
       yield* TestClock.adjust(Duration.millis(1))
       yield* Fiber.join(stopping)
       assert.deepStrictEqual(yield* sim.running, [])
-      const signals = (yield* sim.happenings).flatMap((h) => h._tag === "Signalled" ? [[h.signal, h.at]] : [])
-      assert.deepStrictEqual(signals, [["SIGTERM", 0], ["SIGKILL", 3000]])
+      const signals = (yield* sim.happenings).flatMap((h) => h._tag === "Signalled" ? [[h.signal, h.at, h.group]] : [])
+      // To the group (kill(-pid)), not the leader alone: what the service started stops with it.
+      assert.deepStrictEqual(signals, [["SIGTERM", 0, true], ["SIGKILL", 3000, true]])
       assert.deepStrictEqual((yield* timeline).at(-1), [3, "exited", "stubborn", -1, "SIGKILL"])
     }).pipe(Effect.provide(TestKit.layer())))
 

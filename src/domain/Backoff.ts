@@ -1,9 +1,10 @@
 /**
- * The restart policy of a service as an Effect `Schedule`.
+ * The restart policy of a service: one pure step, run by the supervisor as an
+ * Effect `Schedule` and replayed by `status` over the journal.
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Schedule } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 
 /**
  * The original's delays between a service's exit and its next start: 0, 5 s,
@@ -34,51 +35,56 @@ export const DEFAULT_DELAYS: ReadonlyArray<Duration.Duration> = [
 export const DEFAULT_STABLE_RUN: Duration.Duration = Duration.seconds(60)
 
 /**
- * What one run of a service tells the schedule: how long it lasted.
+ * The delays between an exit and the next start (the last repeats), and the
+ * run time that starts them again.
  *
  * @since 0.1.0
  */
-export interface RunInfo {
-  readonly ranFor: Duration.Duration
+export interface RestartPolicy {
+  readonly delays: ReadonlyArray<Duration.Duration>
+  readonly stableRun: Duration.Duration
 }
 
 /**
- * Recurs forever; the n-th consecutive short run waits `delays[n]` (the last
- * delay repeats), and a run of at least `stableRun` starts the list again.
+ * One step of the policy: a service restarted `restarts` times since its
+ * last stable run ends a run of `ranFor`. Returns the delay before its next
+ * start and the count after that start.
  *
  * @example
  * ```ts
- * Effect.repeat(timed(runOnce), restartBackoff(DEFAULT_DELAYS, DEFAULT_STABLE_RUN))
+ * nextRestart({ delays: DEFAULT_DELAYS, stableRun: DEFAULT_STABLE_RUN }, 1, Duration.seconds(2))
+ * // { delay: 5 seconds, restarts: 2 }
+ * ```
+ * @since 0.1.0
+ */
+export const nextRestart = (
+  policy: RestartPolicy,
+  restarts: number,
+  ranFor: Duration.Duration
+): { readonly delay: Duration.Duration; readonly restarts: number } => {
+  const since = Duration.isGreaterThanOrEqualTo(ranFor, policy.stableRun) ? 0 : restarts
+  return { delay: policy.delays[Math.min(since, policy.delays.length - 1)] ?? Duration.zero, restarts: since + 1 }
+}
+
+/**
+ * `nextRestart` as a `Schedule` that recurs forever, fed how long each run
+ * lasted (what `Effect.timed` gives).
+ *
+ * @example
+ * ```ts
+ * Effect.repeat(Effect.timed(runOnce), restartBackoff(DEFAULT_DELAYS, DEFAULT_STABLE_RUN))
  * ```
  * @since 0.1.0
  */
 export const restartBackoff = (
   delays: ReadonlyArray<Duration.Duration>,
   stableRun: Duration.Duration
-): Schedule.Schedule<Duration.Duration, RunInfo> =>
-  Schedule.fromStepWithMetadata(Effect.sync(() => {
-    let failures = 0
-    return (meta: Schedule.InputMetadata<RunInfo>) => {
-      failures = Duration.isGreaterThanOrEqualTo(meta.input.ranFor, stableRun) ? 0 : failures
-      const delay = delays[Math.min(failures, delays.length - 1)] ?? Duration.zero
-      failures++
-      return Effect.succeed([delay, delay] as [Duration.Duration, Duration.Duration])
+): Schedule.Schedule<Duration.Duration, readonly [ranFor: Duration.Duration, result: unknown]> =>
+  Schedule.fromStep(Effect.sync(() => {
+    let restarts = 0
+    return (_now: number, [ranFor]: readonly [Duration.Duration, unknown]) => {
+      const next = nextRestart({ delays, stableRun }, restarts, ranFor)
+      restarts = next.restarts
+      return Effect.succeed<[Duration.Duration, Duration.Duration]>([next.delay, next.delay])
     }
   }))
-
-/**
- * Runs `run` and reports how long it lasted, by the Effect `Clock`.
- *
- * @example
- * ```ts
- * const { ranFor } = yield* timed(Effect.sleep("2 seconds")) // 2 seconds
- * ```
- * @since 0.1.0
- */
-export const timed = <E, R>(run: Effect.Effect<unknown, E, R>): Effect.Effect<RunInfo, E, R> =>
-  Effect.gen(function*() {
-    const start = yield* Clock.currentTimeMillis
-    yield* run
-    const end = yield* Clock.currentTimeMillis
-    return { ranFor: Duration.millis(end - start) }
-  })

@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import { Data } from "effect"
 
 /**
  * The errno code of a Node error (`ENOENT`, `ELOOP`, …), if it has one.
@@ -43,5 +44,22 @@ export const readFailure = (what: string, file: string, error: unknown): string 
       return `no ${what.replace(/^the /, "")} at ${file}`
     default:
       return `cannot read ${what} ${file}: ${errorMessage(error)}`
+  }
+}
+
+/**
+ * A file or directory that a command could not read; its message is
+ * `readFailure`'s one line.
+ *
+ * @since 0.1.0
+ */
+export class Unreadable extends Data.TaggedError("Unreadable")<{
+  /** What it is, as the message names it: `the journal`, `the log`. */
+  readonly what: string
+  readonly path: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    return readFailure(this.what, this.path, this.cause)
   }
 }

@@ -8,7 +8,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { Duration, Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import type { RestartPolicy } from "./Backoff.ts"
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/
 
@@ -66,11 +67,17 @@ const event = <const T extends string, const D extends Schema.Struct.Fields>(typ
 export const Warning = event("warning", { component: Schema.String, error: Schema.String })
 /**
  * A daemon took the journal's lock: the start of a session. `pid` is the
- * daemon's (the Go original omits it).
+ * daemon's; `restart_delays_ms` and `stable_run_ms` its restart policy, which
+ * `status` replays (the Go original omits all three: its policy is the default).
  *
  * @since 0.1.0
  */
-export const AcquiredLock = event("acquired lock", { journal_id: Schema.String, pid: Schema.optionalKey(Schema.Int) })
+export const AcquiredLock = event("acquired lock", {
+  journal_id: Schema.String,
+  pid: Schema.optionalKey(Schema.Int),
+  restart_delays_ms: Schema.optionalKey(Schema.Array(Schema.Number)),
+  stable_run_ms: Schema.optionalKey(Schema.Number)
+})
 /** A daemon stopped every service and is releasing the lock: a clean end of session. @since 0.1.0 */
 export const MonitorQuit = event("monitor quit", {})
 /** Part of the journal was cut off (a torn last line, or old sessions dropped). @since 0.1.0 */
@@ -185,9 +192,17 @@ export const decodeLine: (line: string) => Result.Result<JournalEntry, Schema.Sc
  */
 export const Events = {
   warning: (component: string, error: string): JournalEvent => ({ type: "warning", data: { component, error } }),
-  acquiredLock: (journal_id: string, pid?: number): JournalEvent => ({
+  acquiredLock: (journal_id: string, pid?: number, policy?: RestartPolicy): JournalEvent => ({
     type: "acquired lock",
-    data: pid === undefined ? { journal_id } : { journal_id, pid }
+    data: {
+      journal_id,
+      ...(pid === undefined ? {} : { pid }),
+      // JSON has no infinite number: such a policy is not recorded.
+      ...(policy === undefined || ![...policy.delays, policy.stableRun].every(Duration.isFinite) ? {} : {
+        restart_delays_ms: policy.delays.map(Duration.toMillis),
+        stable_run_ms: Duration.toMillis(policy.stableRun)
+      })
+    }
   }),
   monitorQuit: (): JournalEvent => ({ type: "monitor quit", data: {} }),
   logTruncated: (reason: string): JournalEvent => ({ type: "log truncated", data: { reason } }),

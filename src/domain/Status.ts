@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Duration, Result } from "effect"
+import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN, nextRestart, type RestartPolicy } from "./Backoff.ts"
 import { decodeLine, type JournalEntry } from "./JournalEvent.ts"
 import * as Running from "./Running.ts"
 
@@ -75,11 +76,6 @@ export interface SessionStatus {
   readonly badLines: number
 }
 
-interface Timing {
-  readonly delays: ReadonlyArray<Duration.Duration>
-  readonly stableRun: Duration.Duration
-}
-
 interface Tracked {
   state: ServiceState
   since: number | null
@@ -89,22 +85,24 @@ interface Tracked {
   lastExit: LastExit | null
   reason: string | null
   removed: boolean
-  failures: number
+  /** Restarts since the last stable run, as the supervisor's schedule counts them. */
+  restarts: number
 }
 
 const HOUR = 3_600_000
 
 /**
  * Folds journal lines given newest first: reads back to the start of the
- * last session (its `acquired lock`) and no further.
+ * last session (its `acquired lock`) and no further. Restarts are due by the
+ * restart policy that session's daemon recorded.
  *
  * @example
  * ```ts
- * const session = sessionStatusOf(linesBackward(file), Date.now(), { delays: DEFAULT_DELAYS, stableRun: DEFAULT_STABLE_RUN })
+ * const session = sessionStatusOf(linesBackward(file), Date.now())
  * ```
  * @since 0.1.0
  */
-export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timing: Timing): SessionStatus => {
+export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): SessionStatus => {
   const entries: Array<JournalEntry> = []
   let badLines = 0
   for (const line of newestFirst) {
@@ -129,18 +127,19 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timi
         lastExit: null,
         reason: null,
         removed: false,
-        failures: 0
+        restarts: 0
       }
       services.set(name, tracked)
     }
     return tracked
   }
+  // The policy the session's daemon recorded, else the original's (which records none).
+  let policy: RestartPolicy = { delays: DEFAULT_DELAYS, stableRun: DEFAULT_STABLE_RUN }
   // The restart delay the supervisor's schedule picks after a run of `ranFor`.
   const nextDelay = (tracked: Tracked, ranFor: number): number => {
-    if (ranFor >= Duration.toMillis(timing.stableRun)) tracked.failures = 0
-    const delay = timing.delays[Math.min(tracked.failures, timing.delays.length - 1)] ?? Duration.zero
-    tracked.failures++
-    return Duration.toMillis(delay)
+    const next = nextRestart(policy, tracked.restarts, Duration.millis(ranFor))
+    tracked.restarts = next.restarts
+    return Duration.toMillis(next.delay)
   }
   let startedAt: number | null = null
   let pid: number | null = null
@@ -151,6 +150,9 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number, timi
       case "acquired lock":
         startedAt = entry.time
         pid = entry.data.pid ?? null
+        if (entry.data.restart_delays_ms !== undefined && entry.data.stable_run_ms !== undefined) {
+          policy = { delays: entry.data.restart_delays_ms.map(Duration.millis), stableRun: Duration.millis(entry.data.stable_run_ms) }
+        }
         break
       case "monitor quit":
         quitAt = entry.time

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { readFailure } from "../domain/Errors.ts"
+import { errorCode, readFailure } from "../domain/Errors.ts"
 
 /**
  * Creates `dir` and its missing parents with `mode`, like `mkdir -p`.
@@ -29,7 +29,7 @@ export const ensureDirectory = (dir: string, mode: number): void => {
     try {
       fs.mkdirSync(level, { mode })
     } catch (error) {
-      if (!(error instanceof Error && "code" in error && error.code === "EEXIST")) throw error
+      if (errorCode(error) !== "EEXIST") throw error
     }
   }
 }

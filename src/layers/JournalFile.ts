@@ -18,6 +18,7 @@
 import { Clock, Deferred, Effect, Exit, Layer, Queue, Ref } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import type { RestartPolicy } from "../domain/Backoff.ts"
 import { errorMessage } from "../domain/Errors.ts"
 import { type Cut, cutToBound } from "../domain/JournalBound.ts"
 import { encodeLine, Events, type JournalEntry, type JournalEvent } from "../domain/JournalEvent.ts"
@@ -39,6 +40,8 @@ export interface Options {
   readonly path: string
   /** Keeps the journal under this many bytes by dropping whole old sessions (unbounded when unset). */
   readonly maxBytes?: number | undefined
+  /** The daemon's restart policy, recorded in `acquired lock` for `status`. */
+  readonly restartPolicy?: RestartPolicy | undefined
 }
 
 /**
@@ -441,7 +444,10 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       const watcher = yield* Ref.make<fs.FSWatcher | undefined>(undefined)
       const lost = yield* Deferred.make<void>()
       const id = `file:${file}${human.echoes ? "+stderr" : ""}`
-      const acquired: JournalEntry = { time: yield* Clock.currentTimeMillis, ...Events.acquiredLock(id, process.pid) }
+      const acquired: JournalEntry = {
+        time: yield* Clock.currentTimeMillis,
+        ...Events.acquiredLock(id, process.pid, options.restartPolicy)
+      }
       const w: Writer = { file, maxBytes, state, queue, watcher, human, system, acquired, lost }
       yield* Effect.acquireRelease(watch(w), () => Effect.flatMap(Ref.get(watcher), (last) => Effect.sync(() => last?.close())))
       const append = (event: JournalEvent) =>

@@ -3,12 +3,14 @@
  *
  * @since 0.1.0
  */
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
+import { errorMessage } from "../domain/Errors.ts"
 import type { Journal, JournalLocked, JournalUnavailable } from "../services/Journal.ts"
 import type { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { Settings, type SettingsShape } from "../services/Settings.ts"
 import type { System } from "../services/System.ts"
-import type { Watcher } from "../services/Watcher.ts"
+import { type Watcher, WatchError } from "../services/Watcher.ts"
+import { prepareScriptsDirectory } from "./Directories.ts"
 import * as JournalFile from "./JournalFile.ts"
 import * as ProcessSupervisorLive from "./ProcessSupervisorLive.ts"
 import * as ServiceLogsFile from "./ServiceLogsFile.ts"
@@ -17,24 +19,31 @@ import * as SystemLinux from "./SystemLinux.ts"
 import * as WatcherChokidar from "./WatcherChokidar.ts"
 
 /**
- * Everything the daemon program needs, live. The journal is opened (and
- * locked) first: when another daemon holds it, nothing else is built. Its
- * events are shown on the `HumanLog` in context (the CLI's is stderr).
+ * Everything the daemon program needs, live (what `Cronmon.services` is).
+ * First a missing scripts directory is created (a scripts path that is not a
+ * directory fails with `WatchError`); then the journal is opened and locked:
+ * when another daemon holds it, nothing else is built. Journal events are
+ * shown on the `HumanLog` in context.
  *
  * @example
  * ```ts
- * daemon.pipe(Effect.provide(Live.layer(settings)), Effect.provide(HumanLogConsole.layer))
+ * supervise(Effect.never).pipe(Effect.provide(Live.layer(settings)), Effect.provide(HumanLogConsole.layer))
  * ```
  * @since 0.1.0
  */
 export const layer = (settings: SettingsShape): Layer.Layer<
   Journal | ProcessSupervisor | Watcher | Settings | System,
-  JournalLocked | JournalUnavailable
+  JournalLocked | JournalUnavailable | WatchError
 > => {
-  const base = Layer.mergeAll(Layer.succeed(Settings, settings), SystemLinux.layer)
+  const scriptsDirectory = Layer.effectDiscard(Effect.try({
+    try: () => prepareScriptsDirectory(settings.scriptsDir),
+    catch: (error) => new WatchError({ path: settings.scriptsDir, reason: errorMessage(error) })
+  }))
+  const base = Layer.mergeAll(Layer.succeed(Settings, settings), SystemLinux.layer).pipe(Layer.provideMerge(scriptsDirectory))
   const journal = JournalFile.layer({
     path: settings.journalPath,
-    maxBytes: settings.journalMaxBytes
+    maxBytes: settings.journalMaxBytes,
+    restartPolicy: { delays: settings.restartDelays, stableRun: settings.stableRun }
   }).pipe(Layer.provideMerge(base))
   return Layer.mergeAll(ProcessSupervisorLive.layer, WatcherChokidar.layer).pipe(
     Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawner.layer)),

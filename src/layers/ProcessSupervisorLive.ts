@@ -14,7 +14,7 @@ import { Duration, Effect, FiberMap, Layer, Metric, Option, Schedule, Semaphore 
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type { PlatformError } from "effect/PlatformError"
 import * as path from "node:path"
-import { restartBackoff, timed } from "../domain/Backoff.ts"
+import { restartBackoff } from "../domain/Backoff.ts"
 import { Events, type ExitStatus, type JournalEvent } from "../domain/JournalEvent.ts"
 import * as Metrics from "../domain/Metrics.ts"
 import { pollWhile } from "../domain/Poll.ts"
@@ -193,7 +193,7 @@ export const layer: Layer.Layer<
         const exits = pendingExit()
         const run = Effect.suspend(() => runs++ === 0 ? Effect.void : record(Metrics.restarts, name))
         const schedule = Schedule.tap(backoff, ({ duration }) => Duration.isZero(duration) ? Effect.void : exits.flush)
-        return Effect.repeat(timed(Effect.andThen(run, runOnce(name, exits))), schedule).pipe(
+        return Effect.repeat(Effect.timed(Effect.andThen(run, runOnce(name, exits))), schedule).pipe(
           Effect.ensuring(exits.flush)
         )
       })

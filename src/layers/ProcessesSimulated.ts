@@ -32,13 +32,14 @@ export interface Behaviour {
 }
 
 /**
- * What happened to simulated processes, in order.
+ * What happened to simulated processes, in order. A signal with `group` was
+ * sent to the process group that `pid` leads (`kill(-pid)`), not to it alone.
  *
  * @since 0.1.0
  */
 export type Happening =
   | { readonly _tag: "Spawned"; readonly file: string; readonly pid: number; readonly at: number }
-  | { readonly _tag: "Signalled"; readonly pid: number; readonly signal: string; readonly at: number }
+  | { readonly _tag: "Signalled"; readonly pid: number; readonly group: boolean; readonly signal: string; readonly at: number }
   | { readonly _tag: "Exited"; readonly pid: number; readonly status: ExitStatus; readonly at: number }
 
 interface Simulated {
@@ -100,12 +101,15 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
         )
       })
 
-    const signal = (pid: number, name: string) =>
+    // Every simulated process leads its own group (as a service does), so a
+    // signal to the group reaches the same process; `group` keeps which one
+    // was asked for.
+    const signal = (pid: number, name: string, group: boolean) =>
       Effect.suspend(() => {
         const process = table.get(pid)
         if (process === undefined) return Effect.succeed(false)
         const survives = name === "SIGTERM" && process.behaviour.ignoresSigterm === true
-        return record((at) => ({ _tag: "Signalled", pid, signal: name, at })).pipe(
+        return record((at) => ({ _tag: "Signalled", pid, group, signal: name, at })).pipe(
           Effect.andThen(survives ? Effect.void : end(pid, { code: null, signal: name })),
           Effect.as(true)
         )
@@ -146,10 +150,10 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
             Effect.andThen(Effect.sleep(behaviour.runFor), end(pid, { code: behaviour.exitCode ?? 0, signal: null }))
           )
         }
-        // As the real spawner: closing the scope kills what is still running.
-        yield* Effect.addFinalizer(() => signal(pid, "SIGKILL"))
+        // As the real spawner: closing the scope kills the group if it is still running.
+        yield* Effect.addFinalizer(() => signal(pid, "SIGKILL", true))
         const kill = (options?: ChildProcess.KillOptions) =>
-          Effect.andThen(signal(pid, options?.killSignal?.toString() ?? "SIGTERM"), Deferred.await(simulated.exit))
+          Effect.andThen(signal(pid, options?.killSignal?.toString() ?? "SIGTERM", true), Deferred.await(simulated.exit))
         return ChildProcessSpawner.makeHandle({
           pid: ChildProcessSpawner.ProcessId(pid),
           exitCode: Effect.flatMap(Deferred.await(simulated.exit), exitCodeOf),
@@ -172,7 +176,7 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
           table.has(pid) ? Option.some({ pgid: pid, startTime: String(pid), startedAt: 0 }) : Option.none()
         ),
       kill: (pid, name) =>
-        name === 0 ? Effect.sync(() => table.has(Math.abs(pid))) : signal(Math.abs(pid), name),
+        name === 0 ? Effect.sync(() => table.has(Math.abs(pid))) : signal(Math.abs(pid), name, pid < 0),
       parentDeathSignal: ["setpriv", "--pdeathsig", "SIGTERM", "--"],
       checkExecutable: () => Effect.succeed(Option.none()),
       marked: () => Effect.succeed([]),

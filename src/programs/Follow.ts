@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as fs from "node:fs"
+import { errorCode } from "../domain/Errors.ts"
 import { endOfLastNewline } from "../domain/LinesBackward.ts"
 import { randomAccess } from "../layers/JournalFile.ts"
 import { openRegularFile } from "../layers/Files.ts"
@@ -54,13 +55,11 @@ const closeAll = (opened: ReadonlyArray<Opened>): void => {
   for (const { fd } of opened) fs.closeSync(fd)
 }
 
-const isMissing = (error: unknown) => error instanceof Error && "code" in error && error.code === "ENOENT"
-
 const tryOpen = (file: string): number | undefined => {
   try {
     return openRegularFile(file)
   } catch (error) {
-    if (isMissing(error)) return undefined
+    if (errorCode(error) === "ENOENT") return undefined
     throw error
   }
 }

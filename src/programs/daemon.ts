@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { type Duration, Effect, FiberSet, Option, Stream } from "effect"
+import { Deferred, type Duration, Effect, FiberSet, Option, Stream } from "effect"
 import { Events } from "../domain/JournalEvent.ts"
 import { pollWhile } from "../domain/Poll.ts"
 import type { Leftover } from "../domain/PreviousState.ts"
@@ -29,20 +29,14 @@ const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const
  * @since 0.1.0
  */
 export const shutdownSignals = Effect.gen(function*() {
-  let received: NodeJS.Signals | undefined
-  let wake: ((signal: NodeJS.Signals) => void) | undefined
-  const onSignal = (signal: NodeJS.Signals) => {
-    received ??= signal
-    wake?.(signal)
-  }
+  const received = yield* Deferred.make<NodeJS.Signals>()
+  // The first signal completes it; later ones change nothing.
+  const onSignal = (signal: NodeJS.Signals) => Deferred.doneUnsafe(received, Effect.succeed(signal))
   yield* Effect.acquireRelease(
     Effect.sync(() => SHUTDOWN_SIGNALS.forEach((signal) => process.on(signal, onSignal))),
     () => Effect.sync(() => SHUTDOWN_SIGNALS.forEach((signal) => process.off(signal, onSignal)))
   )
-  return Effect.callback<NodeJS.Signals>((resume) => {
-    if (received !== undefined) return resume(Effect.succeed(received))
-    wake = (signal) => resume(Effect.succeed(signal))
-  })
+  return Deferred.await(received)
 })
 
 // A process spawned by an earlier session is the same process now if its
@@ -216,11 +210,3 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     )
     yield* Effect.raceFirst(until, journal.lost)
   }))
-
-/**
- * The daemon as the CLI runs it: until a shutdown signal.
- *
- * @since 0.1.0
- */
-export const daemon = Effect.scoped(Effect.flatMap(shutdownSignals, supervise))
-

@@ -6,9 +6,8 @@
  *
  * @since 0.1.0
  */
-import { Clock, Console, Duration, Effect, Result } from "effect"
-import * as fs from "node:fs"
-import { readFailure } from "../domain/Errors.ts"
+import { Console, Duration, Effect, Result } from "effect"
+import { Unreadable } from "../domain/Errors.ts"
 import { decodeLine, formatHuman, type JournalEntry, parseRfc3339 } from "../domain/JournalEvent.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { parseDurationMillis } from "../domain/Paths.ts"
@@ -88,22 +87,16 @@ export const selectLines = (file: { readonly size: number; readonly read: (p: nu
 
 /**
  * Prints the journal at `journalPath` under `filter`; with `follow`, then
- * keeps printing new lines until interrupted. Fails with a one-line message
- * when the journal cannot be read.
+ * keeps printing new lines until interrupted. Fails with `Unreadable` when
+ * the journal cannot be read.
  *
  * @since 0.1.0
  */
 export const journalCommand = (
   journalPath: string,
-  options: JournalFilter & { readonly sinceText?: string | undefined; readonly follow?: boolean | undefined }
-): Effect.Effect<void, string> =>
+  filter: JournalFilter & { readonly follow?: boolean | undefined }
+): Effect.Effect<void, Unreadable> =>
   Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    const since = options.sinceText === undefined ? undefined : parseSince(options.sinceText, now)
-    if (options.sinceText !== undefined && since === undefined) {
-      return yield* Effect.fail(`not a duration or a time: ${options.sinceText} (try 10m, 2h or 2026-11-23T19:00:00Z)`)
-    }
-    const filter: JournalFilter = { ...options, since }
     let skipped = 0
     const print = (lines: ReadonlyArray<string>) =>
       Effect.suspend(() => {
@@ -116,15 +109,15 @@ export const journalCommand = (
         return out.length === 0 ? Effect.void : Console.log(out.join("\n"))
       })
     const follow: Follower = yield* Effect.try({
-      try: () => follower(journalPath, { missingOk: options.follow === true }),
-      catch: (error) => readFailure("the journal", journalPath, error)
+      try: () => follower(journalPath, { missingOk: filter.follow === true }),
+      catch: (cause) => new Unreadable({ what: "the journal", path: journalPath, cause })
     })
     const first = follow.openedAt()
     if (first !== undefined) {
       const file = randomAccess(first.fd)
-      yield* print(selectLines(file, first.end, since))
+      yield* print(selectLines(file, first.end, filter.since))
     }
-    if (options.follow !== true) {
+    if (filter.follow !== true) {
       follow.close()
       if (skipped > 0) yield* Console.error(`cronmon: ${skipped} line(s) of the journal are not events: skipped`)
       return

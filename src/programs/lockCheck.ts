@@ -8,34 +8,23 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { defaultPaths, parseDurationMillis, parseSizeBytes } from "../domain/Paths.ts"
+import { DAEMON_FLAGS, type FlagSpec, VALUE_KINDS } from "../domain/DaemonFlags.ts"
+import { defaultPaths } from "../domain/Paths.ts"
 import { LOCK_EX, LOCK_NB, loadLibc } from "../layers/Libc.ts"
 import { openRegularFile } from "../layers/Files.ts"
 
-const anything = (_value: string) => true
-const isCount = (value: string) => /^\d+$/.test(value)
-const isSize = (value: string) => (parseSizeBytes(value) ?? 0) > 0
-
-// The daemon's flags that take a value, each with the check the CLI applies:
-// a value the CLI would refuse is its to report (exit 2), lock or not.
-const VALUE_FLAGS: ReadonlyMap<string, (value: string) => boolean> = new Map([
-  ["-j", anything],
-  ["--journal", anything],
-  ["-s", anything],
-  ["--scripts", anything],
-  ["--logs", anything],
-  ["--stop-timeout", (value: string) => parseDurationMillis(value) !== undefined],
-  ["--journal-max-size", isSize],
-  ["--log-max-size", isSize],
-  ["--log-keep", isCount]
-])
-
-const SWITCHES = new Set(["--strict-modes", "--no-strict-modes", "--log-timestamps", "--no-log-timestamps"])
+// Each way of writing a daemon flag: `--name`, `-alias`, and `--no-name` for a switch.
+const BY_ARGUMENT: ReadonlyMap<string, FlagSpec> = new Map(
+  Object.values(DAEMON_FLAGS).flatMap((spec: FlagSpec) =>
+    [`--${spec.name}`, ...(spec.alias === undefined ? [] : [`-${spec.alias}`]), ...(spec.kind === "switch" ? [`--no-${spec.name}`] : [])]
+      .map((argument): [string, FlagSpec] => [argument, spec])
+  )
+)
 
 /**
  * The journal that `argv` would run a daemon on, or `undefined` when `argv`
- * asks for anything else (a subcommand, `--help`, a typo): the CLI answers
- * those.
+ * asks for anything else (a subcommand, `--help`, a typo) or holds a value
+ * the CLI would refuse: the CLI answers those (exit 2), lock or not.
  *
  * @since 0.1.0
  */
@@ -45,16 +34,21 @@ export const daemonJournal = (
   cwd: string
 ): string | undefined => {
   let journal = defaultPaths(env).journal
+  const seen = new Set<FlagSpec>()
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? ""
     const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
-    const flag = equals > 0 ? arg.slice(0, equals) : arg
-    if (SWITCHES.has(arg)) continue
-    const accepts = VALUE_FLAGS.get(flag)
-    if (accepts === undefined) return undefined
+    const spec = BY_ARGUMENT.get(equals > 0 ? arg.slice(0, equals) : arg)
+    // effect/cli refuses a flag given twice (`-j a -j b`, `--x --no-x`).
+    if (spec === undefined || seen.has(spec)) return undefined
+    seen.add(spec)
+    if (spec.kind === "switch") {
+      if (equals > 0) return undefined
+      continue
+    }
     const value = equals > 0 ? arg.slice(equals + 1) : argv[++i]
-    if (value === undefined || !accepts(value)) return undefined
-    if (flag === "-j" || flag === "--journal") journal = value
+    if (value === undefined || VALUE_KINDS[spec.kind].parse(value) === undefined) return undefined
+    if (spec === DAEMON_FLAGS.journal) journal = value
   }
   return path.resolve(cwd, journal)
 }
@@ -94,8 +88,15 @@ const listedAsLocked = (file: string): boolean => {
 }
 
 /**
- * Who holds the lock of the journal at `file`: `held` by another process,
- * `free`, or `unknown` (no file, no C library, a probe that failed).
+ * Whether a daemon holds a journal's lock: `held` by another process, `free`,
+ * or `unknown` (no file, no C library, a probe that failed).
+ *
+ * @since 0.1.0
+ */
+export type LockState = "held" | "free" | "unknown"
+
+/**
+ * Who holds the lock of the journal at `file`.
  *
  * `/proc/locks` answers first, without loading the C library; when it lists
  * no lock on the file (or is missing: not Linux; or names the device
@@ -108,7 +109,7 @@ const listedAsLocked = (file: string): boolean => {
  * ```
  * @since 0.1.0
  */
-export const lockState = (file: string): "held" | "free" | "unknown" => {
+export const lockState = (file: string): LockState => {
   if (listedAsLocked(file)) return "held"
   let fd: number
   try {

@@ -4,16 +4,27 @@
  *
  * @since 0.1.0
  */
-import { Console, Duration, Effect } from "effect"
+import { Console, Data, Duration, Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { errorCode, errorMessage, readFailure } from "../domain/Errors.ts"
+import { errorCode, Unreadable } from "../domain/Errors.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { randomAccess } from "../layers/JournalFile.ts"
 import { follower } from "./Follow.ts"
 import { openRegularFile } from "../layers/Files.ts"
 
 const ROTATED = /\.log\.(\d+)$/
+
+/**
+ * The service has no log file, current or rotated.
+ *
+ * @since 0.1.0
+ */
+export class NoLog extends Data.TaggedError("NoLog")<{ readonly name: string; readonly logsDir: string }> {
+  override get message() {
+    return `no log for ${this.name} in ${this.logsDir}`
+  }
+}
 
 /**
  * A service's log files, newest first: `NAME.log`, `NAME.log.1`, `NAME.log.2`, …
@@ -28,7 +39,7 @@ export const logFiles = (logsDir: string, name: string): Array<string> => {
   } catch (error) {
     // No directory yet is no log yet; any other failure is the user's to know.
     if (errorCode(error) === "ENOENT") return []
-    throw new Error(readFailure("the logs directory", logsDir, error))
+    throw new Unreadable({ what: "the logs directory", path: logsDir, cause: error })
   }
   const prefix = `${name}.log`
   const rotated = entries
@@ -66,8 +77,8 @@ export const lastLines = (files: ReadonlyArray<string>, count: number, end?: { r
 
 /**
  * Prints the last `count` lines of `name`'s output; with `follow`, then
- * what it prints next until interrupted. Fails with a one-line message when
- * the service has no log.
+ * what it prints next until interrupted. Fails with `NoLog` when the service
+ * has no log, `Unreadable` when a log or the directory cannot be read.
  *
  * @since 0.1.0
  */
@@ -75,13 +86,14 @@ export const logsCommand = (
   logsDir: string,
   name: string,
   options: { readonly count: number; readonly follow: boolean }
-): Effect.Effect<void, string> =>
+): Effect.Effect<void, NoLog | Unreadable> =>
   Effect.gen(function*() {
-    const files = yield* Effect.try({ try: () => logFiles(logsDir, name), catch: errorMessage })
     const main = path.join(logsDir, `${name}.log`)
-    if (files.length === 0 && !options.follow) {
-      return yield* Effect.fail(`no log for ${name} in ${logsDir}`)
-    }
+    // What a log file or the listing threw, named (the listing's own error names the directory).
+    const unreadable = (cause: unknown) =>
+      cause instanceof Unreadable ? cause : new Unreadable({ what: "the log", path: main, cause })
+    const files = yield* Effect.try({ try: () => logFiles(logsDir, name), catch: unreadable })
+    if (files.length === 0 && !options.follow) return yield* new NoLog({ name, logsDir })
     const follow = yield* Effect.try({
       try: () =>
         follower(main, {
@@ -89,7 +101,7 @@ export const logsCommand = (
           quietOnReplace: true,
           rotations: () => logFiles(logsDir, name).filter((file) => file !== main)
         }),
-      catch: (error) => readFailure("the log", main, error)
+      catch: unreadable
     })
     const opened = follow.openedAt()
     const first = yield* Effect.try({
@@ -101,13 +113,13 @@ export const logsCommand = (
           options.count,
           options.follow ? opened : undefined
         ),
-      catch: errorMessage
+      catch: unreadable
     })
     if (first.length > 0) yield* Console.log(first.join("\n"))
     if (!options.follow) return follow.close()
     yield* Effect.forever(
       Effect.andThen(
-        Effect.flatMap(Effect.try({ try: () => follow.poll(), catch: errorMessage }), ({ lines, notice }) =>
+        Effect.flatMap(Effect.try({ try: () => follow.poll(), catch: unreadable }), ({ lines, notice }) =>
           Effect.andThen(
             notice === undefined ? Effect.void : Console.error(`cronmon: ${notice}`),
             lines.length === 0 ? Effect.void : Console.log(lines.join("\n"))

@@ -2,14 +2,13 @@
  * `cronmon status`: is the daemon running, and how is each service doing,
  * from the journal's tail checked against the live processes. Never takes
  * the lock; works whether or not the daemon runs, and on the Go original's
- * journals. Fails with a one-line message when the journal cannot be read.
+ * journals. Fails with `StatusUnknown` when the journal cannot be read.
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Option } from "effect"
+import { Clock, Data, Effect, Option } from "effect"
 import * as fs from "node:fs"
-import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN } from "../domain/Backoff.ts"
-import { errorCode, readFailure } from "../domain/Errors.ts"
+import { errorCode, Unreadable } from "../domain/Errors.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { escapeControls } from "../domain/JournalEvent.ts"
 import { type LastExit, type ServiceStatus, sessionStatusOf } from "../domain/Status.ts"
@@ -17,6 +16,19 @@ import { randomAccess } from "../layers/JournalFile.ts"
 import { System } from "../services/System.ts"
 import { formatAgo, formatDuration, type Style, table } from "./Output.ts"
 import { openRegularFile } from "../layers/Files.ts"
+import type { LockState } from "./lockCheck.ts"
+
+/**
+ * The journal could not be read, so the daemon's state is unknown (`status`
+ * exits 4, as init scripts do).
+ *
+ * @since 0.1.0
+ */
+export class StatusUnknown extends Data.TaggedError("StatusUnknown")<{ readonly reason: Unreadable }> {
+  override get message() {
+    return this.reason.message
+  }
+}
 
 /**
  * The daemon's state: `running`; `stopped` (its last session ended with
@@ -65,38 +77,27 @@ const readSession = (journal: string, now: number) =>
         throw error
       }
       try {
-        return sessionStatusOf(linesBackward(randomAccess(fd)), now, {
-          delays: DEFAULT_DELAYS,
-          stableRun: DEFAULT_STABLE_RUN
-        })
+        return sessionStatusOf(linesBackward(randomAccess(fd)), now)
       } finally {
         fs.closeSync(fd)
       }
     },
-    catch: (error) => readFailure("the journal", journal, error)
+    catch: (cause) => new StatusUnknown({ reason: new Unreadable({ what: "the journal", path: journal, cause }) })
   })
-
-/**
- * Whether a daemon holds the journal's lock (`lockState` of `lockCheck`):
- * the authority on running or not; `unknown` leaves it to the journal.
- *
- * @since 0.1.0
- */
-export type LockState = "held" | "free" | "unknown"
 
 /**
  * The report for a journal, at the Effect `Clock`'s now, with every
  * process the journal calls running checked by its identity. The journal's
- * lock, when known, decides whether the daemon runs: a truncated journal
- * with the lock held is a running daemon, and a session that did not end
- * with the lock free is a crashed one.
+ * lock (`lockState`), when known, decides whether the daemon runs: a
+ * truncated journal with the lock held is a running daemon, and a session
+ * that did not end with the lock free is a crashed one.
  *
  * @since 0.1.0
  */
 export const statusReport = (
   journal: string,
   lock: LockState = "unknown"
-): Effect.Effect<StatusReport, string, System> =>
+): Effect.Effect<StatusReport, StatusUnknown, System> =>
   Effect.gen(function*() {
     const system = yield* System
     const now = yield* Clock.currentTimeMillis

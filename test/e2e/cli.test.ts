@@ -7,6 +7,8 @@ import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { DAEMON_FLAGS, type FlagSpec } from "../../src/domain/DaemonFlags.ts"
+import { daemonJournal } from "../../src/programs/lockCheck.ts"
 import { CLI, Sandbox } from "./harness.ts"
 
 // The system's Node, when there is one older than the CLI needs (this sandbox: 20).
@@ -195,4 +197,22 @@ describe("command line", () => {
       expect(result.stderr).toMatch(/^cronmon: [^\n]*\n$/)
     })
   }
+
+  it("the cron tick takes the daemon's flags as the CLI does: every one, with a good value; none with a bad one", { timeout: 30_000 }, () => {
+    const good = { path: "p", duration: "2s", size: "1M", count: "3" } as const
+    const specs: ReadonlyArray<FlagSpec> = Object.values(DAEMON_FLAGS)
+    const long = specs.flatMap((spec) => spec.kind === "switch" ? [`--${spec.name}`] : [`--${spec.name}`, good[spec.kind]])
+    const short = specs.flatMap((spec) =>
+      spec.alias !== undefined ? [`-${spec.alias}`, "a"] : spec.kind === "switch" ? [`--no-${spec.name}`] : []
+    )
+    for (const argv of [long, short]) {
+      expect(daemonJournal(argv, sandbox.env(), sandbox.root), argv.join(" ")).toBe(path.join(sandbox.root, argv === long ? "p" : "a"))
+      // `cron` takes the same flags and runs nothing.
+      expect(sandbox.run(["cron", ...argv]).status, argv.join(" ")).toBe(0)
+    }
+    for (const bad of [["--stop-timeout", "soon"], ["--journal-max-size", "0"], ["--log-max-size=1x"], ["--log-keep", "-1"], ["--log-keep", "1.5"], ["-j", "a", "--journal", "b"]]) {
+      expect(daemonJournal(bad, sandbox.env(), sandbox.root), bad.join(" ")).toBeUndefined()
+      expect(sandbox.run(["cron", ...bad]).status, bad.join(" ")).toBe(2)
+    }
+  })
 })

@@ -1,5 +1,5 @@
 /**
- * More of the design contract: symlinks, a torn journal, what
+ * More of the design contract: symlinks, a durable and a torn journal, what
  * a killed daemon leaves behind, and the process-tree duties on Linux
  * (parent-death signal, child subreaper).
  */
@@ -21,6 +21,32 @@ import {
   waitForSpawns
 } from "./harness.ts"
 
+/**
+ * Why the process `pid` does not write `file` durably, or `undefined` when it
+ * does: every descriptor it holds on `file` for writing is open `O_SYNC`
+ * (a write returns once the line is on disk), as `/proc/PID/fdinfo` says.
+ * The one place to change if the journal's writer makes its lines durable
+ * another way (an fsync after each write, say).
+ */
+const whyNotWrittenDurably = (pid: number, file: string): string | undefined => {
+  const { O_RDONLY, O_SYNC } = fs.constants
+  const O_ACCMODE = 0o3 // the access mode bits (not in Node's constants)
+  const writers = fs.readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) !== file) return []
+      const flags = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"))?.[1]
+      return [{ fd, flags: Number.parseInt(flags ?? "0", 8) }]
+    } catch {
+      return [] // closed meanwhile
+    }
+  }).filter(({ flags }) => (flags & O_ACCMODE) !== O_RDONLY)
+  if (writers.length === 0) return `process ${pid} holds no descriptor on ${file} for writing`
+  const unsynced = writers.filter(({ flags }) => (flags & O_SYNC) !== O_SYNC)
+  return unsynced.length === 0
+    ? undefined
+    : unsynced.map(({ fd, flags }) => `fd ${fd} on ${file} is open without O_SYNC (flags 0${flags.toString(8)})`).join("; ")
+}
+
 describe("design contract", () => {
   let sandbox: Sandbox
   beforeEach(() => {
@@ -39,6 +65,12 @@ describe("design contract", () => {
     const [pid] = await waitForSpawns(sandbox, "linked")
     await waitFor(() => sandbox.recordedPids("linked").includes(pid!), { message: "linked runs" })
     expect(eventsOf(sandbox.readJournal(), "process spawned").map((e) => e.data["file"])).toEqual(["linked"])
+  })
+
+  it("writes the journal durably: each line is on disk once written (O_SYNC)", { timeout: 20_000 }, async () => {
+    const daemon = sandbox.startDaemon()
+    await waitForJournal(sandbox, (j) => eventsOf(j, "acquired lock").length === 1)
+    expect(whyNotWrittenDurably(daemon.pid!, sandbox.journal)).toBeUndefined()
   })
 
   it("cuts a torn last journal line and says so", { timeout: 20_000 }, async () => {
@@ -109,6 +141,59 @@ describe("design contract", () => {
     expect(warned).toBeGreaterThan(0)
     expect(warned).toBeLessThan(session.findIndex((e) => e.type === "process spawned"))
   })
+
+  // DESIGN.md: "Stopping a service means: SIGTERM to the group, wait up to
+  // the stop timeout, then SIGKILL to the group". A leader that survives
+  // SIGTERM keeps its group alive until the SIGKILL: a member must have had
+  // its SIGTERM by then, not only at the clean-up after the leader is gone.
+  for (const stop of ["its file is removed", "the daemon stops"] as const) {
+    it(`every member of a service's group gets SIGTERM with the leader when ${stop}`, { timeout: 20_000 }, async () => {
+      const stamps = path.join(sandbox.root, "stamps")
+      // On SIGTERM the member notes how many journal lines were written then.
+      const member = path.join(sandbox.root, "member")
+      fs.writeFileSync(
+        member,
+        [
+          "#!/bin/sh",
+          `trap 'echo "member-term $(wc -l < '${sandbox.journal}')" >> '${stamps}'; exit 0' TERM`,
+          `echo "$$ member" >> '${sandbox.pidsFile}'`,
+          "while :; do sleep 0.05; done"
+        ].join("\n"),
+        { mode: 0o755 }
+      )
+      const file = sandbox.writeScript(
+        "group",
+        [
+          `trap 'echo leader-term >> "${stamps}"' TERM`,
+          `echo "$$ leader-trapped" >> "$PIDS"`,
+          `'${member}' &`,
+          "while :; do sleep 0.05; done"
+        ].join("\n")
+      )
+      const daemon = sandbox.startDaemon() // --stop-timeout 1s
+      const [leader] = await waitForSpawns(sandbox, "group")
+      await waitFor(
+        () => sandbox.recordedPids("leader-trapped").length === 1 && sandbox.recordedPids("member").length === 1,
+        { message: "the leader's trap is set and the member runs" }
+      )
+
+      if (stop === "its file is removed") fs.rmSync(file)
+      else daemon.kill("SIGTERM")
+      const journal = await waitForJournal(sandbox, (j) => eventsOf(j, "process exited", "group").length === 1, {
+        message: "the leader's exit"
+      })
+      const leaderKilled = journal.findIndex((e) => e.type === "process exited" && e.data["file"] === "group")
+      expect(journal[leaderKilled]!.data).toMatchObject({ pid: leader, signal: "SIGKILL" })
+      const said = await waitFor(() => {
+        const lines = fs.existsSync(stamps) ? fs.readFileSync(stamps, "utf8").split("\n") : []
+        return lines.includes("leader-term") && lines.some((line) => line.startsWith("member-term ")) ? lines : undefined
+      }, { message: "both the leader and the member got SIGTERM" })
+      const linesAtMemberTerm = Number(said.find((line) => line.startsWith("member-term "))!.split(" ")[1])
+      // The member's SIGTERM came while the leader's SIGKILL exit was not journaled yet.
+      expect(linesAtMemberTerm).toBeLessThanOrEqual(leaderKilled)
+      await waitFor(() => sandbox.livePids().length === 0, { message: "the whole group gone" })
+    })
+  }
 
   // The lock is on the journal file, not its path: moving or removing the
   // file must not let the next cron run start a second daemon.

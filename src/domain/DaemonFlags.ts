@@ -1,0 +1,71 @@
+/**
+ * The daemon's flags as one plain table: the CLI declares them with
+ * effect/cli from it, and the cron tick checks its arguments against it
+ * before anything of Effect is loaded (so this module imports none).
+ *
+ * @since 0.1.0
+ */
+import { parseDurationMillis, parseSizeBytes } from "./Paths.ts"
+
+/**
+ * One flag: `--name`, its alias `-a`, the placeholder help shows for its
+ * value, what help says of it, and its kind: a `path`; a `duration` (`3s`, in
+ * milliseconds); a `size` (`16M`, in bytes, more than 0); a `count` (`5`); or
+ * a `switch`, which takes no value (`--name`, `--no-name`).
+ *
+ * @since 0.1.0
+ */
+export interface FlagSpec {
+  readonly name: string
+  readonly alias?: string
+  readonly kind: "path" | "duration" | "size" | "count" | "switch"
+  readonly metavar?: string
+  readonly description: string
+}
+
+/**
+ * Every flag of the daemon, keyed by its `Cronmon.Options` field, in the
+ * order help lists them. `journal` and `logs` are also every other command's;
+ * help adds a path's default (`defaultPaths`) to its description.
+ *
+ * @since 0.1.0
+ */
+export const DAEMON_FLAGS = {
+  scripts: { name: "scripts", alias: "s", kind: "path", metavar: "DIR", description: "Directory of services: every executable file in it is kept running" },
+  stopTimeout: { name: "stop-timeout", kind: "duration", metavar: "DURATION", description: "Time between SIGTERM and SIGKILL when stopping a service: 500ms, 3s, 1m (default: 3s)" },
+  journalMaxBytes: { name: "journal-max-size", kind: "size", metavar: "SIZE", description: "Keep the journal under this size by dropping its oldest sessions: 512k, 16M, 1G (default: 16M)" },
+  strictModes: { name: "strict-modes", kind: "switch", description: "Refuse scripts writable by group or others or owned by another user (default: on; --no-strict-modes turns it off)" },
+  logMaxBytes: { name: "log-max-size", kind: "size", metavar: "SIZE", description: "Rotate a service's log when it reaches this size (default: 10M)" },
+  logKeep: { name: "log-keep", kind: "count", metavar: "N", description: "Rotated logs kept per service, NAME.log.1 … NAME.log.N (default: 5)" },
+  logTimestamps: { name: "log-timestamps", kind: "switch", description: "Prefix each line of a service's output with the time it was read (default: off)" },
+  journal: { name: "journal", alias: "j", kind: "path", metavar: "FILE", description: "Journal file; also the lock that keeps one daemon per journal" },
+  logs: { name: "logs", kind: "path", metavar: "DIR", description: "Directory of the services' output, NAME.log each" }
+} as const satisfies Readonly<Record<string, FlagSpec>>
+
+/**
+ * Each kind of value: how the CLI takes it (`undefined`: refused) and what it
+ * says of one it refuses. A count is digits here; the CLI parses it with
+ * effect/cli's integers (keeping their messages) and refuses negatives: what
+ * the tick takes, the CLI takes too.
+ *
+ * @example
+ * ```ts
+ * VALUE_KINDS.duration.parse("500ms") // 500
+ * ```
+ * @since 0.1.0
+ */
+export const VALUE_KINDS = {
+  path: { parse: (text: string): string => text },
+  duration: { parse: parseDurationMillis, refusal: (text: string) => `not a duration: ${text} (try 3s, 500ms or 1m)` },
+  size: {
+    parse: (text: string): number | undefined => {
+      const bytes = parseSizeBytes(text)
+      return bytes !== undefined && bytes > 0 ? bytes : undefined
+    },
+    refusal: (text: string) => `not a size: ${text} (try 16M, 512k or 1G)`
+  },
+  count: {
+    parse: (text: string): number | undefined => /^\d+$/.test(text) ? Number(text) : undefined,
+    refusal: (count: number) => `not a count of files: ${count}`
+  }
+} as const
