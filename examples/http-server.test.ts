@@ -62,7 +62,7 @@ describe("examples/http-server", () => {
       }))
 
       assert.strictEqual(pids.size, 1)
-      assert.deepStrictEqual([...pids].filter(isAlive), [], "the service was stopped with the app")
+      assert.deepStrictEqual([...pids.values()].filter(isAlive), [], "the service was stopped with the app")
       const journal = fs.readFileSync(path.join(dir, "journal.json"), "utf8").trim().split("\n")
       assert.strictEqual(JSON.parse(journal.at(-1) ?? "{}").type, "monitor quit")
     }).pipe(Effect.scoped))

@@ -17,7 +17,7 @@ const servicesRoute = HttpRouter.add(
   Effect.gen(function*() {
     const supervisor = yield* ProcessSupervisor
     return yield* HttpServerResponse.json({
-      supervised: yield* supervisor.running,
+      supervised: yield* supervisor.supervised,
       services: yield* Metrics.byService
     })
   })

@@ -113,8 +113,8 @@ export const settings = (options: Options): SettingsShape => {
  *
  * @example
  * ```ts
- * const running: Effect.Effect<ReadonlyArray<string>, never, Cronmon.Services> =
- *   ProcessSupervisor.use((supervisor) => supervisor.running)
+ * const supervised: Effect.Effect<ReadonlyArray<string>, never, Cronmon.Services> =
+ *   ProcessSupervisor.use((supervisor) => supervisor.supervised)
  * ```
  * @since 0.1.0
  */
@@ -166,7 +166,7 @@ export const supervision: Layer.Layer<never, never, Services> = Layer.effectDisc
  * ```ts
  * const program = Effect.gen(function*() {
  *   yield* Effect.sleep("1 second")
- *   return yield* (yield* ProcessSupervisor).running
+ *   return yield* (yield* ProcessSupervisor).supervised
  * })
  * program.pipe(Effect.provide(Cronmon.layer({ scripts: "./scripts", journal: "./journal.json", logs: "./logs" })))
  * ```

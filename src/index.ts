@@ -5,8 +5,9 @@
  * - `Cronmon`: the whole live daemon as a layer built from options, the
  *   daemon programs, and the previous-state reader.
  * - The services (`Journal`, `Watcher`, `ProcessSupervisor`, `Settings`,
- *   `ServiceLogs`, `System`) and their live layers (`JournalFileLive`,
- *   `WatcherLive`, `ProcessSupervisorLive`, `ServiceLogsLive`, `SystemLive`).
+ *   `ServiceLogs`, `ServiceSpawner`, `System`) and their live layers
+ *   (`JournalFileLive`, `WatcherLive`, `ProcessSupervisorLive`,
+ *   `ServiceLogsLive`, `ServiceSpawnerLive`, `SystemLive`).
  * - `JournalEvent`: the journal's event schemas; `PreviousState`: what
  *   earlier sessions left; `Metrics`: the supervisor's Effect metrics.
  *
@@ -20,23 +21,23 @@
  *
  * const program = Effect.gen(function*() {
  *   yield* Effect.sleep("1 second")
- *   console.log(yield* (yield* ProcessSupervisor).running)
+ *   console.log(yield* (yield* ProcessSupervisor).supervised)
  * }).pipe(Effect.provide(Cronmon.layer({ scripts: "./scripts", journal: "./journal.json", logs: "./logs" })))
  * ```
  * @since 0.1.0
  */
 
 import type { Layer } from "effect"
-import type { ChildProcessSpawner } from "effect/process"
 import * as JournalFile from "./layers/JournalFile.ts"
 import * as ProcessSupervisorLayers from "./layers/ProcessSupervisorLive.ts"
 import * as ServiceLogsFile from "./layers/ServiceLogsFile.ts"
-import * as ServiceSpawner from "./layers/ServiceSpawner.ts"
+import * as ServiceSpawnerNode from "./layers/ServiceSpawnerNode.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import * as WatcherChokidar from "./layers/WatcherChokidar.ts"
 import type { Journal, JournalLocked, JournalUnavailable } from "./services/Journal.ts"
 import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
 import type { ServiceLogs } from "./services/ServiceLogs.ts"
+import type { ServiceSpawner } from "./services/ServiceSpawner.ts"
 import type { Settings } from "./services/Settings.ts"
 import type { System } from "./services/System.ts"
 import type { Watcher } from "./services/Watcher.ts"
@@ -83,7 +84,7 @@ export { Watcher, WatchError } from "./services/Watcher.ts"
  * ```ts
  * const supervisor = yield* ProcessSupervisor
  * yield* supervisor.start("web")
- * const names = yield* supervisor.running // ["web"]
+ * const names = yield* supervisor.supervised // ["web"]
  * ```
  * @since 0.1.0
  */
@@ -111,6 +112,23 @@ export { defaultSettings, makeSettings, Settings, type SettingsShape } from "./s
  * @since 0.1.0
  */
 export { ServiceLogs } from "./services/ServiceLogs.ts"
+
+/**
+ * Starts a service's file as a process of its own, and its errors.
+ *
+ * @example
+ * ```ts
+ * const child = yield* (yield* ServiceSpawner).spawn("/srv/scripts/web")
+ * ```
+ * @since 0.1.0
+ */
+export {
+  ServiceOutputError,
+  type ServiceProcess,
+  ServiceSpawner,
+  type SpawnOptions,
+  SpawnError
+} from "./services/ServiceSpawner.ts"
 
 /**
  * The kernel facilities behind a service (flock, kill, /proc), and its types.
@@ -210,8 +228,8 @@ export const JournalFileLive: (
 export const WatcherLive: Layer.Layer<Watcher, never, Settings | Journal> = WatcherChokidar.layer
 
 /**
- * The live `ProcessSupervisor`: real processes through a
- * `ChildProcessSpawner` (`ServiceSpawnerLive`), one fiber per service,
+ * The live `ProcessSupervisor`: real processes through the
+ * `ServiceSpawner` (`ServiceSpawnerLive`), one fiber per service,
  * restarts on the backoff `Schedule`, stops graceful then forced.
  *
  * @example
@@ -225,7 +243,7 @@ export const WatcherLive: Layer.Layer<Watcher, never, Settings | Journal> = Watc
 export const ProcessSupervisorLive: Layer.Layer<
   ProcessSupervisor,
   never,
-  ChildProcessSpawner.ChildProcessSpawner | Journal | ServiceLogs | Settings | System
+  ServiceSpawner | Journal | ServiceLogs | Settings | System
 > = ProcessSupervisorLayers.layer
 
 /**
@@ -252,14 +270,13 @@ export const ServiceLogsLive: Layer.Layer<ServiceLogs, never, Journal | Settings
 export const SystemLive: Layer.Layer<System> = SystemLinux.layer
 
 /**
- * Effect's `ChildProcessSpawner` interface over `node:child_process`, giving
- * each service one pipe for both stdout and stderr (Effect's own Node spawner
- * gives two), so its output keeps its order in the log.
+ * The live `ServiceSpawner`, over `node:child_process`: each service gets one
+ * pipe for both stdout and stderr, so its output keeps its order in the log.
  *
  * @example
  * ```ts
- * const supervisor = ProcessSupervisorLive.pipe(Layer.provide(ServiceSpawnerLive))
+ * const supervisor = ProcessSupervisorLive.pipe(Layer.provide(ServiceSpawnerLive), Layer.provide(SystemLive))
  * ```
  * @since 0.1.0
  */
-export const ServiceSpawnerLive: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner> = ServiceSpawner.layer
+export const ServiceSpawnerLive: Layer.Layer<ServiceSpawner, never, System> = ServiceSpawnerNode.layer

@@ -21,7 +21,6 @@
  * @since 0.1.0
  */
 import { Effect, Layer, Metric, Queue } from "effect"
-import type { ChildProcessSpawner } from "effect/process"
 import * as Cronmon from "./Cronmon.ts"
 import { TestClock } from "effect/testing"
 import type { JournalEntry } from "./domain/JournalEvent.ts"
@@ -31,6 +30,7 @@ import { JournalMemory } from "./layers/JournalMemory.ts"
 import { type Behaviour, SimulatedProcesses } from "./layers/ProcessesSimulated.ts"
 import * as TestKit from "./layers/TestKit.ts"
 import { WatcherQueue } from "./layers/WatcherQueue.ts"
+import type { ServiceSpawner } from "./services/ServiceSpawner.ts"
 import type { SettingsShape } from "./services/Settings.ts"
 
 /**
@@ -83,7 +83,7 @@ export { discardLogs, testSettings } from "./layers/TestKit.ts"
 
 /**
  * What the simulated daemon provides: the daemon's services, the controls of
- * the fakes, and the simulated `ChildProcessSpawner`.
+ * the fakes, and the simulated `ServiceSpawner`.
  *
  * @example
  * ```ts
@@ -96,7 +96,7 @@ export type TestServices =
   | JournalMemory
   | WatcherQueue
   | SimulatedProcesses
-  | ChildProcessSpawner.ChildProcessSpawner
+  | ServiceSpawner
 
 /**
  * The daemon's services, simulated (`Cronmon.services`' twin), with the real

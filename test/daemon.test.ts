@@ -1,6 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Fiber, Queue } from "effect"
-import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { TestClock } from "effect/testing"
 import type { JournalEntry } from "../src/domain/JournalEvent.ts"
 import type { ScriptChange } from "../src/domain/ServiceFile.ts"
@@ -10,6 +9,7 @@ import * as TestKit from "../src/layers/TestKit.ts"
 import { WatcherQueue } from "../src/layers/WatcherQueue.ts"
 import { supervise } from "../src/programs/daemon.ts"
 import { ProcessSupervisor } from "../src/services/ProcessSupervisor.ts"
+import { ServiceSpawner } from "../src/services/ServiceSpawner.ts"
 import { System } from "../src/services/System.ts"
 import { WatchError } from "../src/services/Watcher.ts"
 
@@ -87,14 +87,14 @@ describe("daemon", () => {
     Effect.gen(function*() {
       const sim = yield* SimulatedProcesses
       const supervisor = yield* ProcessSupervisor
-      const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+      const spawner = yield* ServiceSpawner
       // pid 1000: a process an earlier session left, which ignores SIGTERM
       yield* sim.setBehaviour("stubborn", { ignoresSigterm: true })
-      yield* spawner.spawn(ChildProcess.make("/scripts/stubborn"))
+      yield* spawner.spawn("/scripts/stubborn")
       const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
       yield* offer({ _tag: "Add", name: "web" })
       yield* settle
-      assert.deepStrictEqual(yield* supervisor.running, [], "no service starts during the cleanup")
+      assert.deepStrictEqual(yield* supervisor.supervised, [], "no service starts during the cleanup")
       yield* TestClock.adjust("3 seconds") // the leftover's stop timeout
       yield* settle
       assert.deepStrictEqual((yield* entries).map(summary), [
@@ -107,7 +107,7 @@ describe("daemon", () => {
       ])
       const signals = (yield* sim.happenings).flatMap((h) => h._tag === "Signalled" ? [`${h.pid} ${h.signal} ${h.at}`] : [])
       assert.deepStrictEqual(signals, ["1000 SIGTERM 0", "1000 SIGKILL 3000"])
-      assert.deepStrictEqual(yield* supervisor.running, ["web"])
+      assert.deepStrictEqual(yield* supervisor.supervised, ["web"])
       yield* Fiber.interrupt(daemon)
     }).pipe(Effect.provide(TestKit.layer({}, {
       uncleanSessions: 1,
@@ -121,8 +121,8 @@ describe("daemon", () => {
   it.effect("never signals a leftover from before the last boot, whatever has its PID now", () =>
     Effect.gen(function*() {
       const sim = yield* SimulatedProcesses
-      const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
-      yield* spawner.spawn(ChildProcess.make("/usr/bin/unrelated")) // pid 1000, same start time as recorded
+      const spawner = yield* ServiceSpawner
+      yield* spawner.spawn("/usr/bin/unrelated") // pid 1000, same start time as recorded
       yield* sim.setBootedAt(5_000)
       const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
       yield* settle

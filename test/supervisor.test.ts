@@ -52,7 +52,7 @@ describe("ProcessSupervisor", () => {
         [0, "spawned", "web", 1000],
         [10, "exited", "web", -1, "SIGTERM"]
       ])
-      assert.deepStrictEqual(yield* supervisor.running, [])
+      assert.deepStrictEqual(yield* supervisor.supervised, [])
     }).pipe(Effect.provide(TestKit.layer())))
 
   it.effect("a process that exits on SIGTERM with a code is journaled with that code", () =>
@@ -253,6 +253,6 @@ describe("ProcessSupervisor", () => {
       yield* supervisor.stop("crash")
       yield* TestClock.adjust("5 minutes")
       assert.deepStrictEqual(yield* spawnTimes("crash"), [0, 0])
-      assert.deepStrictEqual(yield* supervisor.running, [])
+      assert.deepStrictEqual(yield* supervisor.supervised, [])
     }).pipe(Effect.provide(TestKit.layer())))
 })

@@ -22,7 +22,7 @@ const live = Effect.gen(function*() {
     Effect.repeat({ until: (pids) => pids.size > 0, schedule: Schedule.spaced("20 millis") }),
     Effect.timeout("10 seconds")
   )
-  return { pids: [...pids], running: yield* supervisor.running }
+  return { pids: [...pids.values()], supervised: yield* supervisor.supervised }
 }).pipe(Effect.provide(Cronmon.layer({
   scripts,
   journal: path.join(dir, "journal.json"),
@@ -30,8 +30,8 @@ const live = Effect.gen(function*() {
   stopTimeout: "1 second"
 })))
 
-const { pids, running } = await Effect.runPromise(live)
-assert.deepEqual(running, ["sleeper"])
+const { pids, supervised } = await Effect.runPromise(live)
+assert.deepEqual(supervised, ["sleeper"])
 // Releasing the layer stopped the service: its process is gone.
 const alive = pids.filter((pid) => {
   try {
@@ -47,4 +47,4 @@ const previous = await Effect.runPromise(Cronmon.readPreviousState(path.join(dir
 assert.deepEqual(previous.leftovers, [])
 fs.rmSync(dir, { recursive: true, force: true })
 
-console.log(`live ok: the embedded daemon ran ${running.join(", ")} and left nothing behind`)
+console.log(`live ok: the embedded daemon ran ${supervised.join(", ")} and left nothing behind`)

@@ -14,7 +14,7 @@ import { prepareScriptsDirectory } from "./Directories.ts"
 import * as JournalFile from "./JournalFile.ts"
 import * as ProcessSupervisorLive from "./ProcessSupervisorLive.ts"
 import * as ServiceLogsFile from "./ServiceLogsFile.ts"
-import * as ServiceSpawner from "./ServiceSpawner.ts"
+import * as ServiceSpawnerNode from "./ServiceSpawnerNode.ts"
 import * as SystemLinux from "./SystemLinux.ts"
 import * as WatcherChokidar from "./WatcherChokidar.ts"
 
@@ -46,7 +46,7 @@ export const layer = (settings: SettingsShape): Layer.Layer<
     restartPolicy: { delays: settings.restartDelays, stableRun: settings.stableRun }
   }).pipe(Layer.provideMerge(base))
   return Layer.mergeAll(ProcessSupervisorLive.layer, WatcherChokidar.layer).pipe(
-    Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawner.layer)),
+    Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawnerNode.layer)),
     Layer.provideMerge(journal)
   )
 }

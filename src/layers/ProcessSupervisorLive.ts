@@ -1,77 +1,45 @@
 /**
- * The live `ProcessSupervisor`: one fiber per service in a `FiberMap`,
- * processes spawned through Effect's `ChildProcessSpawner`.
+ * The live `ProcessSupervisor`: one state per service while it is
+ * supervised, processes spawned through the `ServiceSpawner`.
  *
  * A service's fiber repeats one run (spawn, journal, wait for the exit)
  * under the restart `Schedule`. Interrupting the fiber stops the service: its
- * process group gets SIGTERM, then SIGKILL when the stop timeout passes (on
- * the Effect `Clock`, so tests drive it with `TestClock`), and the fiber ends
- * once the main process is reaped and `process exited` is journaled.
+ * process group is terminated (`Termination.terminate`, on the Effect
+ * `Clock`, so tests drive it with `TestClock`), and the fiber ends once the
+ * main process is reaped and `process exited` is journaled.
  *
  * @since 0.1.0
  */
-import { Duration, Effect, FiberMap, Layer, Metric, Option, Schedule, Semaphore } from "effect"
-import { ChildProcess, ChildProcessSpawner } from "effect/process"
-import type { PlatformError } from "effect/PlatformError"
+import { Deferred, Effect, Exit, Fiber, Layer, Metric, Scope, Semaphore } from "effect"
 import * as path from "node:path"
 import { restartBackoff } from "../domain/Backoff.ts"
-import { Events, type ExitStatus, type JournalEvent } from "../domain/JournalEvent.ts"
+import { Events } from "../domain/JournalEvent.ts"
 import * as Metrics from "../domain/Metrics.ts"
-import { pollWhile } from "../domain/Poll.ts"
+import { type Terminable, terminate, untilGone } from "../domain/Termination.ts"
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { ServiceLogs } from "../services/ServiceLogs.ts"
+import { type ServiceProcess, ServiceSpawner } from "../services/ServiceSpawner.ts"
 import { Settings } from "../services/Settings.ts"
 import { SERVICE_MARK, System } from "../services/System.ts"
-
-const SIGNAL_IN_MESSAGE = /signal: '(\w+)'/
-
-// A service's `process exited`, held back so that a restart's spawn does not
-// wait for its O_SYNC append; `flush` journals it (once).
-interface PendingExit {
-  readonly leave: (event: JournalEvent) => Effect.Effect<void>
-  readonly flush: Effect.Effect<void>
-}
 
 // Sets a per-service metric: adds to a counter, sets a gauge.
 const record = (metric: Metric.Metric<number, unknown>, name: string, value = 1) =>
   Metric.update(Metrics.forService(metric, name), value)
 
-/**
- * How the spawner's `exitCode` ended, as an exit status: it fails (with the
- * signal named in its message) when a signal killed the process.
- *
- * @since 0.1.0
- */
-export const exitStatusOf = (handle: ChildProcessSpawner.ChildProcessHandle): Effect.Effect<ExitStatus> =>
-  handle.exitCode.pipe(
-    Effect.map((code): ExitStatus => ({ code, signal: null })),
-    Effect.catch((error) => Effect.succeed<ExitStatus>({ code: null, signal: signalOf(error) }))
-  )
-
-const signalOf = (error: PlatformError): string | null => {
-  const cause: unknown = error.cause
-  const text = cause instanceof Error ? cause.message : error.message
-  return SIGNAL_IN_MESSAGE.exec(text)?.[1] ?? null
-}
-
-/**
- * Why a spawn failed, in the words a user needs: the errno and the file.
- *
- * @since 0.1.0
- */
-export const spawnFailureReason = (file: string, error: PlatformError): string => {
-  const cause: unknown = error.cause
-  if (cause instanceof Error && "code" in cause && typeof cause.code === "string") {
-    const explanation = {
-      ENOENT: "no such file, or its interpreter is missing",
-      EACCES: "permission denied",
-      ENOEXEC: "not an executable format",
-      EISDIR: "is a directory"
-    }[cause.code] ?? cause.message
-    return `spawn ${file}: ${explanation} (${cause.code})`
-  }
-  return `spawn ${file}: ${error.message}`
+// What the supervisor holds for one service, from its first start to the
+// stop that ends its supervision, then released.
+interface ServiceState {
+  readonly name: string
+  // Orders the changes of the service: a restart (stop, then start) never
+  // interleaves with another change of it.
+  readonly lock: Semaphore.Semaphore
+  // Its supervision (running, or waiting out a restart delay).
+  supervision: Fiber.Fiber<unknown> | undefined
+  // Its main process, from the spawn until its exit is seen.
+  process: ServiceProcess | undefined
+  // A start waiting for the lock, which later starts join.
+  pendingStart: Deferred.Deferred<void> | undefined
 }
 
 /**
@@ -82,175 +50,131 @@ export const spawnFailureReason = (file: string, error: PlatformError): string =
 export const layer: Layer.Layer<
   ProcessSupervisor,
   never,
-  ChildProcessSpawner.ChildProcessSpawner | Journal | ServiceLogs | Settings | System
+  ServiceSpawner | Journal | ServiceLogs | Settings | System
 > = Layer.effect(
   ProcessSupervisor,
   Effect.gen(function*() {
-    const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+    const spawner = yield* ServiceSpawner
     const journal = yield* Journal
     const logs = yield* ServiceLogs
     const settings = yield* Settings
     const system = yield* System
     const scope = yield* Effect.scope
-    const services = yield* FiberMap.make<string>()
-    // The PIDs of the services' main processes, until their exit is seen.
-    const pids = new Set<number>()
+    // Closed with the layer: every supervision is stopped at once, not one after another.
+    const supervisions = yield* Scope.fork(scope, "parallel")
+    const services = new Map<string, ServiceState>()
     const backoff = restartBackoff(settings.restartDelays, settings.stableRun)
+    // Marks the service and its descendants as this journal's: found after
+    // a crash even when the journal does not name them.
+    const spawnOptions = { env: { [SERVICE_MARK]: settings.journalPath } }
 
-    // SIGTERM to the group; SIGKILL to the group if any of it is left when
-    // the stop timeout passes: one deadline for the leader and the rest of
-    // its group, on the Effect Clock.
-    const terminate = (handle: ChildProcessSpawner.ChildProcessHandle) => {
-      const group = -handle.pid
-      const groupGone = Effect.andThen(exitStatusOf(handle), pollWhile(system.kill(group, 0), (alive) => alive))
-      return system.kill(group, "SIGTERM").pipe(
-        Effect.andThen(groupGone),
-        Effect.timeoutOrElse({ duration: settings.stopTimeout, orElse: () => system.kill(group, "SIGKILL") }),
-        Effect.asVoid
-      )
-    }
+    // Its process group: the main process's exit, then the rest of the group.
+    const groupOf = (child: ServiceProcess): Terminable => ({
+      signal: (signal) => system.kill(-child.pid, signal),
+      gone: Effect.andThen(child.exit, untilGone(system.kill(-child.pid, 0)))
+    })
 
     // Uninterruptible from the spawn until the wait for the exit, so that an
     // interrupt always finds a spawned process with its stop in place.
-    // `exits` holds the `process exited` of the previous run when its journal
-    // line was left for this run to write (see `supervise`).
-    const runOnce = (name: string, exits: PendingExit) =>
-      Effect.uninterruptibleMask((restore) => Effect.scoped(Effect.gen(function*() {
-        const file = path.join(settings.scriptsDir, name)
-        // Checked first: spawned through setpriv (for its parent-death
-        // signal), a file that cannot run would look like a run that exited
-        // 127, and execvp would run a file with no #! line through /bin/sh.
-        const refusal = yield* system.checkExecutable(file)
-        if (Option.isSome(refusal)) {
-          const { code, message } = refusal.value
-          yield* exits.flush
-          yield* record(Metrics.spawnErrors, name)
-          return yield* journal.append(Events.spawnError(name, `spawn ${file}: ${message} (${code})`))
-        }
-        const [command = file, ...args] = [...system.parentDeathSignal, file]
-        const spawned = yield* spawner.spawn(ChildProcess.make(command, args, {
-          stdin: "ignore",
-          stdout: "pipe",
-          stderr: "pipe",
-          detached: true,
-          // Marks the service and its descendants as this journal's: found
-          // after a crash even when the journal does not name them.
-          env: { [SERVICE_MARK]: settings.journalPath },
-          extendEnv: true,
-          // What the spawner does on scope close to group members that
-          // outlive their leader.
-          killSignal: "SIGTERM",
-          forceKillAfter: settings.stopTimeout
-        })).pipe(
-          Effect.map(Option.some),
-          Effect.catch((error) =>
-            exits.flush.pipe(
-              Effect.andThen(journal.append(Events.spawnError(name, spawnFailureReason(file, error)))),
-              Effect.andThen(record(Metrics.spawnErrors, name)),
-              Effect.as(Option.none())
-            )
-          )
-        )
-        if (Option.isNone(spawned)) return
-        const handle = spawned.value
-        pids.add(handle.pid)
-        yield* Effect.andThen(record(Metrics.spawns, name), record(Metrics.running, name, 1))
-        const identity = yield* system.identify(handle.pid)
-        // The previous run's exit is journaled now, after this spawn and
-        // before its `process spawned`: the order stays exited-then-spawned.
-        yield* exits.flush
-        yield* journal.append(Events.spawned(
-          name,
-          handle.pid,
-          Option.match(identity, {
-            onNone: () => ({}),
-            onSome: ({ pgid, startTime }) => ({ pgid, start_time: startTime })
-          })
-        ))
-        // Drained in the supervisor's scope, not this run's: processes the
-        // service left behind may still write to its log after it exits.
-        yield* Effect.forkIn(logs.write(name, handle.all), scope)
-        const exited = exitStatusOf(handle).pipe(
-          Effect.tap(() => Effect.sync(() => pids.delete(handle.pid))),
-          Effect.tap(() => Effect.andThen(record(Metrics.exits, name), record(Metrics.running, name, 0))),
-          Effect.map((status) => Events.exited(name, handle.pid, status))
-        )
-        // A stop journals the exit at once; an exit of its own is left to
-        // `supervise`, which writes it before a restart's delay, or after the
-        // restart's spawn when there is none (the O_SYNC append then costs
-        // the restart nothing).
-        yield* restore(Effect.flatMap(exited, exits.leave)).pipe(
-          Effect.onInterrupt(() => Effect.andThen(terminate(handle), Effect.flatMap(exited, journal.append)))
-        )
-      })))
+    const runOnce = (state: ServiceState) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const { name } = state
+          const spawned = yield* Effect.result(spawner.spawn(path.join(settings.scriptsDir, name), spawnOptions))
+          if (spawned._tag === "Failure") {
+            yield* record(Metrics.spawnErrors, name)
+            return yield* journal.append(Events.spawnError(name, spawned.failure.reason))
+          }
+          const child = spawned.success
+          state.process = child
+          yield* Effect.andThen(record(Metrics.spawns, name), record(Metrics.running, name, 1))
+          const identity = yield* system.identify(child.pid)
+          yield* journal.append(Events.spawned(
+            name,
+            child.pid,
+            identity._tag === "Some" ? { pgid: identity.value.pgid, start_time: identity.value.startTime } : {}
+          ))
+          // Drained in the supervisor's scope, not this run's: processes the
+          // service left behind may still write to its log after it exits.
+          yield* Effect.forkIn(logs.write(name, child.output), scope)
+          // A stop interrupts the wait: the group is terminated, then the exit journaled.
+          const stopped = Exit.hasInterrupts(yield* Effect.exit(restore(child.exit)))
+          if (stopped) yield* terminate(groupOf(child), settings.stopTimeout)
+          const status = yield* child.exit
+          state.process = undefined
+          yield* Effect.andThen(record(Metrics.exits, name), record(Metrics.running, name, 0))
+          yield* journal.append(Events.exited(name, child.pid, status))
+          // What its group still holds when it exited alone is stopped before the next run.
+          if (!stopped && (yield* system.kill(-child.pid, 0))) yield* terminate(groupOf(child), settings.stopTimeout)
+        })
+      )
 
-    // Every run after the first is an automatic restart. A run's own exit
-    // is journaled by whatever comes first: the restart's delay when it is
-    // not zero, the next run (after its spawn), or the end of supervision.
-    const supervise = (name: string) =>
+    // Every run after the first is an automatic restart.
+    const supervise = (state: ServiceState) =>
       Effect.suspend(() => {
         let runs = 0
-        const exits = pendingExit()
-        const run = Effect.suspend(() => runs++ === 0 ? Effect.void : record(Metrics.restarts, name))
-        const schedule = Schedule.tap(backoff, ({ duration }) => Duration.isZero(duration) ? Effect.void : exits.flush)
-        return Effect.repeat(Effect.timed(Effect.andThen(run, runOnce(name, exits))), schedule).pipe(
-          Effect.ensuring(exits.flush)
-        )
+        const run = Effect.suspend(() => runs++ === 0 ? Effect.void : record(Metrics.restarts, state.name))
+        return Effect.repeat(Effect.timed(Effect.andThen(run, runOnce(state))), backoff)
       })
 
-    // At most one `process exited` waiting to be journaled, per service.
-    const pendingExit = (): PendingExit => {
-      let event: JournalEvent | undefined
-      return {
-        leave: (exit) => Effect.sync(() => void (event = exit)),
-        flush: Effect.suspend(() => {
-          const waiting = event
-          event = undefined
-          return waiting === undefined ? Effect.void : journal.append(waiting)
-        })
-      }
-    }
+    const endSupervision = (state: ServiceState) =>
+      Effect.suspend(() =>
+        state.supervision === undefined ? Effect.void : Effect.andThen(
+          Fiber.interrupt(state.supervision),
+          Effect.sync(() => {
+            state.supervision = undefined
+          })
+        )
+      )
 
-    // One lock per name: a restart (stop, then start) never interleaves with
-    // another change of the same service.
-    const locks = new Map<string, Semaphore.Semaphore>()
-    const exclusively = (name: string) => {
-      let lock = locks.get(name)
-      if (lock === undefined) {
-        lock = Semaphore.makeUnsafe(1)
-        locks.set(name, lock)
-      }
-      return Semaphore.withPermit(lock)
-    }
+    // A service no longer supervised and with no start waiting is forgotten.
+    const releaseIfIdle = (state: ServiceState) =>
+      Effect.sync(() => {
+        const idle = state.supervision === undefined && state.pendingStart === undefined
+        if (idle && services.get(state.name) === state) services.delete(state.name)
+      })
 
-    const stop = (name: string) => exclusively(name)(FiberMap.remove(services, name))
+    const stop = (name: string) =>
+      Effect.suspend(() => {
+        const state = services.get(name)
+        if (state === undefined) return Effect.void
+        return state.lock.withPermit(endSupervision(state)).pipe(Effect.ensuring(releaseIfIdle(state)))
+      })
 
     // A start that finds one already waiting for the same service joins it:
     // the waiting one spawns the file as it will be then. So saves made
     // during a slow stop give one restart, not one each.
-    const waitingStarts = new Set<string>()
     const start = (name: string) =>
       Effect.suspend(() => {
-        if (waitingStarts.has(name)) return Effect.void
-        waitingStarts.add(name)
-        return exclusively(name)(
-          Effect.sync(() => waitingStarts.delete(name)).pipe(
-            Effect.andThen(FiberMap.remove(services, name)),
-            Effect.andThen(FiberMap.run(services, name, supervise(name), { startImmediately: true })),
-            Effect.asVoid
+        const state = services.get(name) ??
+          { name, lock: Semaphore.makeUnsafe(1), supervision: undefined, process: undefined, pendingStart: undefined }
+        services.set(name, state)
+        if (state.pendingStart !== undefined) return Deferred.await(state.pendingStart)
+        const started = Deferred.makeUnsafe<void>()
+        state.pendingStart = started
+        const restart = Effect.suspend(() => {
+          state.pendingStart = undefined
+          return endSupervision(state).pipe(
+            Effect.andThen(Effect.forkIn(supervise(state), supervisions, { startImmediately: true })),
+            Effect.map((fiber) => {
+              state.supervision = fiber
+            })
           )
-        ).pipe(Effect.onInterrupt(() => Effect.sync(() => waitingStarts.delete(name))))
+        })
+        return state.lock.withPermit(restart).pipe(Effect.ensuring(Effect.suspend(() => {
+          if (state.pendingStart === started) state.pendingStart = undefined
+          return Effect.andThen(Deferred.done(started, Exit.void), releaseIfIdle(state))
+        })))
       })
 
     return ProcessSupervisor.of({
       start,
       stop,
-      stopAll: Effect.suspend(() =>
-        Effect.forEach(Array.from(services, ([name]) => name), stop, { concurrency: "unbounded", discard: true })
-      ),
-      running: Effect.sync(() => Array.from(services, ([name]) => name).sort()),
-      pids: Effect.sync(() => new Set(pids))
+      stopAll: Effect.suspend(() => Effect.forEach([...services.keys()], stop, { concurrency: "unbounded", discard: true })),
+      supervised: Effect.sync(() => [...services.values()].flatMap((s) => s.supervision === undefined ? [] : [s.name]).sort()),
+      pids: Effect.sync(() =>
+        new Map([...services.values()].flatMap((s) => s.process === undefined ? [] : [[s.name, s.process.pid] as const]))
+      )
     })
   })
 )
-

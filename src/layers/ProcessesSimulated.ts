@@ -1,19 +1,20 @@
 /**
- * Simulated processes for tests: a `ChildProcessSpawner` and a `System`
- * backed by an in-memory process table, timed by the Effect `Clock`.
+ * Simulated processes for tests: a `ServiceSpawner` and a `System` backed by
+ * an in-memory process table, timed by the Effect `Clock`.
  *
  * A test says how each file behaves (runs until signalled, exits after a
- * while, ignores SIGTERM, fails to spawn), drives time with `TestClock`, and
- * reads back what happened; supervision becomes fully deterministic.
+ * while, ignores SIGTERM, fails to spawn, starts children in its group),
+ * drives time with `TestClock`, and reads back what happened; supervision
+ * becomes fully deterministic. Process groups are modelled as the kernel
+ * has them: a signal to `-pgid` reaches every process of the group, one to
+ * `pid` that process alone.
  *
  * @since 0.1.0
  */
-import { Clock, Context, Deferred, type Duration, Effect, Layer, Option, Sink, Stream } from "effect"
-import * as PlatformError from "effect/PlatformError"
-import { ChildProcessSpawner } from "effect/process"
-import type { ChildProcess } from "effect/process"
+import { Clock, Context, Deferred, type Duration, Effect, Layer, Option, Stream } from "effect"
 import * as path from "node:path"
 import type { ExitStatus } from "../domain/JournalEvent.ts"
+import { ServiceSpawner, SpawnError } from "../services/ServiceSpawner.ts"
 import { System } from "../services/System.ts"
 
 /**
@@ -29,11 +30,15 @@ export interface Behaviour {
   readonly exitCode?: number | undefined
   /** Survive SIGTERM (only SIGKILL ends it). */
   readonly ignoresSigterm?: boolean | undefined
+  /** Exit with this code on SIGTERM, as a shell's `trap 'exit 143' TERM` does. */
+  readonly sigtermExitCode?: number | undefined
+  /** Processes it starts in its own group at once, each behaving as given. */
+  readonly children?: ReadonlyArray<Behaviour> | undefined
 }
 
 /**
- * What happened to simulated processes, in order. A signal with `group` was
- * sent to the process group that `pid` leads (`kill(-pid)`), not to it alone.
+ * What happened to simulated processes, in order. A signal with `group`
+ * reached the process through its group (`kill(-pgid)`), not alone.
  *
  * @since 0.1.0
  */
@@ -45,6 +50,7 @@ export type Happening =
 interface Simulated {
   readonly file: string
   readonly pid: number
+  readonly pgid: number
   readonly behaviour: Behaviour
   readonly exit: Deferred.Deferred<ExitStatus>
 }
@@ -57,7 +63,7 @@ interface Simulated {
 export class SimulatedProcesses extends Context.Service<SimulatedProcesses, {
   /** Sets how a file (by base name) behaves from its next spawn on. */
   readonly setBehaviour: (name: string, behaviour: Behaviour) => Effect.Effect<void>
-  /** The live processes, by base name of their file. */
+  /** The live processes (children included), by base name of their service's file. */
   readonly running: Effect.Effect<ReadonlyArray<{ readonly name: string; readonly pid: number }>>
   /** Ends a live process as if it exited (code) or was killed (signal). */
   readonly end: (pid: number, status: ExitStatus) => Effect.Effect<void>
@@ -70,7 +76,7 @@ export class SimulatedProcesses extends Context.Service<SimulatedProcesses, {
 const FIRST_PID = 1000
 
 /**
- * The simulated `ChildProcessSpawner`, `System` and their control.
+ * The simulated `ServiceSpawner`, `System` and their control.
  *
  * @example
  * ```ts
@@ -79,8 +85,9 @@ const FIRST_PID = 1000
  * ```
  * @since 0.1.0
  */
-export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System | SimulatedProcesses> = Layer
-  .effectContext(Effect.sync(() => {
+export const layer: Layer.Layer<ServiceSpawner | System | SimulatedProcesses> = Layer.effectContext(
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
     const behaviours = new Map<string, Behaviour>()
     const table = new Map<number, Simulated>()
     const happenings: Array<Happening> = []
@@ -101,90 +108,66 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
         )
       })
 
-    // Every simulated process leads its own group (as a service does), so a
-    // signal to the group reaches the same process; `group` keeps which one
-    // was asked for.
-    const signal = (pid: number, name: string, group: boolean) =>
-      Effect.suspend(() => {
-        const process = table.get(pid)
-        if (process === undefined) return Effect.succeed(false)
-        const survives = name === "SIGTERM" && process.behaviour.ignoresSigterm === true
-        return record((at) => ({ _tag: "Signalled", pid, group, signal: name, at })).pipe(
-          Effect.andThen(survives ? Effect.void : end(pid, { code: null, signal: name })),
-          Effect.as(true)
-        )
-      })
+    const signal = (process: Simulated, name: string, group: boolean) => {
+      const { ignoresSigterm, sigtermExitCode } = process.behaviour
+      const survives = name === "SIGTERM" && ignoresSigterm === true
+      const status = name === "SIGTERM" && sigtermExitCode !== undefined
+        ? { code: sigtermExitCode, signal: null }
+        : { code: null, signal: name }
+      return Effect.andThen(
+        record((at) => ({ _tag: "Signalled", pid: process.pid, group, signal: name, at })),
+        survives ? Effect.void : end(process.pid, status)
+      )
+    }
 
-    const exitCodeOf = (status: ExitStatus) =>
-      status.code !== null
-        ? Effect.succeed(ChildProcessSpawner.ExitCode(status.code))
-        : Effect.fail(PlatformError.systemError({
-          _tag: "Unknown",
-          module: "ChildProcess",
-          method: "exitCode",
-          cause: new Error(`Process interrupted due to receipt of signal: '${status.signal}'`)
-        }))
+    // kill(2): `-pgid` is every process of the group, `pid` that one alone.
+    const targets = (target: number) =>
+      target < 0
+        ? Array.from(table.values()).filter((process) => process.pgid === -target)
+        : Option.toArray(Option.fromNullishOr(table.get(target)))
 
-    const spawn = (command: ChildProcess.Command) =>
+    const start = (file: string, behaviour: Behaviour, pgid?: number): Effect.Effect<Simulated> =>
       Effect.gen(function*() {
-        // The service's file is the last word: after any parent-death prefix.
-        const last = command._tag === "StandardCommand" ? command.args.at(-1) : undefined
-        const file = typeof last === "string" ? last : command._tag === "StandardCommand" ? command.command : "pipeline"
-        const name = path.basename(file)
-        const behaviour = behaviours.get(name) ?? {}
-        if (behaviour.spawnError !== undefined) {
-          const cause = Object.assign(new Error(`spawn ${file} ${behaviour.spawnError}`), { code: behaviour.spawnError })
-          return yield* Effect.fail(PlatformError.systemError({
-            _tag: behaviour.spawnError === "ENOENT" ? "NotFound" : "PermissionDenied",
-            module: "ChildProcess",
-            method: "spawn",
-            cause
-          }))
-        }
         const pid = nextPid++
-        const simulated: Simulated = { file: name, pid, behaviour, exit: yield* Deferred.make<ExitStatus>() }
+        const simulated: Simulated = { file, pid, pgid: pgid ?? pid, behaviour, exit: yield* Deferred.make<ExitStatus>() }
         table.set(pid, simulated)
-        yield* record((at) => ({ _tag: "Spawned", file: name, pid, at }))
+        yield* record((at) => ({ _tag: "Spawned", file, pid, at }))
         if (behaviour.runFor !== undefined) {
-          yield* Effect.forkScoped(
-            Effect.andThen(Effect.sleep(behaviour.runFor), end(pid, { code: behaviour.exitCode ?? 0, signal: null }))
-          )
+          const exitCode = behaviour.exitCode ?? 0
+          yield* Effect.forkIn(Effect.andThen(Effect.sleep(behaviour.runFor), end(pid, { code: exitCode, signal: null })), scope)
         }
-        // As the real spawner: closing the scope kills the group if it is still running.
-        yield* Effect.addFinalizer(() => signal(pid, "SIGKILL", true))
-        const kill = (options?: ChildProcess.KillOptions) =>
-          Effect.andThen(signal(pid, options?.killSignal?.toString() ?? "SIGTERM", true), Deferred.await(simulated.exit))
-        return ChildProcessSpawner.makeHandle({
-          pid: ChildProcessSpawner.ProcessId(pid),
-          exitCode: Effect.flatMap(Deferred.await(simulated.exit), exitCodeOf),
-          isRunning: Effect.sync(() => table.has(pid)),
-          kill: (options) => Effect.asVoid(kill(options)),
-          stdin: Sink.drain,
-          stdout: Stream.empty,
-          stderr: Stream.empty,
-          all: Stream.empty,
-          getInputFd: () => Sink.drain,
-          getOutputFd: () => Stream.empty,
-          unref: Effect.succeed(Effect.void)
-        })
+        yield* Effect.forEach(behaviour.children ?? [], (child) => start(file, child, pid))
+        return simulated
       })
 
+    const spawner = ServiceSpawner.of({
+      spawn: (file) =>
+        Effect.gen(function*() {
+          const name = path.basename(file)
+          const behaviour = behaviours.get(name) ?? {}
+          if (behaviour.spawnError !== undefined) return yield* SpawnError.of(file, behaviour.spawnError)
+          const { pid, exit } = yield* start(name, behaviour)
+          return { pid, exit: Deferred.await(exit), output: Stream.empty }
+        })
+    })
+
+    const identityOf = ({ pid, pgid }: Simulated) => ({ pid, pgid, startTime: String(pid), startedAt: 0 })
     const system = System.of({
       tryLockExclusive: () => Effect.succeed(true),
-      identify: (pid) =>
-        Effect.sync(() =>
-          table.has(pid) ? Option.some({ pgid: pid, startTime: String(pid), startedAt: 0 }) : Option.none()
-        ),
-      kill: (pid, name) =>
-        name === 0 ? Effect.sync(() => table.has(Math.abs(pid))) : signal(Math.abs(pid), name, pid < 0),
+      identify: (pid) => Effect.sync(() => Option.map(Option.fromNullishOr(table.get(pid)), identityOf)),
+      kill: (target, name) =>
+        Effect.suspend(() => {
+          const reached = targets(target)
+          return Effect.as(
+            name === 0 ? Effect.void : Effect.forEach(reached, (process) => signal(process, name, target < 0), { discard: true }),
+            reached.length > 0
+          )
+        }),
       parentDeathSignal: ["setpriv", "--pdeathsig", "SIGTERM", "--"],
       checkExecutable: () => Effect.succeed(Option.none()),
       marked: () => Effect.succeed([]),
       bootedAt: Effect.sync(() => bootedAt),
-      groupMembers: (pgid) =>
-        Effect.sync(() =>
-          table.has(pgid) ? [{ pid: pgid, pgid, startTime: String(pgid), startedAt: 0 }] : []
-        ),
+      groupMembers: (pgid) => Effect.sync(() => targets(-pgid).map(identityOf)),
       becomeSubreaper: Effect.succeed(false),
       children: Effect.sync(() => Array.from(table.keys(), (pid) => ({ pid, zombie: false }))),
       reap: () => Effect.succeed(false)
@@ -201,9 +184,9 @@ export const layer: Layer.Layer<ChildProcessSpawner.ChildProcessSpawner | System
         })
     })
 
-    return Context.make(ChildProcessSpawner.ChildProcessSpawner, ChildProcessSpawner.make(spawn)).pipe(
+    return Context.make(ServiceSpawner, spawner).pipe(
       Context.add(System, system),
       Context.add(SimulatedProcesses, control)
     )
-  }))
-
+  })
+)

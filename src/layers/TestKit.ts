@@ -6,10 +6,10 @@
  * @since 0.1.0
  */
 import { Effect, Layer, Stream } from "effect"
-import type { ChildProcessSpawner } from "effect/process"
 import type { PreviousState } from "../domain/PreviousState.ts"
 import type { Journal } from "../services/Journal.ts"
 import type { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
+import type { ServiceSpawner } from "../services/ServiceSpawner.ts"
 import { ServiceLogs } from "../services/ServiceLogs.ts"
 import { makeSettings, Settings, type SettingsShape } from "../services/Settings.ts"
 import type { System } from "../services/System.ts"
@@ -58,7 +58,7 @@ export const layer = (
   | JournalMemory.JournalMemory
   | Watcher
   | WatcherQueue.WatcherQueue
-  | ChildProcessSpawner.ChildProcessSpawner
+  | ServiceSpawner
   | System
   | ProcessesSimulated.SimulatedProcesses
   | Settings

@@ -5,11 +5,11 @@
  *
  * @since 0.1.0
  */
-import { Deferred, type Duration, Effect, FiberSet, Option, Stream } from "effect"
+import { Deferred, Effect, FiberSet, Option, Stream } from "effect"
 import { Events } from "../domain/JournalEvent.ts"
-import { pollWhile } from "../domain/Poll.ts"
 import type { Leftover } from "../domain/PreviousState.ts"
 import type { ScriptChange } from "../domain/ServiceFile.ts"
+import { type StopSignal, type Terminable, terminate, untilGone } from "../domain/Termination.ts"
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { Settings } from "../services/Settings.ts"
@@ -66,11 +66,6 @@ export const cleanUpLeftovers = Effect.gen(function*() {
       ? Effect.flatMap(system.kill(target, 0), (exists) =>
         exists ? Effect.map(system.groupMembers(-target), (members) => members.length > 0) : Effect.succeed(false))
       : Effect.map(system.identify(target), Option.isSome)
-  const gone = (target: number) =>
-    pollWhile(isAlive(target), (alive) => alive).pipe(
-      Effect.timeoutOrElse({ duration: stopTimeout, orElse: () => Effect.succeed(true) }),
-      Effect.map((alive) => !alive)
-    )
   // What to signal for a leftover: its group while it leads one (services
   // always do), or itself. When the leader is gone, what is left of its
   // group (its children, when the parent-death signal ended only the
@@ -85,7 +80,7 @@ export const cleanUpLeftovers = Effect.gen(function*() {
     if (Option.isNone(identity) || !isSameProcess(leftover, identity.value)) return Option.none()
     return Option.some(identity.value.pgid === leftover.pid ? -leftover.pid : leftover.pid)
   })
-  const terminate = Effect.fnUntraced(function*(leftover: Leftover) {
+  const terminateLeftover = Effect.fnUntraced(function*(leftover: Leftover) {
     const found = yield* targetOf(leftover)
     if (Option.isNone(found)) {
       return yield* journal.append(
@@ -97,18 +92,15 @@ export const cleanUpLeftovers = Effect.gen(function*() {
       "previous state",
       `${leftover.file} (pid ${leftover.pid}) was left running by an earlier session: terminating it`
     ))
-    yield* system.kill(target, "SIGTERM")
-    let signal: NodeJS.Signals = "SIGTERM"
-    if (!(yield* gone(target))) {
-      signal = "SIGKILL"
-      yield* system.kill(target, "SIGKILL")
-      yield* gone(target)
-    }
+    const signal = yield* terminate({
+      signal: (signal) => system.kill(target, signal),
+      gone: untilGone(isAlive(target))
+    }, stopTimeout)
     yield* journal.append(
       Events.exited(leftover.file, leftover.pid, { code: null, signal }, "left running by an earlier session")
     )
   })
-  yield* Effect.forEach(journal.previousState.leftovers, terminate, { concurrency: "unbounded", discard: true })
+  yield* Effect.forEach(journal.previousState.leftovers, terminateLeftover, { concurrency: "unbounded", discard: true })
 
   // Whatever else carries this journal's service mark was left by a daemon
   // that died (no service of this session has started yet): orphans its
@@ -122,25 +114,28 @@ export const cleanUpLeftovers = Effect.gen(function*() {
       `(pid ${marked.join(", ")}) left running: terminating them`
   ))
   // The mark is the identity: whatever carries it now is theirs, including
-  // what they fork while being stopped (a TERM trap's cleanup child).
-  const allGone = (signal: NodeJS.Signals, within: Duration.Input) => {
-    // Each process gets the signal once, as it is first seen.
-    const signalled = new Set<number>()
-    const signalNew = Effect.flatMap(system.marked(settings.journalPath), (pids) =>
-      Effect.as(
-        Effect.forEach(pids.filter((pid) => !signalled.has(pid)), (pid) => {
-          signalled.add(pid)
-          return system.kill(pid, signal)
-        }, { discard: true }),
-        pids
-      ))
-    return pollWhile(signalNew, (left) => left.length > 0).pipe(
-      Effect.timeoutOrElse({ duration: within, orElse: () => Effect.succeed([]) })
-    )
+  // what they fork while being stopped (a TERM trap's cleanup child). Each
+  // process gets each signal once, as it is first seen.
+  let current: StopSignal = "SIGTERM"
+  const signalled = new Set<number>()
+  const signalNew = Effect.flatMap(system.marked(settings.journalPath), (pids) =>
+    Effect.as(
+      Effect.forEach(pids.filter((pid) => !signalled.has(pid)), (pid) => {
+        signalled.add(pid)
+        return system.kill(pid, current)
+      }, { discard: true }),
+      pids.length > 0
+    ))
+  const markedProcesses: Terminable = {
+    signal: (signal) => Effect.suspend(() => {
+      current = signal
+      signalled.clear()
+      return signalNew
+    }),
+    gone: untilGone(signalNew)
   }
-  yield* allGone("SIGTERM", stopTimeout)
   // Gone before any service starts, so that none finds their ports or files taken.
-  yield* allGone("SIGKILL", "1 second")
+  yield* terminate(markedProcesses, stopTimeout)
 })
 
 const OP = { Add: "add", Update: "update", Remove: "remove" } as const
@@ -152,7 +147,7 @@ const applyChange = (journal: Journal["Service"], supervisor: ProcessSupervisor[
   Effect.gen(function*() {
     if (change._tag === "Refuse") {
       yield* journal.append(Events.warning("strict modes", change.reason))
-      if ((yield* supervisor.running).includes(change.name)) {
+      if ((yield* supervisor.supervised).includes(change.name)) {
         yield* journal.append(Events.listModified("remove", change.name))
       }
       return supervisor.stop(change.name)

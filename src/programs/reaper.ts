@@ -15,7 +15,7 @@
  */
 import { Effect, Option, Queue } from "effect"
 import { Events } from "../domain/JournalEvent.ts"
-import { pollWhile } from "../domain/Poll.ts"
+import { terminate, untilGone } from "../domain/Termination.ts"
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { Settings } from "../services/Settings.ts"
@@ -46,8 +46,9 @@ export const startReaper = Effect.gen(function*() {
   const { stopTimeout } = yield* Settings
   if (!(yield* system.becomeSubreaper)) return { terminateOrphans: Effect.void } satisfies Reaper
 
+  const servicePids = Effect.map(supervisor.pids, (pids) => new Set(pids.values()))
   const orphans = Effect.gen(function*() {
-    const services = yield* supervisor.pids
+    const services = yield* servicePids
     return (yield* system.children).filter((child) => !services.has(child.pid))
   })
   const zombies = Effect.map(orphans, (children) => children.filter((c) => c.zombie).map((c) => c.pid))
@@ -75,18 +76,14 @@ export const startReaper = Effect.gen(function*() {
           system.kill(identity._tag === "Some" && identity.value.pgid === pid ? -pid : pid, signal)), { discard: true }))
   const collect = Effect.flatMap(orphans, (children) =>
     Effect.forEach(children.filter((c) => c.zombie), ({ pid }) => system.reap(pid), { discard: true }))
-  const allGone = (within: Parameters<typeof Effect.sleep>[0]) =>
-    pollWhile(Effect.andThen(collect, orphans), (left) => left.length > 0).pipe(
-      Effect.timeoutOrElse({ duration: within, orElse: () => orphans }),
-      Effect.map((left) => left.length === 0)
-    )
+  const gone = untilGone(Effect.map(Effect.andThen(collect, orphans), (left) => left.length > 0))
 
   return {
     terminateOrphans: Effect.gen(function*() {
       // Members of a service's own group are stopped with it, not left
       // behind: at shutdown they are re-parented here for the instant
       // between their service's death and their own.
-      const services = yield* supervisor.pids
+      const services = yield* servicePids
       const left = yield* Effect.filter(yield* orphans, (child) =>
         child.zombie
           ? Effect.succeed(false)
@@ -94,10 +91,7 @@ export const startReaper = Effect.gen(function*() {
             !(Option.isSome(identity) && services.has(identity.value.pgid))))
       if (left.length === 0) return
       yield* journal.append(Events.warning("reaper", `terminating ${left.length} processes that services left behind`))
-      yield* signalAll("SIGTERM")
-      if (yield* allGone(stopTimeout)) return
-      yield* signalAll("SIGKILL")
-      yield* allGone("1 second")
+      yield* terminate({ signal: signalAll, gone }, stopTimeout)
     })
   } satisfies Reaper
 })

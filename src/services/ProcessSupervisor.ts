@@ -19,14 +19,20 @@ import { Context, type Effect } from "effect"
  * @since 0.1.0
  */
 export class ProcessSupervisor extends Context.Service<ProcessSupervisor, {
-  /** Starts the service, first stopping its running instance if any. */
+  /**
+   * Starts the service, first stopping its running instance if any. A start
+   * made while another waits for the same service joins it.
+   */
   readonly start: (name: string) => Effect.Effect<void>
   /** Stops the service for good (until the next `start`). */
   readonly stop: (name: string) => Effect.Effect<void>
   /** Stops every service in parallel. */
   readonly stopAll: Effect.Effect<void>
-  /** The names of the services being supervised. */
-  readonly running: Effect.Effect<ReadonlyArray<string>>
-  /** The PIDs of the services' main processes whose exit has not been seen yet. */
-  readonly pids: Effect.Effect<ReadonlySet<number>>
+  /**
+   * The names of the services being supervised: running, or waiting out a
+   * restart delay (so more than `Metrics.running` counts).
+   */
+  readonly supervised: Effect.Effect<ReadonlyArray<string>>
+  /** The PID of each service's main process whose exit has not been seen yet, by service name. */
+  readonly pids: Effect.Effect<ReadonlyMap<string, number>>
 }>()("cronmon/ProcessSupervisor") {}

@@ -1,0 +1,214 @@
+/**
+ * The live `ServiceSpawner`, over `node:child_process`, with ONE pipe for
+ * both stdout and stderr.
+ *
+ * Why one pipe: on two, relayed separately, the order in which a service
+ * wrote its output and its errors is lost (an error message lands away from
+ * the output around it). Here `pipe2(2)` makes one pipe whose write end is
+ * the child's fd 1 and fd 2, as `2>&1` does in a shell. The pipe is grown
+ * to 1 MiB (`F_SETPIPE_SZ`) so that a burst of output never waits for the
+ * relay. Where `pipe2` is missing (not Linux), the child gets two pipes,
+ * merged.
+ *
+ * @since 0.1.0
+ */
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import { Array as Arr, Cause, Channel, Deferred, Effect, Exit, Latch, Layer, Option, Pull, Scope, Stream } from "effect"
+import * as NodeChildProcess from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import { errorCode } from "../domain/Errors.ts"
+import type { ExitStatus } from "../domain/JournalEvent.ts"
+import { ServiceOutputError, type ServiceProcess, ServiceSpawner, SpawnError } from "../services/ServiceSpawner.ts"
+import { System } from "../services/System.ts"
+import { loadLibc } from "./Libc.ts"
+import { OutputWriter, readBuffer } from "./OutputBlocks.ts"
+
+const PIPE_BYTES = 1024 * 1024
+
+const outputError = (error: unknown) =>
+  new ServiceOutputError({ reason: error instanceof Error ? error.message : String(error) })
+
+// One pipe (read end, write end) for both output streams, or undefined.
+const outputPipe = (): readonly [number, number] | undefined => {
+  if (process.platform !== "linux") return undefined
+  try {
+    const fds = loadLibc().pipe()
+    if (fds !== undefined) loadLibc().setPipeSize(fds[0], PIPE_BYTES)
+    return fds
+  } catch {
+    return undefined
+  }
+}
+
+const closeQuietly = (fd: number) => {
+  try {
+    fs.closeSync(fd)
+  } catch {
+    // Already closed.
+  }
+}
+
+const readableStream = (readable: NodeJS.ReadableStream | null) =>
+  readable === null
+    ? Stream.empty
+    : NodeStream.fromReadable<Uint8Array, ServiceOutputError>({ evaluate: () => readable, onError: outputError })
+
+// The read end of the output pipe as a stream of chunks, read through a
+// socket's `onread` (epoll, no Readable stream): libuv reads as much as the
+// buffer holds (1 MiB) where a Readable stream reads 64 KiB at a time. Every
+// pipe is read into one shared buffer and each read copied at once into
+// pooled memory (OutputBlocks: fresh memory per read was the relay's main
+// cost), which the log gives back once written. When the log falls behind
+// the disk it stops pulling, and reading stops past HOLD_BYTES.
+const TURN_BYTES = 4 * 1024 * 1024
+// Read but not yet taken by the log beyond this, the pipe is left to fill.
+const HOLD_BYTES = 8 * 1024 * 1024
+
+const pipeStream = (fd: number): Stream.Stream<Uint8Array, ServiceOutputError> =>
+  // A pull over what the socket has read, as Effect's own `fromReadable`
+  // does (no queue, no fiber of its own: those cost ~15 KiB per service).
+  Stream.fromChannel(Channel.fromTransform((_, scope) =>
+    Effect.gen(function*() {
+      const writer = new OutputWriter()
+      const latch = Latch.makeUnsafe(false)
+      let chunks: Array<Uint8Array> = []
+      let ended = false
+      let failed: ServiceOutputError | undefined
+      let readThisTurn = 0
+      let unpulled = 0
+      let held = false
+      const socket = new net.Socket({
+        fd,
+        readable: true,
+        writable: false,
+        onread: {
+          buffer: readBuffer,
+          callback: (bytes) => {
+            if (bytes > 0) {
+              chunks.push(writer.copy(readBuffer.subarray(0, bytes)))
+              unpulled += bytes
+              latch.openUnsafe()
+            }
+            // The log is behind (it has stopped pulling): leave the rest in
+            // the pipe, so that the service waits instead of output piling up.
+            if (unpulled >= HOLD_BYTES) {
+              held = true
+              return false
+            }
+            // libuv reads a ready pipe up to 32 times in one turn of the
+            // event loop: a fast writer would keep the loop reading while
+            // the log's finished writes wait, and output pile up. Past
+            // TURN_BYTES, the pipe rests until the next turn.
+            readThisTurn += bytes
+            if (readThisTurn < TURN_BYTES) return true
+            setImmediate(() => {
+              readThisTurn = 0
+              if (!socket.destroyed && !held) socket.resume()
+            })
+            return false
+          }
+        }
+      })
+      socket.on("end", () => {
+        ended = true
+        latch.openUnsafe()
+      })
+      socket.on("error", (error) => {
+        failed = outputError(error)
+        latch.openUnsafe()
+      })
+      yield* Scope.addFinalizer(scope, Effect.sync(() => {
+        socket.destroy()
+        writer.close()
+      }))
+      const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, ServiceOutputError> = Effect.suspend(
+        function loop(): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, ServiceOutputError> {
+          const batch = chunks
+          if (Arr.isReadonlyArrayNonEmpty(batch)) {
+            chunks = []
+            unpulled = 0
+            if (held) {
+              held = false
+              if (!socket.destroyed) socket.resume()
+            }
+            return Effect.succeed(batch)
+          }
+          if (failed !== undefined) return Effect.fail(failed)
+          if (ended) return Cause.done()
+          latch.closeUnsafe()
+          return Effect.flatMap(latch.await, loop)
+        }
+      )
+      return pull
+    })
+  ))
+
+const spawnFailure = (file: string, error: unknown): SpawnError =>
+  SpawnError.of(file, errorCode(error) ?? "UNKNOWN", error instanceof Error ? error.message : String(error))
+
+/**
+ * The live spawner: the parent-death signal prefix and the check before a
+ * spawn come from `System`.
+ *
+ * @example
+ * ```ts
+ * ProcessSupervisorLive.layer.pipe(Layer.provide(ServiceSpawnerNode.layer))
+ * ```
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<ServiceSpawner, never, System> = Layer.effect(
+  ServiceSpawner,
+  Effect.gen(function*() {
+    const system = yield* System
+    return ServiceSpawner.of({
+      spawn: (file, options = {}) =>
+        Effect.gen(function*() {
+          // Checked first: spawned through setpriv, a file that cannot run
+          // would look like a run that exited 127, and execvp would run a
+          // file with no #! line through /bin/sh.
+          const refusal = yield* system.checkExecutable(file)
+          if (Option.isSome(refusal)) {
+            return yield* new SpawnError({ file, code: refusal.value.code, explanation: refusal.value.message })
+          }
+          const [command = file, ...args] = [...system.parentDeathSignal, file]
+          const fds = outputPipe()
+          return yield* Effect.callback<ServiceProcess, SpawnError>((resume) => {
+            let child: NodeChildProcess.ChildProcess
+            try {
+              child = NodeChildProcess.spawn(command, args, {
+                stdio: ["ignore", ...(fds === undefined ? ["pipe", "pipe"] as const : [fds[1], fds[1]]), ...options.fds ?? []],
+                detached: true,
+                env: { ...process.env, ...options.env }
+              })
+            } catch (error) {
+              fds?.forEach(closeQuietly)
+              return resume(Effect.fail(spawnFailure(file, error)))
+            }
+            // The child has its copies of the write end (or never will): ours
+            // must go, so that the read end sees EOF when the service's side closes.
+            if (fds !== undefined) closeQuietly(fds[1])
+            const exit = Deferred.makeUnsafe<ExitStatus>()
+            child.on("exit", (code, signal) => Deferred.doneUnsafe(exit, Exit.succeed({ code, signal })))
+            let spawned = false
+            child.once("error", (error) => {
+              // Only a failure to spawn; later errors (a failed kill) are not ours to act on.
+              if (spawned) return
+              if (fds !== undefined) closeQuietly(fds[0])
+              resume(Effect.fail(spawnFailure(file, error)))
+            })
+            child.once("spawn", () => {
+              spawned = true
+              resume(Effect.succeed({
+                pid: child.pid ?? 0,
+                exit: Deferred.await(exit),
+                output: fds === undefined
+                  ? Stream.merge(readableStream(child.stdout), readableStream(child.stderr))
+                  : pipeStream(fds[0])
+              }))
+            })
+          })
+        })
+    })
+  })
+)

@@ -1,0 +1,80 @@
+/**
+ * The live spawner on real processes: what `ServiceSpawner.spawn` promises
+ * (argv, process group, stdin, one ordered output pipe, environment, extra
+ * descriptors, exit status, refusals), each checked once.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Stream } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as ServiceSpawnerNode from "../src/layers/ServiceSpawnerNode.ts"
+import * as SystemLinux from "../src/layers/SystemLinux.ts"
+import { ServiceSpawner } from "../src/services/ServiceSpawner.ts"
+import { System } from "../src/services/System.ts"
+
+const live = ServiceSpawnerNode.layer.pipe(Layer.provideMerge(SystemLinux.layer))
+
+const sandbox = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-spawner-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const script = (dir: string, name: string, body: string) => {
+  const file = path.join(dir, name)
+  fs.writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 })
+  return file
+}
+
+const text = (output: Stream.Stream<Uint8Array, unknown>) =>
+  Effect.map(Stream.runCollect(output), (chunks) => Buffer.concat(Array.from(chunks)).toString())
+
+describe("ServiceSpawner (live)", () => {
+  it.live("runs the file in its own group with stdin from /dev/null, its output in order on one pipe, env and fds as asked", () =>
+    Effect.gen(function*() {
+      const dir = yield* sandbox
+      const file = script(dir, "svc", [
+        "echo \"argv: $0 $#\"",
+        "echo to-stderr >&2",
+        "echo \"group: $(cut -d' ' -f5 /proc/$$/stat) pid: $$\"",
+        "if read line; then echo \"stdin: $line\"; else echo stdin: end; fi",
+        "echo \"env: $CRONMON_SPAWNER_TEST\"",
+        "echo to-fd3 >&3",
+        "exit 7"
+      ].join("\n"))
+      const extra = path.join(dir, "fd3")
+      const fd = fs.openSync(extra, "w")
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.closeSync(fd)))
+      const child = yield* (yield* ServiceSpawner).spawn(file, { env: { CRONMON_SPAWNER_TEST: "yes" }, fds: [fd] })
+      const output = yield* text(child.output)
+      assert.deepStrictEqual(yield* child.exit, { code: 7, signal: null })
+      assert.strictEqual(
+        output,
+        `argv: ${file} 0\nto-stderr\ngroup: ${child.pid} pid: ${child.pid}\nstdin: end\nenv: yes\n`
+      )
+      assert.strictEqual(fs.readFileSync(extra, "utf8"), "to-fd3\n")
+    }).pipe(Effect.provide(live)))
+
+  it.live("reports the signal that ended it", () =>
+    Effect.gen(function*() {
+      const dir = yield* sandbox
+      const system = yield* System
+      const child = yield* (yield* ServiceSpawner).spawn(script(dir, "sleeper", "exec sleep 100"))
+      yield* Effect.addFinalizer(() => system.kill(child.pid, "SIGKILL"))
+      yield* Effect.forkScoped(Stream.runDrain(child.output))
+      assert.isTrue(yield* system.kill(-child.pid, "SIGKILL"))
+      assert.deepStrictEqual(yield* child.exit, { code: null, signal: "SIGKILL" })
+    }).pipe(Effect.provide(live)))
+
+  it.live("refuses what cannot run, with the reason the journal gives", () =>
+    Effect.gen(function*() {
+      const dir = yield* sandbox
+      const spawner = yield* ServiceSpawner
+      const shell = path.join(dir, "no-hashbang")
+      fs.writeFileSync(shell, "echo hi\n", { mode: 0o755 })
+      const refused = yield* Effect.flip(spawner.spawn(shell))
+      assert.strictEqual(refused.reason, `spawn ${shell}: not an executable format (no #! line, not a binary) (ENOEXEC)`)
+      const missing = yield* Effect.flip(spawner.spawn(path.join(dir, "missing")))
+      assert.strictEqual(missing.code, "ENOENT")
+    }).pipe(Effect.provide(live)))
+})
