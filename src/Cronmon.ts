@@ -22,6 +22,7 @@ import { errorMessage } from "./domain/Errors.ts"
 import { linesBackward } from "./domain/LinesBackward.ts"
 import { type PreviousState, previousStateOf } from "./domain/PreviousState.ts"
 import { randomAccess } from "./layers/JournalFile.ts"
+import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as Live from "./layers/Live.ts"
 import * as Daemon from "./programs/daemon.ts"
 import { type Journal, type JournalLocked, JournalUnavailable } from "./services/Journal.ts"
@@ -133,8 +134,11 @@ export type Services = Journal | ProcessSupervisor | Watcher | Settings | System
  * ```
  * @since 0.1.0
  */
-export const services = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError> =>
-  Live.layer(settings(options), { echo: options.echo })
+export const services = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError> => {
+  const { echo } = options
+  const live = Live.layer(settings(options))
+  return echo === undefined ? live : Layer.provide(live, HumanLogConsole.layerEcho((line) => Effect.sync(() => echo(line))))
+}
 
 /**
  * Supervision in the background for the life of the layer, on whichever

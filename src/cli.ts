@@ -16,6 +16,7 @@ import * as path from "node:path"
 import * as Cronmon from "./Cronmon.ts"
 import { DAEMON_FLAGS, type FlagSpec, VALUE_KINDS } from "./domain/DaemonFlags.ts"
 import { defaultPaths } from "./domain/Paths.ts"
+import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import { cronCommand } from "./programs/cron.ts"
 import { journalCommand, parseSince } from "./programs/journal.ts"
@@ -84,9 +85,7 @@ const daemonOnlyFlags = {
 const root = Command.make("cronmon", daemonOnlyFlags).pipe(
   Command.withSharedFlags(sharedFlags),
   Command.withHandler((options) =>
-    Cronmon.superviseUntilSignal.pipe(
-      Effect.provide(Cronmon.services({ ...options, echo: (line) => process.stderr.write(`${line}\n`) }))
-    )
+    Cronmon.superviseUntilSignal.pipe(Effect.provide(Cronmon.services(options)), Effect.provide(HumanLogConsole.layer))
   ),
   Command.withExamples([
     { command: "cronmon --scripts ~/services", description: "Run the daemon in the foreground (Ctrl-C stops)" },

@@ -9,6 +9,7 @@
  *
  * @since 0.1.0
  */
+import { lineType } from "./JournalShape.ts"
 
 /**
  * How much of the journal's start to drop.
@@ -23,15 +24,6 @@ export interface Cut {
 }
 
 const NEWLINE = 0x0a
-
-const typeOf = (line: string): unknown => {
-  try {
-    const parsed: unknown = JSON.parse(line)
-    return typeof parsed === "object" && parsed !== null && "type" in parsed ? parsed.type : undefined
-  } catch {
-    return undefined
-  }
-}
 
 /**
  * The cut that brings `content` (the journal's bytes) to at most `maxBytes`
@@ -55,7 +47,7 @@ export const cutToBound = (content: Uint8Array, maxBytes: number, keepFrom: numb
   for (let start = 0; start < keepFrom;) {
     const newline = content.indexOf(NEWLINE, start)
     const end = newline < 0 || newline >= keepFrom ? keepFrom : newline + 1
-    const type = typeOf(decoder.decode(content.subarray(start, end)))
+    const type = lineType(decoder.decode(content.subarray(start, end)))
     if (type === "acquired lock") sessionStarts.push(start)
     else if (type === "monitor quit") afterLastQuit = end
     start = end

@@ -11,6 +11,7 @@
  */
 import { Result } from "effect"
 import { decodeLine, type JournalEntry } from "./JournalEvent.ts"
+import * as Running from "./Running.ts"
 
 /**
  * A process that an earlier session spawned and never saw exit.
@@ -50,8 +51,7 @@ export interface PreviousState {
  * @since 0.1.0
  */
 export const previousStateOf = (newestFirst: Iterable<string>): PreviousState => {
-  const exited = new Set<string>()
-  const leftovers: Array<Leftover> = []
+  const unclean: Array<JournalEntry> = []
   let uncleanSessions = 0
   let badLines = 0
   let inSession = false
@@ -61,36 +61,18 @@ export const previousStateOf = (newestFirst: Iterable<string>): PreviousState =>
       badLines++
       continue
     }
-    const entry: JournalEntry = decoded.success
+    const entry = decoded.success
     if (entry.type === "monitor quit") break
-    if (!inSession) {
-      inSession = true
-      uncleanSessions++
-    }
-    switch (entry.type) {
-      case "acquired lock":
-        inSession = false
-        break
-      case "process exited":
-        exited.add(key(entry.data.file, entry.data.pid))
-        break
-      case "process spawned": {
-        const k = key(entry.data.file, entry.data.pid)
-        if (!exited.has(k)) {
-          exited.add(k) // an older spawn of the same pid is a different, finished process
-          leftovers.push({
-            file: entry.data.file,
-            pid: entry.data.pid,
-            pgid: entry.data.pgid,
-            startTime: entry.data.start_time,
-            spawnedAt: entry.time
-          })
-        }
-        break
-      }
-    }
+    if (!inSession) uncleanSessions++
+    inSession = entry.type !== "acquired lock"
+    unclean.push(entry)
   }
-  return { leftovers: leftovers.reverse(), uncleanSessions, badLines }
+  const leftovers = Running.fold(unclean.reverse()).processes.map(({ time, data }): Leftover => ({
+    file: data.file,
+    pid: data.pid,
+    pgid: data.pgid,
+    startTime: data.start_time,
+    spawnedAt: time
+  }))
+  return { leftovers, uncleanSessions, badLines }
 }
-
-const key = (file: string, pid: number) => `${pid}\u0000${file}`

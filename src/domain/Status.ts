@@ -8,6 +8,7 @@
 import { Duration, Result } from "effect"
 import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN, nextRestart, type RestartPolicy } from "./Backoff.ts"
 import { decodeLine, type JournalEntry } from "./JournalEvent.ts"
+import * as Running from "./Running.ts"
 
 /**
  * A service's state: `running`; `waiting` to be restarted after an exit;
@@ -77,8 +78,6 @@ export interface SessionStatus {
 
 interface Tracked {
   state: ServiceState
-  pid: number | null
-  startTime: string | null
   since: number | null
   nextStartAt: number | null
   /** When each start was attempted: spawned, or failed to spawn. */
@@ -122,8 +121,6 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
     if (tracked === undefined) {
       tracked = {
         state: "stopped",
-        pid: null,
-        startTime: null,
         since: null,
         nextStartAt: null,
         attempts: [],
@@ -147,6 +144,7 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
   let startedAt: number | null = null
   let pid: number | null = null
   let quitAt: number | null = null
+  let running = Running.empty
   for (const entry of entries) {
     switch (entry.type) {
       case "acquired lock":
@@ -168,8 +166,6 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
         const tracked = track(entry.data.file)
         Object.assign(tracked, {
           state: "running",
-          pid: entry.data.pid,
-          startTime: entry.data.start_time ?? null,
           since: entry.time,
           nextStartAt: null,
           reason: null
@@ -179,7 +175,8 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
       }
       case "process exited": {
         const tracked = track(entry.data.file)
-        const ranFor = tracked.since !== null && tracked.state === "running" ? entry.time - tracked.since : 0
+        const run = Running.processOf(running, entry.data.file)
+        const ranFor = run === undefined ? 0 : entry.time - run.time
         tracked.lastExit = {
           pid: entry.data.pid,
           code: entry.data.exit_code === -1 ? null : entry.data.exit_code,
@@ -187,12 +184,10 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
           error: entry.data.error ?? null,
           at: entry.time
         }
-        if (tracked.pid !== entry.data.pid && tracked.state === "running") break // an older run's exit
+        if (run !== undefined && run.data.pid !== entry.data.pid) break // an older run's exit
         const delay = nextDelay(tracked, ranFor)
         Object.assign(tracked, {
           state: tracked.removed ? "stopped" : "waiting",
-          pid: null,
-          startTime: null,
           since: entry.time,
           nextStartAt: tracked.removed ? null : entry.time + delay
         })
@@ -203,8 +198,6 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
         const delay = nextDelay(tracked, 0)
         Object.assign(tracked, {
           state: tracked.removed ? "stopped" : "failing",
-          pid: null,
-          startTime: null,
           since: tracked.state === "failing" ? tracked.since : entry.time,
           nextStartAt: tracked.removed ? null : entry.time + delay,
           reason: entry.data.reason
@@ -213,6 +206,7 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
         break
       }
     }
+    running = Running.step(running, entry)
   }
   const list = Array.from(services, ([name, tracked]): ServiceStatus | undefined => {
     // A removed file whose process is gone: said so, with its last exit.
@@ -222,12 +216,13 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
       ? "stopped"
       : tracked.state
     const stopped = state === "stopped" || state === "removed"
+    const current = tracked.state === "running" && !stopped ? Running.processOf(running, name) : undefined
     const restartsLastHour = tracked.attempts.slice(1).filter((at) => at > now - HOUR && at <= now).length
     return {
       name,
       state,
-      pid: stopped ? null : tracked.pid,
-      startTime: stopped ? null : tracked.startTime,
+      pid: current?.data.pid ?? null,
+      startTime: current?.data.start_time ?? null,
       since: stopped ? tracked.lastExit?.at ?? tracked.since : tracked.since,
       nextStartAt: stopped ? null : tracked.nextStartAt,
       restartsLastHour,

@@ -3,24 +3,33 @@
  * `flock(2)` for the daemon's whole life.
  *
  * Opening it: create the directory (0750) and the file (0600), take the lock
- * (or fail with `JournalLocked`), cut a torn or corrupt last line, read what
- * earlier sessions left from the tail, and record `acquired lock`. Every
- * append is one `write(2)` of one line on a descriptor opened `O_SYNC`, and is
- * echoed to stderr in a readable form.
+ * (or fail with `JournalLocked`), refuse a file that is not a journal
+ * untouched, cut a torn or corrupt last line, read what earlier sessions
+ * left, and write `acquired lock` (unwritable: `JournalUnavailable`). Then
+ * `append` shows the event on the `HumanLog` and queues it; one writer fiber
+ * writes the queue in order, one `write(2)` per line on a descriptor opened
+ * `O_SYNC`, in libuv's thread pool, so that no append waits for the disk.
+ * The writer's pieces: `writeEntry` (one line; `: > journal` under it),
+ * `makeRoom`, `shrink`, `beginAgain` (the size bound), `carryOver` (what a
+ * new file must hold), `reopen` (the file moved away), `record` (outages).
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Effect, Layer, Queue } from "effect"
+import { Clock, Deferred, Effect, Exit, Layer, Queue, Ref } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import type { RestartPolicy } from "../domain/Backoff.ts"
 import { errorMessage } from "../domain/Errors.ts"
-import { encodeLine, Events, formatHuman, type JournalEntry, type JournalEvent } from "../domain/JournalEvent.ts"
 import { type Cut, cutToBound } from "../domain/JournalBound.ts"
-import { endOfLastNewline, linesBackward, type RandomAccess } from "../domain/LinesBackward.ts"
-import { previousStateOf } from "../domain/PreviousState.ts"
+import { encodeLine, Events, type JournalEntry, type JournalEvent } from "../domain/JournalEvent.ts"
+import { notAJournal, tailCut } from "../domain/JournalShape.ts"
+import { linesBackward, type RandomAccess } from "../domain/LinesBackward.ts"
+import { type Leftover, previousStateOf } from "../domain/PreviousState.ts"
+import * as Running from "../domain/Running.ts"
+import { HumanLog } from "../services/HumanLog.ts"
 import { Journal, JournalLocked, JournalUnavailable } from "../services/Journal.ts"
-import { ensureDirectory } from "./Directories.ts"
 import { System } from "../services/System.ts"
+import { ensureDirectory } from "./Directories.ts"
 
 /**
  * How the journal file is opened.
@@ -29,16 +38,10 @@ import { System } from "../services/System.ts"
  */
 export interface Options {
   readonly path: string
-  /** Writes each event to stderr as a readable line too (the daemon does). */
-  readonly echo?: ((line: string) => void) | undefined
-  /**
-   * Keeps the journal under this many bytes by dropping its oldest whole
-   * sessions (never those previous state needs, nor the current one),
-   * checked at open and whenever an append crosses it. Unbounded when unset.
-   */
+  /** Keeps the journal under this many bytes by dropping whole old sessions (unbounded when unset). */
   readonly maxBytes?: number | undefined
   /** The daemon's restart policy, recorded in `acquired lock` for `status`. */
-  readonly restartPolicy?: import("../domain/Backoff.ts").RestartPolicy | undefined
+  readonly restartPolicy?: RestartPolicy | undefined
 }
 
 /**
@@ -66,69 +69,43 @@ const isFileAt = (fd: number, file: string): boolean => {
   }
 }
 
+// Opens the journal, refusing without a write what is not a regular file
+// (O_NONBLOCK: a FIFO must not hang the open) or not a journal.
 const openFile = (file: string) => {
   ensureDirectory(path.dirname(file), 0o750)
   const { O_APPEND, O_CREAT, O_NONBLOCK, O_RDWR, O_SYNC } = fs.constants
-  // O_NONBLOCK: a FIFO in the journal's place must not hang the open.
   const fd = fs.openSync(file, O_RDWR | O_CREAT | O_APPEND | O_SYNC | O_NONBLOCK, 0o600)
-  if (!fs.fstatSync(fd).isFile()) {
-    fs.closeSync(fd)
-    throw new Error("not a regular file")
-  }
-  return fd
+  const refusal = fs.fstatSync(fd).isFile() ? notAJournal(randomAccess(fd)) : "not a regular file"
+  if (refusal === undefined) return fd
+  fs.closeSync(fd)
+  throw new Error(refusal)
 }
 
-// Opens and locks the file at `file`. The lock is on the file, not the path:
-// when the path was renamed or removed between the open and the lock, the
-// lock is on a file nobody will look at again, so try again.
-const openLocked = (file: string) =>
+// Opens and locks the journal at `file`. The lock is on the file, not the
+// path: when the path was renamed or removed between the open and the lock,
+// the lock is on a file nobody will look at again, so try again.
+const openJournal = (system: typeof System.Service, file: string) =>
   Effect.gen(function*() {
-    const system = yield* System
+    const unavailable = (error: unknown) => new JournalUnavailable({ path: file, reason: errorMessage(error) })
     for (let attempt = 0; attempt < 5; attempt++) {
-      const fd = yield* Effect.try({
-        try: () => openFile(file),
-        catch: (error) => new JournalUnavailable({ path: file, reason: errorMessage(error) })
-      })
-      const locked = yield* system.tryLockExclusive(fd).pipe(
-        Effect.mapError((error) => new JournalUnavailable({ path: file, reason: error.message })),
-        Effect.tapError(() => Effect.sync(() => fs.closeSync(fd)))
-      )
-      if (!locked) {
-        fs.closeSync(fd)
-        return yield* new JournalLocked({ path: file })
-      }
+      const fd = yield* Effect.try({ try: () => openFile(file), catch: unavailable })
+      const close = Effect.sync(() => fs.closeSync(fd))
+      const locked = yield* system.tryLockExclusive(fd).pipe(Effect.mapError(unavailable), Effect.tapError(() => close))
+      if (!locked) return yield* Effect.andThen(close, new JournalLocked({ path: file }))
       if (isFileAt(fd, file)) return fd
-      fs.closeSync(fd)
+      yield* close
     }
-    return yield* new JournalUnavailable({ path: file, reason: "the file keeps being replaced" })
+    return yield* unavailable("the file keeps being replaced")
   })
 
-/**
- * Cuts a torn last line (no final newline) or a last line that is not JSON
- * (a crash mid-write), and says what was cut. A last line that is whole
- * JSON without its newline only gets the newline.
- *
- * @since 0.1.0
- */
-export const repairTail = (fd: number): string | undefined => {
+// Cuts a torn or corrupt last line (a crash mid-write) and says what was
+// cut; a whole last event whose newline was not written gets its newline.
+const repairTail = (fd: number): string | undefined => {
+  const cut = tailCut(randomAccess(fd))
+  if (cut !== undefined) fs.ftruncateSync(fd, cut.at)
   const file = randomAccess(fd)
-  const lastNewline = endOfLastNewline(file)
-  if (lastNewline < file.size) {
-    // A whole event whose newline was not written: keep it, end the line.
-    const tail = new TextDecoder().decode(file.read(lastNewline, file.size - lastNewline))
-    if (isJson(tail)) {
-      fs.writeSync(fd, "\n")
-      return undefined
-    }
-    fs.ftruncateSync(fd, lastNewline)
-    return `the last line was torn: ${file.size - lastNewline} bytes cut off`
-  }
-  if (file.size === 0) return undefined
-  const [lastLine] = linesBackward(file)
-  if (lastLine === undefined || isJson(lastLine)) return undefined
-  const start = endOfLastNewline(file, file.size - 1)
-  fs.ftruncateSync(fd, start)
-  return `the last line was corrupt: ${file.size - start} bytes cut off`
+  if (file.size > 0 && file.read(file.size - 1, 1)[0] !== 0x0a) fs.writeSync(fd, "\n")
+  return cut?.reason
 }
 
 /**
@@ -148,57 +125,287 @@ const removeQuietly = (file: string) => {
   }
 }
 
-// Writes `content` to a new file beside `file`, flushes it, takes its lock
-// and renames it over `file`, so that a crash at any instant leaves the old
-// journal or the new one, whole, and no other instance can lock the new file
-// before this one does. Returns the new file's descriptor.
-const replaceLocked = (file: string, content: Uint8Array, like: number, lock: (fd: number) => boolean): number => {
+// Writes `content`, flushed, to the hidden copy beside `file`, with the
+// mode of `like`; returns its descriptor (O_SYNC, as the journal's).
+const writeCopy = (file: string, content: Uint8Array, like: number): number => {
   const temp = compactingPath(file)
   fs.rmSync(temp, { force: true })
   const { O_APPEND, O_CREAT, O_EXCL, O_RDWR, O_SYNC } = fs.constants
   const fd = fs.openSync(temp, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_SYNC, 0o600)
   try {
     fs.fchmodSync(fd, fs.fstatSync(like).mode & 0o777)
-    for (let written = 0; written < content.length;) {
-      written += fs.writeSync(fd, content, written, content.length - written)
-    }
+    fs.writeFileSync(fd, content)
     fs.fsyncSync(fd)
-    if (!lock(fd)) throw new Error("cannot lock the compacted journal")
-    fs.renameSync(temp, file)
+    return fd
   } catch (error) {
     fs.closeSync(fd)
     removeQuietly(temp)
     throw error
   }
-  // The rename itself is durable once the directory is flushed.
+}
+
+// Renames the locked copy over `file`; the rename is durable once the
+// directory is flushed (one that cannot be opened: the rename stands).
+const renameCopy = (file: string) => {
+  fs.renameSync(compactingPath(file), file)
   try {
     const dir = fs.openSync(path.dirname(file), "r")
-    try {
-      fs.fsyncSync(dir)
-    } finally {
-      fs.closeSync(dir)
-    }
+    fs.fsyncSync(dir)
+    fs.closeSync(dir)
   } catch {
-    // a directory that cannot be opened for reading: the rename stands anyway
+    // not flushed: a crash may bring back the old journal, whole
   }
-  return fd
 }
 
-const isJson = (text: string): boolean => {
-  try {
-    JSON.parse(text)
-    return true
-  } catch {
-    return false
-  }
+// One `write(2)` of the whole line, in libuv's thread pool. A short write
+// (the disk filled mid-line) is cut back to `end`, so that the next line is
+// not glued onto it.
+const writeLine = (fd: number, line: Uint8Array, end: number): Effect.Effect<void, unknown> =>
+  Effect.callback<number, unknown>((resume) => {
+    fs.write(fd, line, 0, line.length, null, (error, written) =>
+      resume(error === null ? Effect.succeed(written) : Effect.fail(error)))
+  }).pipe(Effect.flatMap((written) =>
+    written === line.length ? Effect.void : attempt(() => {
+      fs.ftruncateSync(fd, end)
+      throw new Error("no space left on device (short write)")
+    })
+  ))
+
+const attempt = <A>(f: () => A): Effect.Effect<A, unknown> => Effect.try({ try: f, catch: (error) => error })
+
+interface State {
+  readonly fd: number
+  /** Where the writer's last line on `fd` ended: a smaller file was truncated under it. */
+  readonly end: number | undefined
+  /** Where the current session begins: no cut of old sessions goes past it. */
+  readonly sessionStart: number
+  /** Old sessions do not grow: once none may go, none will until the journal begins again. */
+  readonly mayShrink: boolean
+  readonly saidTooBig: boolean
+  readonly running: Running.Running
+  /** While the journal cannot be written: the events lost, and the spawns among them. */
+  readonly outage: { readonly lost: number; readonly spawns: ReadonlyArray<JournalEntry> } | undefined
 }
+
+// What the writer's pieces share. The writer fiber runs what is queued, in
+// order, and alone changes the state (at open, before it starts). `acquired`
+// is this session's `acquired lock`; `lost` completes if the file is lost.
+interface Writer {
+  readonly file: string
+  /** The bound (infinite when unset). */
+  readonly maxBytes: number
+  readonly state: Ref.Ref<State>
+  readonly queue: Queue.Queue<Effect.Effect<unknown>>
+  readonly watcher: Ref.Ref<fs.FSWatcher | undefined>
+  readonly human: typeof HumanLog.Service
+  readonly system: typeof System.Service
+  readonly acquired: JournalEntry
+  readonly lost: Deferred.Deferred<void>
+}
+
+const set = (w: Writer, change: Partial<State>) => Ref.update(w.state, (state) => ({ ...state, ...change }))
+
+const sizeNow = (w: Writer) => Effect.flatMap(Ref.get(w.state), ({ fd }) => attempt(() => fs.fstatSync(fd).size))
+
+// Puts `content` in the journal's place: written beside it, flushed, locked
+// and renamed over it, so that a crash at any instant leaves the old journal
+// or the new one, whole, and no other instance can lock the new file first.
+const replace = (w: Writer, content: Uint8Array) =>
+  Effect.gen(function*() {
+    const { fd: previous } = yield* Ref.get(w.state)
+    const fd = yield* attempt(() => writeCopy(w.file, content, previous))
+    const locked = yield* Effect.orElseSucceed(w.system.tryLockExclusive(fd), () => false)
+    yield* attempt(() => {
+      if (!locked) throw new Error("cannot lock the compacted journal")
+      renameCopy(w.file)
+    }).pipe(Effect.tapError(() => Effect.sync(() => (fs.closeSync(fd), removeQuietly(compactingPath(w.file))))))
+    yield* Effect.sync(() => fs.closeSync(previous))
+    yield* set(w, { fd, end: content.length })
+    yield* watch(w)
+  })
+
+const shrunk = (w: Writer, cut: Cut) =>
+  Events.logTruncated(
+    `the journal passed ${w.maxBytes} bytes: its ${cut.sessions} oldest ` +
+      `${cut.sessions === 1 ? "session" : "sessions"} (${cut.bytes} bytes) dropped`
+  )
+
+const cannotKeep = (w: Writer) => (error: unknown) =>
+  w.human.notice(`cannot keep the journal ${w.file} under ${w.maxBytes} bytes: ${errorMessage(error)}`)
+
+// Drops the journal's oldest whole sessions (never those previous state
+// needs, nor the current one) down to three quarters of the bound: room for
+// a while, not a rewrite per event.
+const shrink = (w: Writer): Effect.Effect<Cut | undefined> =>
+  Effect.gen(function*() {
+    const { fd, sessionStart, mayShrink } = yield* Ref.get(w.state)
+    const target = Math.floor(w.maxBytes * 0.75)
+    if (!mayShrink) return undefined
+    const content = yield* attempt(() => randomAccess(fd).read(0, fs.fstatSync(fd).size))
+    if (content.length <= target) return undefined
+    const cut = cutToBound(content, target, sessionStart)
+    if (cut === undefined) return yield* Effect.as(set(w, { mayShrink: false }), undefined)
+    yield* replace(w, content.subarray(cut.bytes))
+    yield* set(w, { sessionStart: sessionStart - cut.bytes })
+    return cut
+  }).pipe(Effect.catch((error) =>
+    Effect.as(Effect.andThen(set(w, { mayShrink: false }), cannotKeep(w)(error)), undefined)
+  ))
+
+// What a journal begun again, truncated or moved must hold for previous
+// state and `status`: this session's `acquired lock`, why, the services
+// known and the processes still running (earlier sessions' leftovers not
+// yet cleaned up included), so that nothing running is ever forgotten.
+const carried = (w: Writer, time: number, why: JournalEvent) =>
+  Effect.map(Ref.get(w.state), ({ running }): ReadonlyArray<JournalEntry> => [
+    w.acquired,
+    { time, ...why },
+    ...running.services.map((name): JournalEntry => ({ time, ...Events.listModified("add", name) })),
+    ...running.processes
+  ])
+
+const carryOver = (w: Writer, time: number, why: JournalEvent) =>
+  Effect.flatMap(carried(w, time, why), (entries) => Effect.forEach(entries, (entry) => record(w, entry), { discard: true }))
+
+// The current session alone outgrew the bound (a long run, a crash loop):
+// the journal begins again with what it must hold. A bound too small even
+// for that would rewrite the journal at every event: said once, it grows.
+const beginAgain = (w: Writer, time: number): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    const why = `the current session passed ${w.maxBytes} bytes: the journal begins again with what is running`
+    const entries = yield* carried(w, time, Events.logTruncated(why))
+    const content = Buffer.from(entries.map((entry) => encodeLine(entry) + "\n").join(""))
+    if (content.length > w.maxBytes / 2) {
+      if (!(yield* Ref.get(w.state)).saidTooBig) {
+        const needs = `what is running alone needs ${content.length}`
+        yield* w.human.notice(`the journal ${w.file} cannot be kept under ${w.maxBytes} bytes: ${needs}`)
+      }
+      return yield* Effect.as(set(w, { saidTooBig: true }), false)
+    }
+    return yield* replace(w, content).pipe(
+      Effect.andThen(set(w, { sessionStart: 0, mayShrink: true })),
+      Effect.andThen(Effect.forEach(entries, w.human.event, { discard: true })),
+      Effect.as(true),
+      Effect.catch((error) => Effect.as(cannotKeep(w)(error), false))
+    )
+  })
+
+// Keeps the journal within its bound before a line of `bytes` would pass
+// it: drops old sessions or, when that is not allowed or not enough, begins
+// the journal again. Not while the journal cannot be written.
+const makeRoom = (w: Writer, size: number, bytes: number, time: number) =>
+  Effect.gen(function*() {
+    if (size + bytes <= w.maxBytes || (yield* Ref.get(w.state)).outage) return { size }
+    const cut = yield* shrink(w)
+    const after = yield* sizeNow(w)
+    if (cut !== undefined && after + bytes <= w.maxBytes) return { size: after, cut: shrunk(w, cut) }
+    const beganAgain = yield* beginAgain(w, time)
+    return { size: beganAgain ? yield* sizeNow(w) : after, beganAgain }
+  })
+
+// Writes one entry (shown on the human log when `echo`): first what a
+// truncation under the writer (`: > journal`) must write again, then the
+// room the bound needs. False when a journal begun again holds it already.
+const writeEntry = (w: Writer, entry: JournalEntry, echo: boolean): Effect.Effect<boolean, unknown> =>
+  Effect.gen(function*() {
+    let size = yield* sizeNow(w)
+    const { end } = yield* Ref.get(w.state)
+    if (end !== undefined && size < end) {
+      yield* set(w, { end: undefined })
+      yield* carryOver(w, entry.time, Events.warning("journal", "the journal was truncated: continuing with what is running"))
+      size = yield* sizeNow(w)
+    }
+    const line = Buffer.from(encodeLine(entry) + "\n")
+    const room = yield* makeRoom(w, size, line.length, entry.time)
+    if (room.beganAgain === true && entry === w.acquired) return false
+    yield* Ref.update(w.state, (state) => ({ ...state, running: Running.step(state.running, entry) }))
+    if (echo) yield* w.human.event(entry)
+    yield* writeLine((yield* Ref.get(w.state)).fd, line, room.size)
+    yield* set(w, { end: room.size + line.length })
+    if (room.cut !== undefined) yield* record(w, { time: entry.time, ...room.cut })
+    return true
+  })
+
+// Writes an entry, counting what is lost while the journal cannot be
+// written (said once per outage); once it can be again, says how many were
+// lost and writes the lost spawns of processes still running again, so
+// that the next start's previous state knows them. `echo` false: an
+// appended entry, shown when it was appended.
+const record = (w: Writer, entry: JournalEntry, echo = true): Effect.Effect<void> =>
+  writeEntry(w, entry, echo).pipe(Effect.matchEffect({
+    onFailure: (error) =>
+      Effect.gen(function*() {
+        const { outage } = yield* Ref.get(w.state)
+        if (outage === undefined) yield* w.human.notice(`cannot write the journal ${w.file}: ${errorMessage(error)}`)
+        const spawns = outage?.spawns ?? []
+        const lost = { lost: (outage?.lost ?? 0) + 1, spawns: entry.type === "process spawned" ? [...spawns, entry] : spawns }
+        yield* set(w, { outage: lost })
+      }),
+    onSuccess: () =>
+      Effect.gen(function*() {
+        const { outage, running } = yield* Ref.get(w.state)
+        if (outage === undefined) return
+        yield* set(w, { outage: undefined })
+        yield* w.human.notice(`the journal ${w.file} is writable again`)
+        const lost = Events.warning("journal", `the journal could not be written: ${outage.lost} events lost`)
+        yield* record(w, { time: entry.time, ...lost })
+        const stillRunning = running.processes.filter((spawned) => outage.spawns.includes(spawned))
+        yield* Effect.forEach(stillRunning, (spawned) => record(w, spawned), { discard: true })
+      })
+  }))
+
+// The lock is on the file, not on its path: if the file is moved away or
+// removed, the next cron run would lock a new file at the path and start a
+// second daemon. So when the path no longer leads to the journal, lock a
+// new one there and carry over what it must hold; failing that, the
+// journal is lost (the daemon must stop).
+const reopen = (w: Writer) =>
+  Effect.gen(function*() {
+    const { fd: previous } = yield* Ref.get(w.state)
+    if (yield* Effect.sync(() => isFileAt(previous, w.file))) return
+    const next = yield* Effect.exit(openJournal(w.system, w.file))
+    if (Exit.isFailure(next)) {
+      yield* w.human.notice(`the journal ${w.file} was moved or removed, and cannot be locked again`)
+      return yield* Deferred.succeed(w.lost, undefined)
+    }
+    yield* Effect.sync(() => fs.closeSync(previous))
+    yield* set(w, { fd: next.value, end: undefined })
+    yield* set(w, { sessionStart: yield* Effect.orElseSucceed(sizeNow(w), () => 0) })
+    yield* watch(w)
+    const time = yield* Clock.currentTimeMillis
+    yield* carryOver(w, time, Events.warning("journal", "the journal was moved or removed: continuing in a new file"))
+  })
+
+// Watches the path (the lock is on the file): any event, our own writes
+// included, queues a look at whether it still leads to the journal.
+const watch = (w: Writer) =>
+  Effect.flatMap(Ref.get(w.watcher), (previous) =>
+    Effect.sync(() => {
+      previous?.close()
+      const onEvent = () => Queue.offerUnsafe(w.queue, reopen(w))
+      try {
+        return fs.watch(w.file, { persistent: false }, onEvent).on("error", onEvent)
+      } catch {
+        return undefined
+      }
+    })).pipe(Effect.flatMap((next) => Ref.set(w.watcher, next)))
+
+// An earlier session's process, as the spawn that started it.
+const spawnOf = (leftover: Leftover): JournalEntry => ({
+  time: leftover.spawnedAt,
+  ...Events.spawned(leftover.file, leftover.pid, {
+    ...(leftover.pgid === undefined ? {} : { pgid: leftover.pgid }),
+    ...(leftover.startTime === undefined ? {} : { start_time: leftover.startTime })
+  })
+})
 
 /**
- * The journal on disk, locked for the life of the layer.
+ * The journal on disk, locked for the life of the layer; closing it writes
+ * what was appended first. Events are shown on the `HumanLog`.
  *
  * @example
  * ```ts
- * JournalFile.layer({ path: "/home/me/.config/cronmon/journal.json", echo: (l) => process.stderr.write(l + "\n") })
+ * JournalFile.layer({ path: "/home/me/.config/cronmon/journal.json" }).pipe(Layer.provide(HumanLogConsole.layer))
  * ```
  * @since 0.1.0
  */
@@ -207,249 +414,70 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
     Journal,
     Effect.gen(function*() {
       const file = path.resolve(options.path)
+      const maxBytes = options.maxBytes ?? Infinity
       const system = yield* System
-      let fd: number = yield* openLocked(file)
-      yield* Effect.addFinalizer(() => Effect.sync(() => fs.closeSync(fd)))
-      const repaired = yield* Effect.try({
+      const human = yield* HumanLog
+      const fd = yield* openJournal(system, file)
+      const state = yield* Ref.make<State>({
+        fd,
+        end: undefined,
+        sessionStart: 0,
+        mayShrink: Number.isFinite(maxBytes),
+        saidTooBig: false,
+        running: Running.empty,
+        outage: undefined
+      })
+      yield* Effect.addFinalizer(() => Effect.flatMap(Ref.get(state), (current) => Effect.sync(() => fs.closeSync(current.fd))))
+      const { cut, previousState, size } = yield* Effect.try({
         try: () => {
           // Left by a daemon that crashed while compacting: its journal is whole.
           removeQuietly(compactingPath(file))
           const cut = repairTail(fd)
-          return { cut, previousState: previousStateOf(linesBackward(randomAccess(fd))) }
+          return { cut, previousState: previousStateOf(linesBackward(randomAccess(fd))), size: fs.fstatSync(fd).size }
         },
         catch: (error) => new JournalUnavailable({ path: file, reason: errorMessage(error) })
       })
-
-      // The size bound. Within a session only the earlier sessions may be
-      // dropped, and they do not grow: once nothing more can go, stop looking.
-      const { maxBytes } = options
-      let sessionStart = fs.fstatSync(fd).size
-      let mayShrink = maxBytes !== undefined
-      let rewatch: (() => void) | undefined
-      const lock = (target: number) => Effect.runSync(Effect.orElseSucceed(system.tryLockExclusive(target), () => false))
-      // Replaces the journal with `content`, the lock moving with it.
-      const replaceWith = (content: Uint8Array) => {
-        const previous = fd
-        fd = replaceLocked(file, content, previous, lock)
-        fs.closeSync(previous)
-        // The watch was on the old file: the path's new file is ours.
-        rewatch?.()
-      }
-      const shrink = (target: number | undefined): Cut | undefined => {
-        if (target === undefined || !mayShrink) return undefined
-        const journal = randomAccess(fd)
-        if (journal.size <= target) return undefined
-        try {
-          const content = journal.read(0, journal.size)
-          const cut = cutToBound(content, target, sessionStart)
-          if (cut === undefined) {
-            mayShrink = false
-            return undefined
-          }
-          replaceWith(content.subarray(cut.bytes))
-          sessionStart -= cut.bytes
-          return cut
-        } catch (error) {
-          mayShrink = false
-          process.stderr.write(`cronmon: cannot keep the journal ${file} under ${maxBytes} bytes: ${errorMessage(error)}\n`)
-          return undefined
-        }
-      }
-      const shrunk = (cut: Cut) =>
-        Events.logTruncated(
-          `the journal passed ${maxBytes} bytes: its ${cut.sessions} oldest ` +
-            `${cut.sessions === 1 ? "session" : "sessions"} (${cut.bytes} bytes) dropped`
-        )
-      // Three quarters of the bound: room for a while, not a rewrite per event.
-      const roomTarget = maxBytes === undefined ? undefined : Math.floor(maxBytes * 0.75)
-      const shrunkAtOpen = maxBytes !== undefined && fs.fstatSync(fd).size > maxBytes ? shrink(roomTarget) : undefined
-
-      // This session's spawns not yet seen to exit: carried into a new file
-      // if the journal is moved away, so that no leftover is ever forgotten.
-      const running = new Map<number, JournalEntry>()
-      for (const leftover of repaired.previousState.leftovers) {
-        const identity = {
-          ...(leftover.pgid === undefined ? {} : { pgid: leftover.pgid }),
-          ...(leftover.startTime === undefined ? {} : { start_time: leftover.startTime })
-        }
-        running.set(leftover.pid, { time: leftover.spawnedAt, ...Events.spawned(leftover.file, leftover.pid, identity) })
-      }
-      // The services this session knows of, carried with the running ones.
-      const known = new Set<string>()
-      // While the journal cannot be written: how many events were lost, and
-      // the spawns among them (written once it can be, if still running, so
-      // that the next start's previous state knows them).
-      let failing = false
-      let lostEvents = 0
-      const lostSpawns = new Set<number>()
-      // Where this layer's last line ended, to notice the journal truncated
-      // under it (`: > journal`): what it must hold is then written again.
-      let writtenFd = -1
-      let writtenEnd = 0
-      const truncatedUnderUs = (): boolean => {
-        try {
-          return fd === writtenFd && fs.fstatSync(fd).size < writtenEnd
-        } catch {
-          return false
-        }
-      }
-      // Keeps the journal within its bound, before a line would pass it:
-      // drops the oldest sessions down to the room target, or, when the
-      // current session alone is too big, begins the journal again.
-      const overBound = (bytes: number): boolean => {
-        try {
-          return maxBytes !== undefined && fs.fstatSync(fd).size + bytes > maxBytes
-        } catch {
-          return false
-        }
-      }
-      const makeRoom = (bytes: number, time: number): { readonly cut?: Cut; readonly restarted: boolean } => {
-        if (failing || !overBound(bytes)) return { restarted: false }
-        const cut = shrink(roomTarget)
-        // No cut allowed, or not enough: only beginning again makes room.
-        if (cut === undefined || overBound(bytes)) return { restarted: restart(time) }
-        return { cut, restarted: false }
-      }
-      const write = (entry: JournalEntry): void => {
-        if (truncatedUnderUs()) {
-          writtenFd = -1
-          const why = Events.warning("journal", "the journal was truncated: continuing with what is running")
-          for (const kept of carried(entry.time, why)) write(kept)
-        }
-        const line = Buffer.from(encodeLine(entry) + "\n")
-        // Room is made before the entry joins what a journal begun again
-        // holds, so that it is not written twice.
-        const madeRoom = makeRoom(line.length, entry.time)
-        // A journal begun again already holds this session's acquired lock.
-        if (madeRoom.restarted && entry.type === "acquired lock" && entry.time === sessionBegan) return
-        if (entry.type === "process spawned") running.set(entry.data.pid, entry)
-        if (entry.type === "process exited") running.delete(entry.data.pid)
-        if (entry.type === "process list modified") {
-          if (entry.data.op === "remove") known.delete(entry.data.file)
-          else known.add(entry.data.file)
-        }
-        options.echo?.(formatHuman(entry))
-        try {
-          const end = fs.fstatSync(fd).size
-          if (fs.writeSync(fd, line) < line.length) {
-            // A short write (the disk filled mid-line) would glue the next
-            // line onto this one: cut it back and report the failure.
-            fs.ftruncateSync(fd, end)
-            throw new Error("no space left on device (short write)")
-          }
-          writtenFd = fd
-          writtenEnd = end + line.length
-          if (failing) {
-            failing = false
-            const lost = lostEvents
-            const spawns = [...lostSpawns]
-            lostEvents = 0
-            lostSpawns.clear()
-            process.stderr.write(`cronmon: the journal ${file} is writable again\n`)
-            write({ time: entry.time, ...Events.warning("journal", `the journal could not be written: ${lost} events lost`) })
-            for (const pid of spawns) {
-              const spawned = running.get(pid)
-              if (spawned !== undefined) write(spawned)
-            }
-          }
-          if (madeRoom.cut !== undefined) write({ time: entry.time, ...shrunk(madeRoom.cut) })
-        } catch (error) {
-          // Reported once per outage, not once per event.
-          if (!failing) process.stderr.write(`cronmon: cannot write the journal ${file}: ${errorMessage(error)}\n`)
-          failing = true
-          lostEvents++
-          if (entry.type === "process spawned") lostSpawns.add(entry.data.pid)
-        }
-      }
-      const append = (event: JournalEvent) =>
-        Effect.map(Clock.currentTimeMillis, (time) => write({ time, ...event }))
-      const id = `file:${file}${options.echo === undefined ? "" : "+stderr"}`
-      let sessionBegan: number | undefined
-      // What a journal begun again must hold for previous state and status:
-      // this session's `acquired lock`, why it begins again, the services
-      // known and the processes still running (leftovers of earlier
-      // sessions not yet cleaned up included), so nothing running is ever
-      // forgotten.
-      const carried = (time: number, why: JournalEvent): Array<JournalEntry> => [
-        { time: sessionBegan ?? time, ...Events.acquiredLock(id, process.pid, options.restartPolicy) },
-        { time, ...why },
-        ...[...known].map((name) => ({ time, ...Events.listModified("add", name) })),
-        ...running.values()
-      ]
-      // The current session alone outgrew the bound (a long run, a crash
-      // loop): begin the journal again with what it must hold.
-      let carriedTooBig = false
-      const restart = (time: number): boolean => {
-        const entries = carried(
-          time,
-          Events.logTruncated(`the current session passed ${maxBytes} bytes: the journal begins again with what is running`)
-        )
-        const content = Buffer.from(entries.map((entry) => encodeLine(entry) + "\n").join(""))
-        // A bound too small for what must be kept would rewrite the journal
-        // at every event: say so once and let it grow.
-        if (maxBytes === undefined || content.length > maxBytes / 2) {
-          if (!carriedTooBig) {
-            process.stderr.write(`cronmon: the journal ${file} cannot be kept under ${maxBytes} bytes: what is running alone needs ${content.length}\n`)
-          }
-          carriedTooBig = true
-          return false
-        }
-        try {
-          replaceWith(content)
-          sessionStart = 0
-          mayShrink = true
-          for (const entry of entries) options.echo?.(formatHuman(entry))
-          return true
-        } catch (error) {
-          process.stderr.write(`cronmon: cannot keep the journal ${file} under ${maxBytes} bytes: ${errorMessage(error)}\n`)
-          return false
-        }
-      }
-      sessionBegan = yield* Clock.currentTimeMillis
-      write({ time: sessionBegan, ...Events.acquiredLock(id, process.pid, options.restartPolicy) })
-      if (repaired.cut !== undefined) yield* append(Events.logTruncated(repaired.cut))
-      if (shrunkAtOpen !== undefined) yield* append(shrunk(shrunkAtOpen))
-      if (repaired.previousState.badLines > 0) {
-        yield* append(Events.warning("journal", `${repaired.previousState.badLines} unreadable lines skipped`))
-      }
-
-      // The lock is on the file, not on its path: if the file is moved away
-      // or removed, the next cron run would lock a new file at the path and
-      // start a second daemon. So watch the path; when it no longer leads to
-      // our file, lock a new one there and carry the running processes over.
+      // Earlier sessions' leftovers run until this session says they exited.
+      const running = Running.fold(previousState.leftovers.map(spawnOf))
+      yield* Ref.update(state, (current) => ({ ...current, sessionStart: size, running }))
+      const queue = yield* Queue.unbounded<Effect.Effect<unknown>>()
+      const watcher = yield* Ref.make<fs.FSWatcher | undefined>(undefined)
       const lost = yield* Deferred.make<void>()
-      const moved = yield* Queue.sliding<void>(1)
-      let watcher: fs.FSWatcher | undefined
-      const watch = () => {
-        watcher?.close()
-        try {
-          watcher = fs.watch(file, { persistent: false }, () => Queue.offerUnsafe(moved, undefined))
-          watcher.on("error", () => Queue.offerUnsafe(moved, undefined))
-        } catch {
-          watcher = undefined
-        }
+      const id = `file:${file}${human.echoes ? "+stderr" : ""}`
+      const acquired: JournalEntry = {
+        time: yield* Clock.currentTimeMillis,
+        ...Events.acquiredLock(id, process.pid, options.restartPolicy)
       }
-      rewatch = watch
-      yield* Effect.acquireRelease(Effect.sync(watch), () => Effect.sync(() => watcher?.close()))
-      const reopen = Effect.gen(function*() {
-        if (isFileAt(fd, file)) return
-        const next = yield* Effect.exit(openLocked(file))
-        if (next._tag === "Failure") {
-          process.stderr.write(`cronmon: the journal ${file} was moved or removed, and cannot be locked again\n`)
-          return yield* Deferred.succeed(lost, undefined)
-        }
-        const previous = fd
-        fd = next.value
-        fs.closeSync(previous)
-        sessionStart = fs.fstatSync(fd).size
-        watch()
-        const time = yield* Clock.currentTimeMillis
-        for (const entry of carried(time, Events.warning("journal", "the journal was moved or removed: continuing in a new file"))) {
-          write(entry)
-        }
-      })
-      yield* Effect.forkScoped(Effect.forever(Effect.andThen(Queue.take(moved), reopen)))
+      const w: Writer = { file, maxBytes, state, queue, watcher, human, system, acquired, lost }
+      yield* Effect.acquireRelease(watch(w), () => Effect.flatMap(Ref.get(watcher), (last) => Effect.sync(() => last?.close())))
+      const append = (event: JournalEvent) =>
+        Effect.flatMap(Clock.currentTimeMillis, (time) => {
+          const entry: JournalEntry = { time, ...event }
+          return Effect.andThen(human.event(entry), Queue.offer(queue, record(w, entry, false)))
+        })
+      const flush = Effect.flatMap(
+        Deferred.make<void>(),
+        (done) => Effect.andThen(Queue.offer(queue, Deferred.succeed(done, undefined)), Deferred.await(done))
+      )
 
-      return Journal.of({ id, append, previousState: repaired.previousState, lost: Deferred.await(lost) })
+      const shrunkAtOpen = size > maxBytes ? yield* shrink(w) : undefined
+      // A journal that cannot be written now is an error, not an outage.
+      const written = yield* writeEntry(w, acquired, false).pipe(Effect.mapError((error) =>
+        new JournalUnavailable({ path: file, reason: `cannot write to it: ${errorMessage(error)}` })
+      ))
+      if (written) yield* human.event(acquired)
+      if (cut !== undefined) yield* append(Events.logTruncated(cut))
+      if (shrunkAtOpen !== undefined) yield* append(shrunk(w, shrunkAtOpen))
+      if (previousState.badLines > 0) {
+        yield* append(Events.warning("journal", `${previousState.badLines} unreadable lines skipped`))
+      }
+
+      // A defect (an event that cannot be encoded) must not stop the writer.
+      const next = Effect.catchDefect(Effect.flatten(Queue.take(queue)), (defect) => human.notice(`journal: ${defect}`))
+      yield* Effect.forkScoped(Effect.forever(next))
+      // Runs first when the layer closes: what was appended is on disk
+      // before the lock is released.
+      yield* Effect.addFinalizer(() => flush)
+      return Journal.of({ id, append, flush, previousState, lost: Deferred.await(lost) })
     })
   )

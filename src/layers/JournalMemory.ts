@@ -38,6 +38,7 @@ export const layer = (previousState: PreviousState = nothingLeft): Layer.Layer<J
       id,
       previousState,
       lost: Effect.never,
+      flush: Effect.void,
       append: (event) =>
         Effect.flatMap(Clock.currentTimeMillis, (time) => Ref.update(ref, (entries) => [...entries, { time, ...event }]))
     })

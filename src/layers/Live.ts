@@ -22,18 +22,16 @@ import * as WatcherChokidar from "./WatcherChokidar.ts"
  * Everything the daemon program needs, live (what `Cronmon.services` is).
  * First a missing scripts directory is created (a scripts path that is not a
  * directory fails with `WatchError`); then the journal is opened and locked:
- * when another daemon holds it, nothing else is built.
+ * when another daemon holds it, nothing else is built. Journal events are
+ * shown on the `HumanLog` in context.
  *
  * @example
  * ```ts
- * supervise(Effect.never).pipe(Effect.provide(Live.layer(settings, { echo: (line) => console.error(line) })))
+ * supervise(Effect.never).pipe(Effect.provide(Live.layer(settings)), Effect.provide(HumanLogConsole.layer))
  * ```
  * @since 0.1.0
  */
-export const layer = (
-  settings: SettingsShape,
-  options: { readonly echo?: ((line: string) => void) | undefined } = {}
-): Layer.Layer<
+export const layer = (settings: SettingsShape): Layer.Layer<
   Journal | ProcessSupervisor | Watcher | Settings | System,
   JournalLocked | JournalUnavailable | WatchError
 > => {
@@ -44,7 +42,6 @@ export const layer = (
   const base = Layer.mergeAll(Layer.succeed(Settings, settings), SystemLinux.layer).pipe(Layer.provideMerge(scriptsDirectory))
   const journal = JournalFile.layer({
     path: settings.journalPath,
-    echo: options.echo,
     maxBytes: settings.journalMaxBytes,
     restartPolicy: { delays: settings.restartDelays, stableRun: settings.stableRun }
   }).pipe(Layer.provideMerge(base))

@@ -186,7 +186,9 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     yield* Effect.addFinalizer(() =>
       Effect.all([supervisor.stopAll, reaper.terminateOrphans], { concurrency: "unbounded", discard: true }).pipe(
         Effect.andThen(reaper.terminateOrphans),
-        Effect.andThen(journal.append(Events.monitorQuit()))
+        Effect.andThen(journal.append(Events.monitorQuit())),
+        // The session's end is on disk when supervision returns.
+        Effect.andThen(journal.flush)
       )
     )
     // Changes are applied concurrently (a slow stop does not hold up other

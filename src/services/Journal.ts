@@ -50,10 +50,17 @@ export class Journal extends Context.Service<Journal, {
   /** Identifies this journal in `acquired lock` (for example `file:/path+stderr`). */
   readonly id: string
   /**
-   * Stamps the event with the Clock's time and records it. Never fails: a
-   * journal that cannot be written is reported and supervision goes on.
+   * Stamps the event with the Clock's time and queues it: it never waits
+   * for the disk, and events are written in the order they were appended.
+   * Never fails: a journal that cannot be written is reported and
+   * supervision goes on.
    */
   readonly append: (event: JournalEvent) => Effect.Effect<void>
+  /**
+   * Completes once every event appended before it is on disk (or counted
+   * lost while the journal cannot be written). Closing the journal flushes.
+   */
+  readonly flush: Effect.Effect<void>
   /** What earlier sessions left behind, as found when the journal was opened. */
   readonly previousState: PreviousState
   /**

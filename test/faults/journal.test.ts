@@ -52,13 +52,46 @@ describe("journal faults", () => {
       const warning = eventsOf(journal, "warning").find((e) => String(e.data["error"]).includes("events lost"))
       expect(warning?.data["error"]).toMatch(/could not be written: \d+ events lost/)
       // The spawns lost and still running are written once it can be, so a
-      // killed daemon's successor would still find them.
-      expect(eventsOf(journal, "process spawned").map((e) => e.data["file"]).sort()).toEqual(["a", "b", "c", "e"])
+      // killed daemon's successor would still find them. Appends are written
+      // in order by a writer that may lag: d may still run in the journal's
+      // order when a write first succeeds, and is then written with its exit.
+      const spawned = eventsOf(journal, "process spawned").map((e) => e.data["file"])
+      expect(spawned.filter((file) => file !== "d").sort()).toEqual(["a", "b", "c", "e"])
       daemon.kill("SIGTERM")
       expect(await daemon.waitExit()).toBe(0)
-      expect(sandbox.readJournal().at(-1)?.type).toBe("monitor quit")
+      const final = sandbox.readJournal()
+      expect(final.at(-1)?.type).toBe("monitor quit")
+      const lastOfD = final.findLastIndex((e) => e.type === "process spawned" && e.data["file"] === "d")
+      if (lastOfD >= 0) expect(eventsOf(final.slice(lastOfD), "process exited", "d")).toHaveLength(1)
     }
   )
+
+  it("a file that is not a journal is refused in one line, exit 1, and left as it was", { timeout: 30_000 }, () => {
+    sandbox.writeScript("a", "exec sleep 1000")
+    const notes = `${sandbox.root}/notes.txt`
+    const noise = `${sandbox.root}/noise`
+    fs.copyFileSync(new URL("../../README.md", import.meta.url), notes)
+    fs.writeFileSync(noise, Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919 + 13) % 256)))
+    for (const file of [notes, noise]) {
+      const before = fs.readFileSync(file)
+      const result = sandbox.run(sandbox.daemonArgs().map((arg) => arg === sandbox.journal ? file : arg), { timeout: 8_000 })
+      expect([result.status, result.stderr]).toEqual([
+        1,
+        `cronmon: cannot open the journal ${file}: not a cronmon journal (its first line is not a JSON event): left untouched\n`
+      ])
+      expect(fs.readFileSync(file).equals(before)).toBe(true)
+    }
+    expect(sandbox.recordedPids()).toEqual([])
+  })
+
+  it("a journal that cannot be written at start is one line and exit 1, not an outage", { timeout: 30_000 }, () => {
+    sandbox.writeScript("a", "exec sleep 1000")
+    const args = sandbox.daemonArgs().map((arg) => arg === sandbox.journal ? "/proc/version" : arg)
+    const result = sandbox.run(args, { timeout: 8_000 })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toMatch(/^cronmon: cannot open the journal \/proc\/version: [^\n]+\n$/)
+    expect(sandbox.recordedPids()).toEqual([])
+  })
 
   it("a bad line in the middle of the journal is skipped with a warning, and what follows it is read", {
     timeout: 20_000

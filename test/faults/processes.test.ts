@@ -173,8 +173,9 @@ describe("misbehaving services", () => {
       expect(isAlive(orphan!)).toBe(true)
       const second = sandbox.startDaemon()
       await waitFor(() => !isAlive(orphan!), { timeout: 5_000, message: () => `the orphan of the crashed session is gone; stderr: ${second.stderr}` })
-      const warnings = eventsOf(sandbox.readJournal(), "warning").map((e) => String(e.data["error"]))
-      expect(warnings.some((w) => w.includes(`of services of an earlier session (pid ${orphan}`))).toBe(true)
+      // Journaled before the kill, written by the journal's writer in its own time.
+      const said = (w: JournalLine) => String(w.data["error"]).includes(`of services of an earlier session (pid ${orphan}`)
+      await waitForJournal(sandbox, (journal) => eventsOf(journal, "warning").some(said))
       expect(isAlive(bystander.pid!)).toBe(true)
       second.kill("SIGTERM")
       expect(await second.waitExit()).toBe(0)

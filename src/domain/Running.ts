@@ -1,0 +1,57 @@
+/**
+ * What is running, folded from journal entries oldest first: the processes
+ * spawned and not yet seen to exit, and the services the scripts directory
+ * holds. The one reading of these events: previous state folds the unclean
+ * sessions with it, `status` the last session, and the journal what a
+ * journal begun again or carried to a new file must hold. A new fact kept
+ * in an optional field (a hold, readiness) is one more field here and one
+ * more case in `step`.
+ *
+ * @since 0.1.0
+ */
+import type { JournalEntry } from "./JournalEvent.ts"
+
+/** A `process spawned` entry. @since 0.1.0 */
+export type Spawned = Extract<JournalEntry, { readonly type: "process spawned" }>
+
+/** What the entries folded so far say is running. @since 0.1.0 */
+export interface Running {
+  /** Spawns not followed by an exit of the same file and pid, oldest first (a reused pid by its latest spawn). */
+  readonly processes: ReadonlyArray<Spawned>
+  /** Services added or updated and not removed since, in the order they were added. */
+  readonly services: ReadonlyArray<string>
+}
+
+/** Nothing running, no service known. @since 0.1.0 */
+export const empty: Running = { processes: [], services: [] }
+
+const others = (running: Running, file: string, pid: number) =>
+  running.processes.filter((spawned) => spawned.data.pid !== pid || spawned.data.file !== file)
+
+/** The state after one more entry. @since 0.1.0 */
+export const step = (running: Running, entry: JournalEntry): Running => {
+  switch (entry.type) {
+    case "process spawned":
+      return { ...running, processes: [...others(running, entry.data.file, entry.data.pid), entry] }
+    case "process exited":
+      return { ...running, processes: others(running, entry.data.file, entry.data.pid) }
+    case "process list modified": {
+      const { op, file } = entry.data
+      if (op === "remove") return { ...running, services: running.services.filter((name) => name !== file) }
+      return running.services.includes(file) ? running : { ...running, services: [...running.services, file] }
+    }
+    default:
+      return running
+  }
+}
+
+/** Folds entries given oldest first. @since 0.1.0 */
+export const fold = (entries: Iterable<JournalEntry>, from: Running = empty): Running => {
+  let running = from
+  for (const entry of entries) running = step(running, entry)
+  return running
+}
+
+/** The latest running spawn of a service, if any. @since 0.1.0 */
+export const processOf = (running: Running, file: string): Spawned | undefined =>
+  running.processes.findLast((spawned) => spawned.data.file === file)

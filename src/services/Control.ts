@@ -1,0 +1,272 @@
+/**
+ * Acting on a running daemon: restart, stop (held down), start or signal one
+ * service, read the daemon's status, follow its events. One interface for
+ * the daemon's own process (the local layer, on the supervisor) and for any
+ * other process (the RPC client over the control socket), so that an app
+ * swaps a local daemon for a remote one in its layers, and tests use the
+ * simulated one.
+ *
+ * @since 0.1.0
+ */
+import { Context, type Effect, Schema, type Stream } from "effect"
+import type { JournalEntry } from "../domain/JournalEvent.ts"
+
+/**
+ * The name is not a plain file name (empty, `.`, `..`, or holding `/` or a
+ * NUL): nothing was done. The CLI exits 2.
+ *
+ * @since 0.1.0
+ */
+export class InvalidServiceName extends Schema.TaggedError<InvalidServiceName>()("InvalidServiceName", {
+  name: Schema.String,
+  reason: Schema.String
+}) {}
+
+/**
+ * No file of that name in the daemon's scripts directory. The CLI exits 4.
+ *
+ * @since 0.1.0
+ */
+export class NoSuchService extends Schema.TaggedError<NoSuchService>()("NoSuchService", {
+  name: Schema.String,
+  scriptsDir: Schema.String
+}) {}
+
+/**
+ * Not a signal this machine knows (`TERM`, `SIGTERM`, `15` are). The CLI exits 2.
+ *
+ * @since 0.1.0
+ */
+export class InvalidSignal extends Schema.TaggedError<InvalidSignal>()("InvalidSignal", {
+  signal: Schema.String
+}) {}
+
+/**
+ * The action was taken but did not succeed: a spawn error, an exit before the
+ * service ran. `reason` says what happened, in one line. The CLI exits 1.
+ *
+ * @since 0.1.0
+ */
+export class ActionFailed extends Schema.TaggedError<ActionFailed>()("ActionFailed", {
+  name: Schema.String,
+  action: Schema.Literals(["restart", "stop", "start", "kill"]),
+  reason: Schema.String
+}) {}
+
+/**
+ * The daemon is stopping every service and will exit: it takes no more
+ * requests. The CLI exits 1.
+ *
+ * @since 0.1.0
+ */
+export class DaemonStopping extends Schema.TaggedError<DaemonStopping>()("DaemonStopping", {}) {}
+
+/**
+ * No daemon answers on that journal (no socket, or nobody listening). Only
+ * the RPC client fails with it. The CLI exits 3.
+ *
+ * @since 0.1.0
+ */
+export class NoDaemon extends Schema.TaggedError<NoDaemon>()("NoDaemon", {
+  journal: Schema.String,
+  reason: Schema.String
+}) {}
+
+/**
+ * A daemon runs on that journal, but as another user: its socket refuses
+ * this one. Only the RPC client fails with it. The CLI exits 1.
+ *
+ * @since 0.1.0
+ */
+export class PermissionDenied extends Schema.TaggedError<PermissionDenied>()("PermissionDenied", {
+  journal: Schema.String,
+  socket: Schema.String
+}) {}
+
+/**
+ * What an action on one service can fail with.
+ *
+ * @since 0.1.0
+ */
+export const ActionError = Schema.Union([
+  InvalidServiceName,
+  NoSuchService,
+  InvalidSignal,
+  ActionFailed,
+  DaemonStopping,
+  NoDaemon,
+  PermissionDenied
+])
+
+/**
+ * What an action on one service can fail with.
+ *
+ * @since 0.1.0
+ */
+export type ActionError = typeof ActionError.Type
+
+/**
+ * What reading the daemon's status or events can fail with.
+ *
+ * @since 0.1.0
+ */
+export const ReadError = Schema.Union([DaemonStopping, NoDaemon, PermissionDenied])
+
+/**
+ * What reading the daemon's status or events can fail with.
+ *
+ * @since 0.1.0
+ */
+export type ReadError = typeof ReadError.Type
+
+/**
+ * How an action waits: by default until it is done (a restarted or started
+ * service runs a new instance, a stopped one's process group is gone, a
+ * signal is sent); with `wait: false`, only until the daemon accepted it.
+ *
+ * @since 0.1.0
+ */
+export const ActionOptions = Schema.Struct({
+  wait: Schema.optionalKey(Schema.Boolean)
+})
+
+/**
+ * How an action waits.
+ *
+ * @since 0.1.0
+ */
+export type ActionOptions = typeof ActionOptions.Type
+
+/**
+ * An action done (or accepted, with `wait: false`): the service and, when it
+ * runs, the pid of its instance.
+ *
+ * @since 0.1.0
+ */
+export const ActionDone = Schema.Struct({
+  name: Schema.String,
+  pid: Schema.NullOr(Schema.Int)
+})
+
+/**
+ * An action done.
+ *
+ * @since 0.1.0
+ */
+export type ActionDone = typeof ActionDone.Type
+
+const Time = Schema.NullOr(Schema.String)
+
+/**
+ * How a service's last run ended, as `status --json` prints it.
+ *
+ * @since 0.1.0
+ */
+export const LastExitJson = Schema.Struct({
+  pid: Schema.Int,
+  code: Schema.NullOr(Schema.Int),
+  signal: Schema.NullOr(Schema.String),
+  error: Schema.NullOr(Schema.String),
+  at: Schema.String
+})
+
+/**
+ * One service, as `status --json` prints it (documented in `docs/status.md`).
+ * `cpu` (percent of one core over a short recent window) and `memory`
+ * (resident bytes summed over its process group) are `null` when it does
+ * not run or when the status was read from the journal alone.
+ *
+ * @since 0.1.0
+ */
+export const ServiceStatusJson = Schema.Struct({
+  name: Schema.String,
+  state: Schema.Literals(["running", "waiting", "failing", "stopped", "removed", "gone"]),
+  held: Schema.Boolean,
+  pid: Schema.NullOr(Schema.Int),
+  since: Time,
+  uptime_ms: Schema.NullOr(Schema.Number),
+  next_start_at: Time,
+  restarts_last_hour: Schema.Int,
+  last_exit: Schema.NullOr(LastExitJson),
+  reason: Schema.NullOr(Schema.String),
+  cpu: Schema.NullOr(Schema.Number),
+  memory: Schema.NullOr(Schema.Number)
+})
+
+/**
+ * One service's status.
+ *
+ * @since 0.1.0
+ */
+export type ServiceStatusJson = typeof ServiceStatusJson.Type
+
+/**
+ * The daemon and its services: the value `status --json` prints, whether it
+ * came from the daemon or from the journal (both agree on every field they
+ * share).
+ *
+ * @since 0.1.0
+ */
+export const StatusJson = Schema.Struct({
+  journal: Schema.String,
+  now: Schema.String,
+  daemon: Schema.Struct({
+    state: Schema.Literals(["running", "stopped", "crashed", "unknown", "absent"]),
+    pid: Schema.NullOr(Schema.Int),
+    since: Time,
+    uptime_ms: Schema.NullOr(Schema.Number),
+    quit_at: Time,
+    last_event_at: Time
+  }),
+  services: Schema.Array(ServiceStatusJson)
+})
+
+/**
+ * The daemon's status.
+ *
+ * @since 0.1.0
+ */
+export type StatusJson = typeof StatusJson.Type
+
+/**
+ * Acts on the services of one daemon. Every action validates the name first
+ * (`InvalidServiceName`, `NoSuchService`), whoever the caller is. Requests
+ * for one service are applied in the order they arrive, each after the
+ * previous one is done: never two instances, never a lost hold.
+ *
+ * @example
+ * ```ts
+ * const control = yield* Control
+ * yield* control.restart("web")            // returns once a new instance runs
+ * yield* control.stop("worker")            // held down until start
+ * const { services } = yield* control.status
+ * ```
+ * @since 0.1.0
+ */
+export class Control extends Context.Service<Control, {
+  /**
+   * Stops the running instance (graceful, then forced) and starts a new one
+   * now; its restart delays start over.
+   */
+  readonly restart: (name: string, options?: ActionOptions) => Effect.Effect<ActionDone, ActionError>
+  /**
+   * Stops it and holds it down: not restarted, not started by a change of
+   * its file, until `start` (or its file's removal, or a clean stop of the
+   * daemon). A hold outlives a crash of the daemon.
+   */
+  readonly stop: (name: string, options?: ActionOptions) => Effect.Effect<ActionDone, ActionError>
+  /**
+   * Releases a hold, or skips a restart delay being waited out, and starts
+   * it now; a running service is left alone.
+   */
+  readonly start: (name: string, options?: ActionOptions) => Effect.Effect<ActionDone, ActionError>
+  /**
+   * Sends a signal (`TERM`, `SIGHUP`, `9`) to the service's process group;
+   * what follows is the usual policy (restarted unless held down).
+   */
+  readonly kill: (name: string, signal: string, options?: ActionOptions) => Effect.Effect<ActionDone, ActionError>
+  /** The daemon's status, with each running service's CPU and memory. */
+  readonly status: Effect.Effect<StatusJson, ReadError>
+  /** Every journal event from now on, as it is recorded. */
+  readonly events: Stream.Stream<JournalEntry, ReadError>
+}>()("cronmon/Control") {}
