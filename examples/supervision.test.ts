@@ -1,5 +1,5 @@
 // A user's own test of a supervision policy: no real processes, no real
-// time. The README quotes this file; CI runs it.
+// time. docs/library.md quotes this file; CI runs it.
 import { assert, describe, it } from "@effect/vitest"
 import { Metrics } from "cronmon"
 import * as CronmonTest from "cronmon/testing"

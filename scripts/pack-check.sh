@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Proves the published package works as the README says, as a new user
+# Proves the published package works as docs/library.md says, as a new user
 # would find it: `npm pack`, install the tarball into an empty project (its
 # dependencies from the registry), run the installed `cronmon --version`, then
-# type-check and run there examples/policy.ts (the test kit under TestClock,
-# as the README shows) and scripts/pack-check/program.ts (the live daemon
-# embedded for a moment).
+# type-check and run there examples/policy.ts as the package ships it (the
+# test kit under TestClock, as the docs show) and scripts/pack-check/program.ts
+# (the live daemon embedded for a moment).
 # Expects a fresh `npm run build` (npm test does one); Node 24 on PATH.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -28,7 +28,8 @@ got="$(node_modules/.bin/cronmon --version)"
 [ "$got" = "cronmon v$version" ] || { echo "pack-check: cronmon --version said '$got'" >&2; exit 1; }
 echo "pack-check: installed cronmon --version: $got"
 
-cp "$repo/examples/policy.ts" policy.ts
+# From the installed package: the examples the docs cite ship with it.
+cp node_modules/cronmon/examples/policy.ts policy.ts
 cp "$repo/scripts/pack-check/program.ts" program.ts
 # The user's compiler settings: strict, Node's module resolution, and no
 # skipping of the packages' declarations, so that cronmon's are checked too

@@ -1,17 +1,20 @@
 /**
- * The `cronmon` executable: refuses a Node older than it needs, answers a
- * cron tick while a daemon runs, else loads the CLI.
+ * The `cronmon` executable: on a Node older than it needs, runs again on the
+ * checkout's pinned Node or refuses; answers a cron tick while a daemon
+ * runs, else loads the CLI.
  *
  * @since 0.1.0
  */
 import { ALREADY_RUNNING } from "./domain/AlreadyRunning.ts"
 import { nodeTooOld } from "./domain/NodeVersion.ts"
+import { execOnPinnedNode } from "./pinnedNode.ts"
 import { daemonJournal, isLockedElsewhere } from "./programs/lockCheck.ts"
 
 // First: the modules above only define functions (the tick stays one file
 // with them), and the CLI, with Effect, is loaded only after this check.
 const tooOld = nodeTooOld(process.versions.node)
 if (tooOld !== undefined) {
+  execOnPinnedNode() // returns only when it could not
   process.stderr.write(`${tooOld}\n`)
   process.exitCode = 1
 } else {

@@ -1,5 +1,5 @@
 /**
- * The C library calls Node lacks (`flock`, `prctl`, `waitpid`), through
+ * The C library calls Node lacks (`flock`, `prctl`, `waitpid`, `execv`), through
  * koffi. Nothing from Effect here: the CLI's entry uses it to decide
  * lock-or-exit before it loads anything else.
  *
@@ -19,6 +19,8 @@ export const O_CLOEXEC = 0o2000000
 export const F_SETPIPE_SZ = 1031
 /** `waitpid` option. @since 0.1.0 */
 export const WNOHANG = 1
+/** `fcntl` command: set the descriptor's flags (`FD_CLOEXEC`). @since 0.1.0 */
+export const F_SETFD = 2
 
 /**
  * The calls, typed.
@@ -34,6 +36,12 @@ export interface Libc {
   readonly pipe: () => readonly [number, number] | undefined
   /** Grows a pipe's buffer (`F_SETPIPE_SZ`); the size granted, or -1. */
   readonly setPipeSize: (fd: number, bytes: number) => number
+  /**
+   * Replaces this process with `file` run with `argv` (`execv`: same pid,
+   * same environment), stdin, stdout and stderr kept (Node marks them
+   * close-on-exec at start). Returns only when it fails: -1.
+   */
+  readonly exec: (file: string, argv: ReadonlyArray<string>) => number
   readonly EWOULDBLOCK: number
   readonly EINTR: number
 }
@@ -80,6 +88,7 @@ const load = (): Libc => {
   const waitpid = libc.func("int waitpid(int pid, _Out_ int *status, int options)")
   const pipe2 = darwin ? undefined : libc.func("int pipe2(_Out_ int *fds, int flags)")
   const fcntl = libc.func("int fcntl(int fd, int cmd, int arg)")
+  const execv = libc.func("int execv(const char *path, const char **argv)")
   return {
     flock: (fd, operation) => asNumber(flock(fd, operation)),
     prctl: (option, arg) => prctl === undefined ? -1 : asNumber(prctl(option, arg, 0, 0, 0)),
@@ -91,6 +100,10 @@ const load = (): Libc => {
       return [fds[0] ?? -1, fds[1] ?? -1]
     },
     setPipeSize: (fd, bytes) => darwin ? -1 : asNumber(fcntl(fd, F_SETPIPE_SZ, bytes)),
+    exec: (file, argv) => {
+      for (const fd of [0, 1, 2]) fcntl(fd, F_SETFD, 0)
+      return asNumber(execv(file, [...argv, null]))
+    },
     EWOULDBLOCK: koffi.os.errno["EWOULDBLOCK"] ?? 11,
     EINTR: koffi.os.errno["EINTR"] ?? 4
   }

@@ -53,11 +53,55 @@ export const styleFor = (isTTY: boolean, env: Readonly<Record<string, string | u
 
 const ANSI = /\u001b\[[0-9;]*m/g
 
-const width = (text: string): number => text.replace(ANSI, "").length
+// Printable ASCII: one column per character. Only other text is segmented
+// (building an Intl.Segmenter loads ICU's break rules: some 20 ms).
+const ASCII = /^[\u0020-\u007e]*$/
+let segmenter: Intl.Segmenter | undefined
+
+/** Marks, format and control characters: no column of their own (U+0301, U+200B, U+200D). */
+const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}\p{Cc}]/u
+/** Emoji drawn as pictures: by default (☕, 👨‍👩‍👧, 🇫🇷) or asked for with VS16 (❤️, 1️⃣). */
+const EMOJI = /\p{Emoji_Presentation}|\p{Emoji}\uFE0F/u
+
+// East Asian Width W and F, by block (emoji aside, matched above): Hangul
+// Jamo, CJK radicals to CJK symbols, kana to CJK Extension A, CJK
+// ideographs and Yi, Hangul Jamo Extended-A and syllables, compatibility
+// ideographs, vertical and compatibility forms, fullwidth forms, Tangut and
+// Khitan, kana supplements and Nushu, enclosed ideographs, planes 2 and 3.
+const WIDE: ReadonlyArray<readonly [number, number]> = [
+  [0x1100, 0x115F], [0x2329, 0x232A], [0x2E80, 0x303E], [0x3041, 0x3247], [0x3250, 0x4DBF], [0x4E00, 0xA4CF],
+  [0xA960, 0xA97F], [0xAC00, 0xD7A3], [0xF900, 0xFAFF], [0xFE10, 0xFE19], [0xFE30, 0xFE6F], [0xFF00, 0xFF60],
+  [0xFFE0, 0xFFE6], [0x16FE0, 0x18DFF], [0x1AFF0, 0x1B2FF], [0x1F200, 0x1F2FF], [0x20000, 0x3FFFD]
+]
+
+/** The columns a grapheme cluster takes on a terminal: its first code point decides, or its emoji presentation. */
+const clusterWidth = (cluster: string): number => {
+  if (ZERO_WIDTH.test(cluster)) return 0
+  if (EMOJI.test(cluster)) return 2
+  const first = cluster.codePointAt(0) ?? 0
+  return WIDE.some(([from, to]) => first >= from && first <= to) ? 2 : 1
+}
+
+/**
+ * The columns `text` takes on a terminal, colour codes left out: East Asian
+ * wide and fullwidth characters and emoji take two, combining marks none
+ * (`displayWidth("名前") === 4`, `displayWidth("cafe\u0301") === 4`).
+ *
+ * @since 0.1.0
+ */
+export const displayWidth = (text: string): number => {
+  const visible = text.replace(ANSI, "")
+  if (ASCII.test(visible)) return visible.length
+  segmenter ??= new Intl.Segmenter()
+  let columns = 0
+  for (const { segment } of segmenter.segment(visible)) columns += clusterWidth(segment)
+  return columns
+}
 
 /**
  * A table as lines: a header then the rows; columns padded to their widest
- * cell when aligned, separated by one tab otherwise.
+ * cell (in terminal columns: {@link displayWidth}) when aligned, separated by
+ * one tab otherwise.
  *
  * @since 0.1.0
  */
@@ -68,10 +112,9 @@ export const table = (
 ): Array<string> => {
   const all = [header.map((cell) => style.colour("bold", cell)), ...rows]
   if (!style.aligned) return all.map((row) => row.join("\t"))
-  const widths = header.map((_, i) => Math.max(...all.map((row) => width(row[i] ?? ""))))
-  return all.map((row) =>
-    row.map((cell, i) => i === row.length - 1 ? cell : cell + " ".repeat((widths[i] ?? 0) - width(cell))).join("  ")
-  )
+  const widths = header.map((_, i) => Math.max(...all.map((row) => displayWidth(row[i] ?? ""))))
+  const pad = (cell: string, i: number) => cell + " ".repeat((widths[i] ?? 0) - displayWidth(cell))
+  return all.map((row) => row.map((cell, i) => i === row.length - 1 ? cell : pad(cell, i)).join("  "))
 }
 
 /**

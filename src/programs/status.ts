@@ -42,7 +42,7 @@ export class StatusUnknown extends Data.TaggedError("StatusUnknown")<{ readonly 
 export type DaemonState = "running" | "stopped" | "crashed" | "unknown" | "absent"
 
 /**
- * Everything `status` says. `--json` prints it as documented in the README.
+ * Everything `status` says. `--json` prints it as documented in docs/status.md.
  *
  * @since 0.1.0
  */
@@ -180,7 +180,7 @@ const exitJson = (exit: LastExit | null) =>
     : { pid: exit.pid, code: exit.code, signal: exit.signal, error: exit.error, at: iso(exit.at) }
 
 /**
- * The report as the stable JSON documented in the README: times RFC 3339,
+ * The report as the stable JSON documented in docs/status.md: times RFC 3339,
  * durations in milliseconds, `null` for what does not apply.
  *
  * @since 0.1.0

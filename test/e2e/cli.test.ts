@@ -3,24 +3,13 @@
  * error. Every command runs with the sandbox as its working directory and
  * XDG directories, never the user's own.
  */
-import { execFileSync, spawnSync } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { DAEMON_FLAGS, type FlagSpec } from "../../src/domain/DaemonFlags.ts"
 import { daemonJournal } from "../../src/programs/lockCheck.ts"
-import { CLI, Sandbox } from "./harness.ts"
-
-// The system's Node, when there is one older than the CLI needs (this sandbox: 20).
-const oldNode = (() => {
-  try {
-    const version = execFileSync("/usr/bin/node", ["--version"], { encoding: "utf8" }).trim().slice(1)
-    const [major = 0, minor = 0] = version.split(".").map(Number)
-    return major < 22 || (major === 22 && minor < 19) ? { path: "/usr/bin/node", version } : undefined
-  } catch {
-    return undefined
-  }
-})()
+import { Sandbox } from "./harness.ts"
 
 describe("command line", () => {
   let sandbox: Sandbox
@@ -65,14 +54,6 @@ describe("command line", () => {
     expect(result.status).toBe(0)
     expect(result.stdout).toMatch(/cron/)
     expect(result.stdout).toMatch(/--journal/)
-  })
-
-  it.skipIf(oldNode === undefined)("an older Node gets one line and exit 1, before anything loads", { timeout: 20_000 }, () => {
-    if (oldNode === undefined) return
-    const result = spawnSync(oldNode.path, [CLI, "status", "-j", sandbox.journal], { encoding: "utf8" })
-    expect(result.status).toBe(1)
-    expect(result.stdout).toBe("")
-    expect(result.stderr).toBe(`cronmon: needs Node >= 22.19 (this is ${oldNode.version})\n`)
   })
 
   it("status, journal and logs list and take only -j and --logs; the daemon's flags are the daemon's and cron's", { timeout: 30_000 }, () => {

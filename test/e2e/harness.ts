@@ -239,13 +239,15 @@ export class Sandbox {
 
   /**
    * Starts a daemon (with this sandbox's flags unless `args` are given);
-   * with `uid`, as that user (through `setpriv`, the sandbox given to it).
+   * with `uid`, as that user (through `setpriv`, the sandbox given to it,
+   * the CLI run from a copy in it).
    */
   startDaemon(args: ReadonlyArray<string> = this.daemonArgs(), options: { readonly uid?: number } = {}): Daemon {
     const { uid } = options
+    const runtime = uid === undefined ? undefined : stageCli(path.join(this.root, "cli"))
     if (uid !== undefined) chownTree(this.root, uid)
     const prefix = uid === undefined ? [] : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--"]
-    const daemon = new Daemon(args, this.env(), prefix)
+    const daemon = new Daemon(args, this.env(), prefix, runtime)
     this.daemons.push(daemon)
     return daemon
   }
@@ -311,6 +313,39 @@ export class Sandbox {
   }
 }
 
+/** The Node and the CLI a daemon runs. */
+export interface Runtime {
+  readonly node: string
+  readonly cli: string
+}
+
+/**
+ * A copy of the built CLI and of what it loads from outside its bundle
+ * (koffi and its native module, and Node itself) in `dir`, for a daemon run
+ * as another user: the checkout may be under a directory that user cannot
+ * enter (a 0700 home, `mktemp -d`). Copies, not links: the sandbox is then
+ * given to that user, and a link's owner is its target's.
+ */
+const stageCli = (dir: string): Runtime => {
+  const runtime = { node: path.join(dir, "node"), cli: path.join(dir, "dist", path.basename(CLI)) }
+  if (fs.existsSync(runtime.cli)) return runtime // a second daemon of the same sandbox
+  // The CLI's bundle and its chunks; not the library, dist/lib.
+  const dist = path.dirname(CLI)
+  fs.cpSync(dist, path.dirname(runtime.cli), { recursive: true, filter: (from) => from !== path.join(dist, "lib") })
+  const modules = path.join(REPO, "node_modules")
+  const koffi = JSON.parse(fs.readFileSync(path.join(modules, "koffi", "package.json"), "utf8")) as {
+    readonly optionalDependencies?: Record<string, string>
+  }
+  // koffi loads its native module from the package of this platform, one of its optional dependencies.
+  for (const name of ["koffi", ...Object.keys(koffi.optionalDependencies ?? {})]) {
+    const from = path.join(modules, name)
+    if (fs.existsSync(from)) fs.cpSync(from, path.join(dir, "node_modules", name), { recursive: true })
+  }
+  fs.copyFileSync(NODE, runtime.node)
+  fs.chmodSync(runtime.node, 0o755)
+  return runtime
+}
+
 /** Gives `dir` and everything in it to `uid` (and the group of the same number). */
 const chownTree = (dir: string, uid: number): void => {
   fs.chownSync(dir, uid, uid)
@@ -336,8 +371,13 @@ export class Daemon {
   private readonly exitPromise: Promise<number | null>
 
   /** `prefix`: a command that execs the daemon (so the pid stays the daemon's), such as `setpriv … --`. */
-  constructor(args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, prefix: ReadonlyArray<string> = []) {
-    const [command = NODE, ...words] = [...prefix, NODE, CLI, ...args]
+  constructor(
+    args: ReadonlyArray<string>,
+    env: NodeJS.ProcessEnv,
+    prefix: ReadonlyArray<string> = [],
+    runtime: Runtime = { node: NODE, cli: CLI }
+  ) {
+    const [command = runtime.node, ...words] = [...prefix, runtime.node, runtime.cli, ...args]
     this.child = spawn(command, words, { env, stdio: ["ignore", "pipe", "pipe"] })
     this.child.stderr?.setEncoding("utf8").on("data", (chunk: string) => void (this.stderr += chunk))
     this.child.stdout?.setEncoding("utf8").on("data", (chunk: string) => void (this.stdout += chunk))
