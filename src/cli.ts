@@ -14,10 +14,12 @@ import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Cronmon from "./Cronmon.ts"
-import { DAEMON_FLAGS, type FlagSpec, VALUE_KINDS } from "./domain/DaemonFlags.ts"
+import { CONTROL_FLAGS, type ControlAction, DAEMON_FLAGS, type FlagSpec, VALUE_KINDS } from "./domain/DaemonFlags.ts"
 import { defaultPaths } from "./domain/Paths.ts"
+import { signalNamed, signalRefusal } from "./domain/Signals.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
+import { runControl } from "./programs/control.ts"
 import { cronCommand } from "./programs/cron.ts"
 import { journalCommand, parseSince } from "./programs/journal.ts"
 import { lockState } from "./programs/lockCheck.ts"
@@ -188,12 +190,77 @@ const logs = Command.make("logs", {
     ])
   )
 
+// `restart`, `stop`, `start`, `kill`: parsed here, run by the control
+// program (the lean path `bin.ts` takes for their plain forms).
+const controlFlags = {
+  names: Argument.String("NAME").pipe(Argument.atLeast(1), Argument.withDescription("The services (their file names)")),
+  noWait: Flag.Boolean(CONTROL_FLAGS.noWait.name).pipe(
+    Flag.withoutNegation,
+    Flag.withDefault(false),
+    Flag.withDescription(CONTROL_FLAGS.noWait.description)
+  ),
+  timeout: amountFlag(CONTROL_FLAGS.timeout)
+} as const
+
+const runControlCommand = (
+  action: ControlAction,
+  { names, noWait, signal = "SIGTERM", timeout }: {
+    readonly names: ReadonlyArray<string>
+    readonly noWait: boolean
+    readonly timeout: number | undefined
+    readonly signal?: NodeJS.Signals
+  }
+) =>
+  Effect.gen(function*() {
+    const { journal } = yield* root
+    const request = { action, names, journal: path.resolve(journal), signal, wait: !noWait, timeoutMillis: timeout }
+    const code = yield* Effect.promise(() => runControl(request, ({ stream, line }) => process[stream].write(`${line}\n`)))
+    if (code !== 0) return yield* new ExitWith({ code })
+  })
+
+const EXIT_CODES = "Exit: 0 done, 1 failed or timed out, 2 usage, 3 no daemon on that journal, 4 no such service."
+
+const restart = Command.make("restart", controlFlags, (flags) => runControlCommand("restart", flags)).pipe(
+  Command.withDescription(
+    `Stops each service (SIGTERM, then SIGKILL after the stop timeout) and starts it again now; returns once a new instance runs. ${EXIT_CODES}`
+  ),
+  Command.withExamples([{ command: "cronmon restart web worker", description: "Restart two services" }])
+)
+
+const stop = Command.make("stop", controlFlags, (flags) => runControlCommand("stop", flags)).pipe(
+  Command.withDescription(
+    `Stops each service and holds it down (not restarted, not started by a change of its file) until \`cronmon start\`; returns once it is gone. ${EXIT_CODES}`
+  ),
+  Command.withExamples([{ command: "cronmon stop web", description: "Stop web and keep it stopped" }])
+)
+
+const start = Command.make("start", controlFlags, (flags) => runControlCommand("start", flags)).pipe(
+  Command.withDescription(
+    `Starts each service now: releases a hold, or skips a restart delay; one that runs is left alone. Returns once it runs. ${EXIT_CODES}`
+  ),
+  Command.withExamples([{ command: "cronmon start web", description: "Start web again after `cronmon stop web`" }])
+)
+
+const kill = Command.make("kill", {
+  ...controlFlags,
+  signal: Flag.String(CONTROL_FLAGS.signal.name).pipe(
+    Flag.filterMap((text) => Option.fromUndefinedOr(signalNamed(text)), signalRefusal),
+    described(CONTROL_FLAGS.signal),
+    Flag.withDefault<NodeJS.Signals>("SIGTERM")
+  )
+}, (flags) => runControlCommand("kill", flags)).pipe(
+  Command.withDescription(
+    `Sends a signal to each service's process group; what follows is the usual policy (restarted unless held down). ${EXIT_CODES}`
+  ),
+  Command.withExamples([{ command: "cronmon kill -s HUP web", description: "Ask web to reload" }])
+)
+
 /**
  * The command tree.
  *
  * @since 0.1.0
  */
-export const app = root.pipe(Command.withSubcommands([cron, status, journal, logs]))
+export const app = root.pipe(Command.withSubcommands([cron, status, journal, logs, restart, stop, start, kill]))
 
 const said = (line: string, code: number) => Effect.as(Console.error(line), code)
 

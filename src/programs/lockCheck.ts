@@ -7,17 +7,26 @@
  * @since 0.1.0
  */
 import * as fs from "node:fs"
+import { ALREADY_RUNNING } from "../domain/AlreadyRunning.ts"
 import * as path from "node:path"
-import { DAEMON_FLAGS, type FlagSpec, VALUE_KINDS } from "../domain/DaemonFlags.ts"
+import { DAEMON_FLAGS, type DaemonFlag, VALUE_KINDS } from "../domain/DaemonFlags.ts"
 import { defaultPaths } from "../domain/Paths.ts"
 import { LOCK_EX, LOCK_NB, loadLibc } from "../layers/Libc.ts"
 import { openRegularFile } from "../layers/Files.ts"
 
+/**
+ * What the tick says while a daemon runs. Taken from here, so that what the
+ * tick loads stays one bundle chunk with this module.
+ *
+ * @since 0.1.0
+ */
+export { ALREADY_RUNNING }
+
 // Each way of writing a daemon flag: `--name`, `-alias`, and `--no-name` for a switch.
-const BY_ARGUMENT: ReadonlyMap<string, FlagSpec> = new Map(
-  Object.values(DAEMON_FLAGS).flatMap((spec: FlagSpec) =>
+const BY_ARGUMENT: ReadonlyMap<string, DaemonFlag> = new Map(
+  Object.values(DAEMON_FLAGS).flatMap((spec: DaemonFlag) =>
     [`--${spec.name}`, ...(spec.alias === undefined ? [] : [`-${spec.alias}`]), ...(spec.kind === "switch" ? [`--no-${spec.name}`] : [])]
-      .map((argument): [string, FlagSpec] => [argument, spec])
+      .map((argument): [string, DaemonFlag] => [argument, spec])
   )
 )
 
@@ -34,7 +43,7 @@ export const daemonJournal = (
   cwd: string
 ): string | undefined => {
   let journal = defaultPaths(env).journal
-  const seen = new Set<FlagSpec>()
+  const seen = new Set<DaemonFlag>()
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? ""
     const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
