@@ -141,6 +141,9 @@ const NOT_DONE: Readonly<Record<ControlAction, string>> = {
   kill: "not signalled"
 }
 
+// A timeout as given: `13s`, `1m30s`, `300ms`.
+const within = (millis: number): string => millis % 1000 === 0 ? formatDuration(millis) : `${millis}ms`
+
 // The daemon's stop timeout when it does not say (the default).
 const DEFAULT_STOP_TIMEOUT_MILLIS = 3_000
 const TIMEOUT_MARGIN_MILLIS = 10_000
@@ -283,7 +286,7 @@ export const runControl = (
       clearTimeout(timer)
       timer = setTimeout(() => {
         request.names.forEach((name, index) =>
-          record(index, failed(name, `${NOT_DONE[request.action]} within ${formatDuration(millis)} (the daemon may still do it)`, 1))
+          record(index, failed(name, `${NOT_DONE[request.action]} within ${within(millis)} (the daemon may still do it)`, 1))
         )
       }, millis)
     }
