@@ -44,6 +44,7 @@ export const FIGURES = [
   "stop-all",
   "journal",
   "output",
+  "control-restart",
   "peers"
 ] as const
 
