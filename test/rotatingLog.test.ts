@@ -16,7 +16,7 @@ import { rotatedNames, type RotatingLogOptions } from "../src/layers/RotatingLog
 import * as RotatingLog from "../src/layers/RotatingLog.ts"
 import * as ServiceLogsFile from "../src/layers/ServiceLogsFile.ts"
 import { ServiceLogs } from "../src/services/ServiceLogs.ts"
-import { makeSettings, Settings } from "../src/services/Settings.ts"
+import { makeSettings, Settings, type SettingsShape } from "../src/services/Settings.ts"
 
 const PIPE_BYTES = 64 * 1024
 
@@ -203,15 +203,19 @@ describe("RotatingLog", () => {
       assert.strictEqual(files.map(read).join(""), text)
     }))
 
-  it.effect("holds the start of a line for its end, and writes it after 100 ms (a prompt)", () =>
+  it.effect("holds the start of a line for its end, and writes it 100 ms after the last output (a prompt)", () =>
     Effect.gen(function*() {
       const { file, make, read } = yield* sandbox
       const log = yield* make()
-      yield* log.write([Buffer.from("ok\npassword: ")])
+      yield* log.write([Buffer.from("ok\npass")])
       assert.strictEqual(read(file), "ok\n")
+      yield* TestClock.adjust("60 millis")
+      yield* log.write([Buffer.from("word: ")])
+      // 159 ms after the line began, 99 ms after its last part: still held.
       yield* TestClock.adjust("99 millis")
+      yield* pause(50)
       assert.strictEqual(read(file), "ok\n")
-      yield* TestClock.adjust("1 milli")
+      yield* TestClock.adjust("1 millis")
       yield* until("the prompt in the file", () => read(file) === "ok\npassword: ")
     }))
 
@@ -268,10 +272,13 @@ describe("RotatingLog", () => {
 })
 
 describe("ServiceLogsFile", () => {
-  const logsFor = (dir: string) =>
+  const logsFor = (dir: string, settings: Partial<SettingsShape> = {}) =>
     ServiceLogsFile.layer.pipe(
       Layer.provideMerge(JournalMemory.layer()),
-      Layer.provide(Layer.succeed(Settings, makeSettings({ scriptsDir: dir, journalPath: dir, logsDir: path.join(dir, "logs") })))
+      Layer.provide(Layer.succeed(
+        Settings,
+        makeSettings({ scriptsDir: dir, journalPath: dir, logsDir: path.join(dir, "logs"), ...settings })
+      ))
     )
   const descriptorsOf = (file: string) =>
     fs.readdirSync("/proc/self/fd").filter((fd) => {
@@ -328,5 +335,25 @@ describe("ServiceLogsFile", () => {
         yield* Fiber.interrupt(first)
         assert.strictEqual(descriptorsOf(file), 0)
       }).pipe(Effect.provide(logsFor(dir)))
+    }))
+
+  it.effect("writes two writers of one name one batch at a time: every line once, no file past the cap", () =>
+    Effect.gen(function*() {
+      const { dir, file, read } = yield* sandbox
+      const lines = (who: string) => Array.from({ length: 200 }, (_, i) => `${who} ${i} ${"x".repeat(i % 23)}\n`)
+      // One line per batch, the two writers taking turns.
+      const output = (who: string) =>
+        Stream.fromIterable(lines(who)).pipe(Stream.rechunk(1), Stream.mapEffect((line) => Effect.as(Effect.yieldNow, Buffer.from(line))))
+      yield* Effect.gen(function*() {
+        const logs = yield* ServiceLogs
+        yield* Effect.all([logs.write("svc", output("a")), logs.write("svc", output("b"))], { concurrency: 2 })
+      }).pipe(Effect.provide(logsFor(dir, { logMaxBytes: 200, logKeep: 1000 })))
+      const files = [...rotatedNames(file, 1000).filter((name) => fs.existsSync(name)).reverse(), file]
+      for (const name of files) {
+        assert.isAtMost(fs.statSync(name).size, 200)
+        assert.isTrue(read(name)?.endsWith("\n"))
+      }
+      const written = files.map(read).join("").split("\n").filter((line) => line !== "")
+      assert.deepStrictEqual([...written].sort(), [...lines("a"), ...lines("b")].map((line) => line.slice(0, -1)).sort())
     }))
 })

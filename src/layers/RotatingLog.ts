@@ -25,7 +25,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Data, Effect, Fiber, FiberHandle, Option, Scope, Semaphore } from "effect"
+import { Clock, Data, Effect, Fiber, Option, Scope, Semaphore } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
@@ -133,42 +133,64 @@ export interface RotatingLog {
   readonly endLine: Effect.Effect<void>
 }
 
-// The file, rotated so that it never grows past maxBytes; opened at the first write.
-const logFile = ({ file, maxBytes, keep, warn }: RotatingLogOptions) => {
-  let fd: number | undefined
-  let size = 0
-  let endsWithNewline = true
+// One log between writes. Plain fields and the functions below, not
+// closures: a service that prints nothing still has its log open.
+interface Log {
+  readonly options: RotatingLogOptions
+  readonly scope: Scope.Scope
+  readonly lock: Semaphore.Semaphore
+  // The file: its descriptor once opened, its size, whether it ends a line.
+  fd: number | undefined
+  size: number
+  endsWithNewline: boolean
+  // Whether the next byte read starts a line (for timestamps); the start of
+  // a line waiting for its end (copied out of pooled memory), and the timer
+  // that writes it if the end does not come.
+  atLineStart: boolean
+  held: ReadonlyArray<Uint8Array>
+  heldTimer: Fiber.Fiber<void> | undefined
+  // The outage: bytes dropped so far, whether the last write failed, when
+  // that was said, and the last write not finished after STALL_MILLIS.
+  dropped: number
+  failing: boolean
+  lastWarning: number
+  stalled: Fiber.Fiber<void> | undefined
+}
 
-  const open = attempt(() => {
-    if (fd !== undefined) return fd
+const openFile = (log: Log) =>
+  attempt(() => {
+    if (log.fd !== undefined) return log.fd
+    const { file } = log.options
     ensureDirectory(path.dirname(file), 0o750)
-    const opened = fs.openSync(file, "a+", 0o600)
-    fd = opened
-    size = fs.fstatSync(opened).size
+    const fd = fs.openSync(file, "a+", 0o600)
+    log.fd = fd
+    log.size = fs.fstatSync(fd).size
     const last = Buffer.alloc(1)
-    endsWithNewline = size === 0 || (fs.readSync(opened, last, 0, 1, size - 1) === 1 && last[0] === NEWLINE)
-    return opened
+    log.endsWithNewline = log.size === 0 || (fs.readSync(fd, last, 0, 1, log.size - 1) === 1 && last[0] === NEWLINE)
+    return fd
   })
 
-  const writeAll = (opened: number, chunks: ReadonlyArray<Uint8Array>) =>
-    Effect.gen(function*() {
-      const last = chunks.at(-1)
-      if (last !== undefined && last.length > 0) endsWithNewline = last[last.length - 1] === NEWLINE
-      let rest = chunks
-      while (rest.length > 0) {
-        const { bytesWritten } = yield* Effect.tryPromise({ try: () => writev(opened, rest), catch: failed })
-        size += bytesWritten
-        rest = skip(rest, bytesWritten)
-      }
-    })
+const closeFile = (log: Log) => {
+  if (log.fd !== undefined) fs.closeSync(log.fd)
+  log.fd = undefined
+}
 
-  const close = () => {
-    if (fd !== undefined) fs.closeSync(fd)
-    fd = undefined
-  }
+const writeAll = (log: Log, fd: number, chunks: ReadonlyArray<Uint8Array>) =>
+  Effect.gen(function*() {
+    const last = chunks.at(-1)
+    if (last !== undefined && last.length > 0) log.endsWithNewline = last[last.length - 1] === NEWLINE
+    let rest = chunks
+    while (rest.length > 0) {
+      const { bytesWritten } = yield* Effect.tryPromise({ try: () => writev(fd, rest), catch: failed })
+      log.size += bytesWritten
+      rest = skip(rest, bytesWritten)
+    }
+  })
 
-  const rotate = attempt(() => {
-    close()
+const rotate = (log: Log) => {
+  const { file, keep, warn } = log.options
+  return attempt(() => {
+    closeFile(log)
     const names = [file, ...rotatedNames(file, keep)]
     if (keep === 0) fs.rmSync(file, { force: true })
     for (let i = names.length - 1; i > 0; i--) {
@@ -180,34 +202,112 @@ const logFile = ({ file, maxBytes, keep, warn }: RotatingLogOptions) => {
     // Start again rather than grow without bound.
     Effect.andThen(warn(`${file}: cannot rotate: ${error.reason}`), attempt(() => fs.rmSync(file, { force: true })))
   ))
+}
 
-  // Each file ends at the last line end that fits; a line that fits in no
-  // file of its own, or whose start is already in the file, is split where
-  // the file is full. The usual case, no rotation due: one writev(2).
-  const append = (chunks: ReadonlyArray<Uint8Array>) =>
-    Effect.gen(function*() {
-      let rest: ReadonlyArray<Uint8Array> = chunks.filter((chunk) => chunk.length > 0)
-      while (rest.length > 0) {
-        const opened = yield* open
-        const room = maxBytes - size
-        if (bytesOf(rest) <= room) return yield* writeAll(opened, rest)
-        const cut = room > 0 ? lastNewlineBefore(rest, room) : -1
-        if (cut >= 0 || size === 0 || !endsWithNewline) {
-          const take = cut >= 0 ? cut + 1 : room
-          yield* writeAll(opened, head(rest, take))
-          rest = skip(rest, take)
-        }
-        yield* rotate
+// Appends to the file, rotating so that it never grows past maxBytes: each
+// file ends at the last line end that fits; a line that fits in no file of
+// its own, or whose start is already in the file, is split where the file
+// is full. The usual case, no rotation due: one writev(2).
+const appendToFile = (log: Log, chunks: ReadonlyArray<Uint8Array>) =>
+  Effect.gen(function*() {
+    let rest: ReadonlyArray<Uint8Array> = chunks.filter((chunk) => chunk.length > 0)
+    while (rest.length > 0) {
+      const fd = yield* openFile(log)
+      const room = log.options.maxBytes - log.size
+      if (bytesOf(rest) <= room) return yield* writeAll(log, fd, rest)
+      const cut = room > 0 ? lastNewlineBefore(rest, room) : -1
+      if (cut >= 0 || log.size === 0 || !log.endsWithNewline) {
+        const take = cut >= 0 ? cut + 1 : room
+        yield* writeAll(log, fd, head(rest, take))
+        rest = skip(rest, take)
       }
-    })
+      yield* rotate(log)
+    }
+  })
 
-  return { append, close }
+const drop = (log: Log, bytes: number, why: string) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    log.dropped += bytes
+    // One warning when an outage starts, then at most one a minute.
+    if (log.failing && now - log.lastWarning < WARN_EVERY_MILLIS) return Effect.void
+    log.failing = true
+    log.lastWarning = now
+    return log.options.warn(`${log.options.file}: output dropped (${log.dropped} bytes so far): ${why}`)
+  })
+
+// Each line the service starts, prefixed with the time it was read.
+const stamp = (log: Log, chunks: ReadonlyArray<Uint8Array>, now: number): ReadonlyArray<Uint8Array> => {
+  const prefix = Buffer.from(`${new Date(now).toISOString()} `)
+  const parts: Array<Uint8Array> = []
+  for (const chunk of chunks) {
+    for (let start = 0; start < chunk.length;) {
+      if (log.atLineStart) parts.push(prefix)
+      const newline = chunk.indexOf(NEWLINE, start)
+      const end = newline < 0 ? chunk.length : newline + 1
+      parts.push(chunk.subarray(start, end))
+      log.atLineStart = newline >= 0
+      start = end
+    }
+  }
+  return parts
 }
 
 // What becomes of a line left open at the end of an append: held for its
 // end, written as it is (it waited long enough: a prompt), or ended (its
 // writer ended: with timestamps, a newline).
 type OpenLine = "hold" | "write" | "end"
+
+// Writes what is held and `chunks` up to their last line end (all of it
+// when the open line is not held, or is longer than a file); gives the
+// chunks back. Run under the lock and uninterruptibly: nothing is lost to
+// an interruption, and the file is closed only between writes.
+const append = (log: Log, chunks: ReadonlyArray<Uint8Array>, openLine: OpenLine): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const { timestamps, maxBytes } = log.options
+    const input = openLine === "end" && timestamps && !log.atLineStart ? [...chunks, Buffer.from("\n")] : chunks
+    const stamped = timestamps ? stamp(log, input, yield* Clock.currentTimeMillis) : input
+    const { whole, rest } = wholeLines([...log.held, ...stamped])
+    const all = openLine !== "hold" || bytesOf(rest) > maxBytes
+    log.held = all || rest.length === 0 ? [] : [Buffer.concat(rest)]
+    const lines = all ? [...whole, ...rest] : whole
+    yield* appendToFile(log, lines).pipe(
+      Effect.andThen(Effect.sync(() => {
+        log.failing = false
+      })),
+      Effect.catch((error) => drop(log, bytesOf(lines), error.reason))
+    )
+    if (log.held.length === 0) return
+    // The end may not come (a prompt): written after PARTIAL_LINE_MILLIS without more output.
+    if (log.heldTimer !== undefined) yield* Fiber.interrupt(log.heldTimer)
+    log.heldTimer = yield* Effect.forkIn(writeHeld(log), log.scope)
+  }).pipe(Effect.ensuring(Effect.sync(() => chunks.forEach(release))))
+
+const writeHeld = (log: Log): Effect.Effect<void> =>
+  Effect.sleep(PARTIAL_LINE_MILLIS).pipe(
+    Effect.andThen(log.lock.withPermit(Effect.uninterruptible(append(log, [], "write")))),
+    Effect.ensuring(Effect.sync(() => {
+      log.heldTimer = undefined
+    }))
+  )
+
+// Waits for the disk at most STALL_MILLIS; the write goes on meanwhile, and
+// until it is done, batches are dropped.
+const appendPatiently = (log: Log, chunks: ReadonlyArray<Uint8Array>, openLine: OpenLine) =>
+  Effect.suspend(() => {
+    if (log.stalled !== undefined && log.stalled.pollUnsafe() === undefined) {
+      chunks.forEach(release)
+      return drop(log, bytesOf(chunks), `the disk has not finished a write for ${STALL_MILLIS / 1000} s`)
+    }
+    log.stalled = undefined
+    const appending = log.lock.withPermit(append(log, chunks, openLine))
+    return Effect.forkIn(appending, log.scope, { startImmediately: true, uninterruptible: true }).pipe(
+      Effect.flatMap((writing) =>
+        Effect.timeoutOption(Fiber.await(writing), STALL_MILLIS).pipe(Effect.map((done) => {
+          if (Option.isNone(done)) log.stalled = writing
+        }))
+      )
+    )
+  })
 
 /**
  * A log for the life of the current scope. Each writer calls `endLine` when
@@ -222,95 +322,24 @@ type OpenLine = "hold" | "write" | "end"
  * @since 0.1.0
  */
 export const make = (options: RotatingLogOptions): Effect.Effect<RotatingLog, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const scope = yield* Effect.scope
-    const file = logFile(options)
-    yield* Scope.addFinalizer(scope, Effect.sync(file.close))
-    const lock = yield* Semaphore.make(1)
-    const heldTimer = yield* FiberHandle.make()
-    // Whether the next byte read starts a line (for timestamps), and the
-    // start of a line waiting for its end (copied out of pooled memory).
-    let atLineStart = true
-    let held: ReadonlyArray<Uint8Array> = []
-    // The outage: bytes dropped so far, whether the last write failed, when
-    // that was said, and the last write not finished after STALL_MILLIS.
-    let dropped = 0
-    let failing = false
-    let lastWarning = Number.NEGATIVE_INFINITY
-    let stalled: Fiber.Fiber<void> | undefined
-
-    const drop = (bytes: number, why: string) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        dropped += bytes
-        // One warning when an outage starts, then at most one a minute.
-        if (failing && now - lastWarning < WARN_EVERY_MILLIS) return Effect.void
-        failing = true
-        lastWarning = now
-        return options.warn(`${options.file}: output dropped (${dropped} bytes so far): ${why}`)
-      })
-
-    // Each line the service starts, prefixed with the time it was read.
-    const stamp = (chunks: ReadonlyArray<Uint8Array>, now: number): ReadonlyArray<Uint8Array> => {
-      const prefix = Buffer.from(`${new Date(now).toISOString()} `)
-      const parts: Array<Uint8Array> = []
-      for (const chunk of chunks) {
-        for (let start = 0; start < chunk.length;) {
-          if (atLineStart) parts.push(prefix)
-          const newline = chunk.indexOf(NEWLINE, start)
-          const end = newline < 0 ? chunk.length : newline + 1
-          parts.push(chunk.subarray(start, end))
-          atLineStart = newline >= 0
-          start = end
-        }
-      }
-      return parts
+  Effect.flatMap(Effect.scope, (scope) => {
+    const log: Log = {
+      options,
+      scope,
+      lock: Semaphore.makeUnsafe(1),
+      fd: undefined,
+      size: 0,
+      endsWithNewline: true,
+      atLineStart: true,
+      held: [],
+      heldTimer: undefined,
+      dropped: 0,
+      failing: false,
+      lastWarning: Number.NEGATIVE_INFINITY,
+      stalled: undefined
     }
-
-    // Writes what is held and `chunks` up to their last line end (all of it
-    // when the open line is not held, or is longer than a file); gives the
-    // chunks back. Run under the lock and uninterruptibly: nothing is lost
-    // to an interruption, and the file is closed only between writes.
-    const append = (chunks: ReadonlyArray<Uint8Array>, openLine: OpenLine): Effect.Effect<void> =>
-      Effect.gen(function*() {
-        const input = openLine === "end" && options.timestamps && !atLineStart ? [...chunks, Buffer.from("\n")] : chunks
-        const stamped = options.timestamps ? stamp(input, yield* Clock.currentTimeMillis) : input
-        const { whole, rest } = wholeLines([...held, ...stamped])
-        const all = openLine !== "hold" || bytesOf(rest) > options.maxBytes
-        held = all || rest.length === 0 ? [] : [Buffer.concat(rest)]
-        const lines = all ? [...whole, ...rest] : whole
-        yield* file.append(lines).pipe(
-          Effect.andThen(Effect.sync(() => {
-            failing = false
-          })),
-          Effect.catch((error) => drop(bytesOf(lines), error.reason))
-        )
-        if (held.length > 0) yield* FiberHandle.run(heldTimer, writeHeld)
-      }).pipe(Effect.ensuring(Effect.sync(() => chunks.forEach(release))))
-
-    const writeHeld: Effect.Effect<void> = Effect.andThen(
-      Effect.sleep(PARTIAL_LINE_MILLIS),
-      lock.withPermit(Effect.uninterruptible(append([], "write")))
-    )
-
-    // Waits for the disk at most STALL_MILLIS; the write goes on meanwhile,
-    // and until it is done, batches are dropped.
-    const appendPatiently = (chunks: ReadonlyArray<Uint8Array>, openLine: OpenLine) =>
-      Effect.suspend(() => {
-        if (stalled !== undefined && stalled.pollUnsafe() === undefined) {
-          chunks.forEach(release)
-          return drop(bytesOf(chunks), `the disk has not finished a write for ${STALL_MILLIS / 1000} s`)
-        }
-        return Effect.forkIn(lock.withPermit(append(chunks, openLine)), scope, { startImmediately: true, uninterruptible: true }).pipe(
-          Effect.flatMap((writing) =>
-            Effect.timeoutOption(Fiber.await(writing), STALL_MILLIS).pipe(Effect.map((done) => {
-              if (Option.isNone(done)) stalled = writing
-            }))
-          )
-        )
-      })
-
-    return {
-      write: (chunks) => appendPatiently(chunks, "hold"),
-      endLine: appendPatiently([], "end")
-    }
+    return Effect.as(Scope.addFinalizer(scope, Effect.sync(() => closeFile(log))), {
+      write: (chunks) => appendPatiently(log, chunks, "hold"),
+      endLine: Effect.suspend(() => appendPatiently(log, [], "end"))
+    })
   })

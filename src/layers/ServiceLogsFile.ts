@@ -41,10 +41,10 @@ export const layer: Layer.Layer<ServiceLogs, never, Journal | Settings> = Layer.
     })
     return ServiceLogs.of({
       write: (name, output) =>
-        Effect.scoped(Effect.gen(function*() {
-          const log = yield* RcMap.get(logs, name)
-          yield* Stream.runForEachArray(output, log.write).pipe(Effect.ignore, Effect.ensuring(log.endLine))
-        }))
+        RcMap.get(logs, name).pipe(
+          Effect.flatMap((log) => Stream.runForEachArray(output, log.write).pipe(Effect.ignore, Effect.ensuring(log.endLine))),
+          Effect.scoped
+        )
     })
   })
 )
