@@ -45,18 +45,6 @@ const attempt = <A>(evaluate: () => A) => Effect.try({ try: evaluate, catch: fai
 
 const bytesOf = (chunks: ReadonlyArray<Uint8Array>): number => chunks.reduce((n, chunk) => n + chunk.length, 0)
 
-// Chunks up to and including their last newline, and the rest.
-const wholeLines = (chunks: ReadonlyArray<Uint8Array>) => {
-  for (let i = chunks.length - 1; i >= 0; i--) {
-    const chunk = chunks[i]
-    const newline = chunk?.lastIndexOf(NEWLINE) ?? -1
-    if (chunk === undefined || newline < 0) continue
-    const rest = [chunk.subarray(newline + 1), ...chunks.slice(i + 1)].filter((part) => part.length > 0)
-    return { whole: [...chunks.slice(0, i), chunk.subarray(0, newline + 1)], rest }
-  }
-  return { whole: [], rest: chunks }
-}
-
 // The offset of the last newline among the first `limit` bytes of `chunks`, or -1.
 const lastNewlineBefore = (chunks: ReadonlyArray<Uint8Array>, limit: number): number => {
   let offset = 0
@@ -124,9 +112,9 @@ export const rotatedNames = (file: string, keep: number): ReadonlyArray<string> 
  */
 export interface RotatingLog {
   /**
-   * Appends a batch of output; returns once it is written or dropped (see
-   * the module's pacing). Chunks from `OutputBlocks` are given back either
-   * way.
+   * Appends a batch of output; returns once it is written or dropped, or
+   * after 5 s of a stalled disk (see the module's pacing). Chunks from
+   * `OutputBlocks` are given back either way.
    */
   readonly write: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void>
   /** One writer's output ended: the line it left open is ended (with timestamps) or written as it is. */
@@ -266,16 +254,20 @@ const append = (log: Log, chunks: ReadonlyArray<Uint8Array>, openLine: OpenLine)
     const { timestamps, maxBytes } = log.options
     const input = openLine === "end" && timestamps && !log.atLineStart ? [...chunks, Buffer.from("\n")] : chunks
     const stamped = timestamps ? stamp(log, input, yield* Clock.currentTimeMillis) : input
-    const { whole, rest } = wholeLines([...log.held, ...stamped])
+    const pending = [...log.held, ...stamped]
+    const lineEnd = lastNewlineBefore(pending, bytesOf(pending)) + 1
+    const [whole, rest] = [head(pending, lineEnd), skip(pending, lineEnd)]
     const all = openLine !== "hold" || bytesOf(rest) > maxBytes
     log.held = all || rest.length === 0 ? [] : [Buffer.concat(rest)]
     const lines = all ? [...whole, ...rest] : whole
-    yield* appendToFile(log, lines).pipe(
-      Effect.andThen(Effect.sync(() => {
-        log.failing = false
-      })),
-      Effect.catch((error) => drop(log, bytesOf(lines), error.reason))
-    )
+    if (lines.length > 0) {
+      yield* appendToFile(log, lines).pipe(
+        Effect.andThen(Effect.sync(() => {
+          log.failing = false
+        })),
+        Effect.catch((error) => drop(log, bytesOf(lines), error.reason))
+      )
+    }
     if (log.held.length === 0) return
     // The end may not come (a prompt): written after PARTIAL_LINE_MILLIS without more output.
     if (log.heldTimer !== undefined) yield* Fiber.interrupt(log.heldTimer)
