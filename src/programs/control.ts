@@ -336,6 +336,7 @@ export const runControl = (
       request.names.forEach((name, index) =>
         send(String(index), request.action, {
           name,
+          by: `cli pid ${process.pid}`,
           ...(request.wait ? {} : { wait: false }),
           ...(request.action === "kill" ? { signal: request.signal } : {})
         })
