@@ -61,7 +61,8 @@ describe("control commands against a real daemon", () => {
   beforeAll(async () => {
     sandbox.writeScript("web", "exec sleep 1000")
     sandbox.writeScript("reloader", `trap 'echo HUP >> "$PIDS.hup"' HUP\nwhile :; do sleep 1 & wait $!; done`)
-    sandbox.writeScript("crashy", "exit 1")
+    // A spawn error: its interpreter does not exist.
+    fs.writeFileSync(path.join(sandbox.scripts, "broken"), "#!/nonexistent/sh\n", { mode: 0o755 })
     sandbox.writeScript("stubborn", "trap '' TERM\nexec sleep 1000")
     daemon = sandbox.startDaemon()
     await waitForSpawns(sandbox, "web")
@@ -102,8 +103,9 @@ describe("control commands against a real daemon", () => {
     await waitFor(() => fs.existsSync(`${sandbox.pidsFile}.hup`), { message: "the HUP trap ran" })
 
     // TERM by default; the usual policy restarts it.
+    const spawns = spawnedPids(sandbox.readJournal(), "web").length
     expect(run("kill", "web").status).toBe(0)
-    await waitForSpawns(sandbox, "web", spawnedPids(sandbox.readJournal(), "web").length + 1)
+    await waitForSpawns(sandbox, "web", spawns + 1)
 
     // --no-wait: accepted, and done all the same.
     expect(run("restart", "--no-wait", "web")).toMatchObject({ status: 0, stdout: "web: restart requested\n" })
@@ -111,9 +113,9 @@ describe("control commands against a real daemon", () => {
   })
 
   it("exit codes: 1 failed or timed out, 2 usage, 3 no daemon, 4 no such service; several names, the highest", { timeout: 20_000 }, async () => {
-    const crashy = run("restart", "crashy")
-    expect(crashy.status).toBe(1)
-    expect(crashy.stderr).toMatch(/^cronmon: crashy: not restarted: [^\n]+\n$/)
+    const broken = run("restart", "broken")
+    expect(broken.status).toBe(1)
+    expect(broken.stderr).toMatch(/^cronmon: broken: not restarted: [^\n]*nonexistent[^\n]*\n$/)
 
     expect(run("restart", "../web")).toMatchObject({ status: 2, stderr: "cronmon: ../web: not a service name: it holds a /\n" })
     expect(run("restart", "--bogus", "web").status).toBe(2)
@@ -143,7 +145,7 @@ describe("control commands against a real daemon", () => {
     expect(web).toMatchObject({ state: "running" })
     expect(web?.cpu).toBeTypeOf("number")
     expect(web?.memory).toBeGreaterThan(0)
-    expect(serviceOf(sandbox, "crashy")).toMatchObject({ cpu: null, memory: null })
+    expect(serviceOf(sandbox, "broken")).toMatchObject({ cpu: null, memory: null })
     const text = run("status")
     expect(text.status).toBe(0)
     expect(text.stdout).toMatch(/\tCPU\t/)
@@ -200,13 +202,15 @@ describe("control commands against a real daemon", () => {
 describe("a hold across crashes and stops of the daemon", () => {
   const sandbox = new Sandbox()
   let daemon: Daemon
+  // Long enough for a request to arrive while a service that ignores SIGTERM is stopped.
+  const args = ["-j", sandbox.journal, "-s", sandbox.scripts, "--logs", sandbox.logs, "--stop-timeout", "3s"]
   afterAll(() => sandbox.cleanUp(), 20_000)
 
   it("outlives a kill -9 of the daemon (the next one keeps it), not a clean stop; the stale socket is replaced", { timeout: 40_000 }, async () => {
     sandbox.writeScript("web", "exec sleep 1000")
     sandbox.writeScript("other", "exec sleep 1000")
     const socket = `${sandbox.journal}.sock`
-    daemon = sandbox.startDaemon()
+    daemon = sandbox.startDaemon(args)
     await waitForSpawns(sandbox, "web")
     await waitForSpawns(sandbox, "other")
     expect(sandbox.run(["stop", "web", "-j", sandbox.journal]).status).toBe(0)
@@ -217,7 +221,7 @@ describe("a hold across crashes and stops of the daemon", () => {
     expect(sandbox.run(["restart", "web", "-j", sandbox.journal]).status).toBe(3)
     await waitFor(() => sandbox.livePids("other").length === 0, { message: "other ended with its daemon" })
 
-    daemon = sandbox.startDaemon()
+    daemon = sandbox.startDaemon(args)
     await waitForSpawns(sandbox, "other", 2)
     expect(serviceOf(sandbox, "web")).toMatchObject({ state: "stopped", held: true })
     expect(spawnedPids(sandbox.readJournal(), "web")).toHaveLength(1)
@@ -227,7 +231,7 @@ describe("a hold across crashes and stops of the daemon", () => {
     expect(await daemon.waitExit()).toBe(0)
     expect(fs.existsSync(socket), "removed at a clean stop").toBe(false)
 
-    daemon = sandbox.startDaemon()
+    daemon = sandbox.startDaemon(args)
     await waitForSpawns(sandbox, "web", 2)
     expect(serviceOf(sandbox, "web")).toMatchObject({ state: "running", held: false })
   })
@@ -235,11 +239,11 @@ describe("a hold across crashes and stops of the daemon", () => {
   it("a request while the daemon stops is answered: it is stopping", { timeout: 30_000 }, async () => {
     sandbox.writeScript("stubborn", "trap '' TERM\nexec sleep 1000")
     await waitForSpawns(sandbox, "stubborn")
-    // stubborn ignores SIGTERM: the daemon takes its stop timeout (1 s) to stop.
+    // stubborn ignores SIGTERM: the daemon takes its stop timeout (3 s) to stop.
     const exits = eventsOf(sandbox.readJournal(), "process exited", "web").length
     daemon.kill("SIGTERM")
     await waitForJournal(sandbox, (journal) => eventsOf(journal, "process exited", "web").length > exits, { message: "stopping" })
-    const stopping = sandbox.run(["restart", "web", "-j", sandbox.journal])
+    const stopping = await sandbox.runAsync(["restart", "web", "-j", sandbox.journal])
     expect(stopping).toMatchObject({ status: 1, stderr: "cronmon: web: not restarted: the daemon is stopping\n" })
     expect(await daemon.waitExit()).toBe(0)
   })

@@ -39,7 +39,7 @@ const stub = Layer.effect(
   })
 )
 
-describe("control commands against a stub daemon", () => {
+describe("control commands against a stub daemon", { timeout: 20_000 }, () => {
   const sandbox = new Sandbox()
   const scope = Effect.runSync(Scope.make())
   const settings = makeSettings({ scriptsDir: sandbox.scripts, journalPath: sandbox.journal, logsDir: sandbox.logs })
