@@ -39,7 +39,7 @@ import {
   STAGING_PREFIX
 } from "../domain/ControlSocketPath.ts"
 import { errorCode, errorMessage } from "../domain/Errors.ts"
-import { type ActionOptions, Control, DaemonStopping } from "../services/Control.ts"
+import { Control, DaemonStopping } from "../services/Control.ts"
 import { Settings } from "../services/Settings.ts"
 
 /**
@@ -235,8 +235,6 @@ const makeProtocol = (server: SocketServer["Service"], limits: Limits) =>
       }
     }, Effect.catch(() => Effect.void))
 
-    yield* Effect.forkScoped(server.run((socket) => Effect.scoped(serve(socket))))
-
     const protocol = yield* RpcServer.Protocol.make((write) => {
       writeRequest = write
       return Effect.succeed({
@@ -261,12 +259,11 @@ const makeProtocol = (server: SocketServer["Service"], limits: Limits) =>
         codecFor: serialization.codecFor
       })
     })
+    yield* Effect.forkScoped(server.run((socket) => Effect.scoped(serve(socket))))
     // Whether any answer is still to be sent.
     const quiet = Effect.sync(() => [...connections.values()].every((connection) => connection.inFlight.size === 0))
     return { protocol, quiet } as const
   })
-
-const optionsOf = (wait: boolean | undefined): ActionOptions => wait === undefined ? {} : { wait }
 
 /**
  * The handlers: each request to `Control`, answered `DaemonStopping` once
@@ -276,10 +273,10 @@ const handlers = (control: Control["Service"], stopTimeout: Duration.Duration, s
   const refused = Effect.andThen(Deferred.await(stopping), Effect.fail(new DaemonStopping()))
   const unlessStopping = <A, E>(effect: Effect.Effect<A, E>) => Effect.raceFirst(effect, refused)
   return ControlRpcs.of({
-    restart: ({ name, wait }) => unlessStopping(control.restart(name, optionsOf(wait))),
-    stop: ({ name, wait }) => unlessStopping(control.stop(name, optionsOf(wait))),
-    start: ({ name, wait }) => unlessStopping(control.start(name, optionsOf(wait))),
-    kill: ({ name, signal, wait }) => unlessStopping(control.kill(name, signal, optionsOf(wait))),
+    restart: ({ name, ...options }) => unlessStopping(control.restart(name, options)),
+    stop: ({ name, ...options }) => unlessStopping(control.stop(name, options)),
+    start: ({ name, ...options }) => unlessStopping(control.start(name, options)),
+    kill: ({ name, signal, ...options }) => unlessStopping(control.kill(name, signal, options)),
     status: () => unlessStopping(control.status),
     events: () => Stream.interruptWhen(control.events, refused),
     daemon: () => Effect.succeed({ pid: process.pid, stop_timeout_ms: Duration.toMillis(stopTimeout) })
