@@ -8,6 +8,8 @@
 import { Duration, Result } from "effect"
 import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN, nextRestart, type RestartPolicy } from "./Backoff.ts"
 import { decodeLine, type JournalEntry } from "./JournalEvent.ts"
+import type { StatusJson } from "../services/Control.ts"
+import type { ResourceUsage } from "../services/System.ts"
 import * as Running from "./Running.ts"
 
 /**
@@ -310,3 +312,77 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
   for (const entry of entries.reverse()) session.step(entry)
   return session.status(now, badLines)
 }
+
+/**
+ * The daemon's state: `running`; `stopped` (its last session ended with
+ * `monitor quit`); `crashed` (the last session did not end and its process
+ * is gone: a stale journal); `unknown` (a session that did not end, written
+ * without the daemon's pid, as the Go original does); `absent` (no journal,
+ * or an empty one).
+ *
+ * @since 0.1.0
+ */
+export type DaemonState = "running" | "stopped" | "crashed" | "unknown" | "absent"
+
+/**
+ * Everything `status` says. `--json` prints it as documented in docs/status.md.
+ *
+ * @since 0.1.0
+ */
+export interface StatusReport {
+  readonly journal: string
+  /** Whether the journal file exists (not in the JSON: `absent` says it). */
+  readonly found: boolean
+  readonly now: number
+  readonly daemon: {
+    readonly state: DaemonState
+    readonly pid: number | null
+    /** When it took the lock. */
+    readonly since: number | null
+    readonly quitAt: number | null
+    readonly lastEventAt: number | null
+  }
+  readonly services: ReadonlyArray<ServiceStatus>
+}
+
+const iso = (millis: number | null) => millis === null ? null : new Date(millis).toISOString()
+
+/**
+ * A report as `status --json` prints it (the `StatusJson` schema): times
+ * RFC 3339, durations in milliseconds, `null` for what does not apply.
+ * `usage`, by service name, holds what running services use; without it
+ * (read from the journal alone) `cpu` and `memory` are `null`. The one
+ * shaping of a status, from the journal or from the daemon.
+ *
+ * @since 0.1.0
+ */
+export const statusJsonOf = (report: StatusReport, usage: ReadonlyMap<string, ResourceUsage> = new Map()): StatusJson => ({
+  journal: report.journal,
+  now: new Date(report.now).toISOString(),
+  daemon: {
+    state: report.daemon.state,
+    pid: report.daemon.pid,
+    since: iso(report.daemon.since),
+    uptime_ms: report.daemon.state === "running" && report.daemon.since !== null ? report.now - report.daemon.since : null,
+    quit_at: iso(report.daemon.quitAt),
+    last_event_at: iso(report.daemon.lastEventAt)
+  },
+  services: report.services.map((service) => {
+    const running = service.state === "running"
+    const used = running ? usage.get(service.name) : undefined
+    return {
+      name: service.name,
+      state: service.state,
+      held: service.held,
+      pid: service.pid,
+      since: iso(service.since),
+      uptime_ms: running && service.since !== null ? report.now - service.since : null,
+      next_start_at: iso(service.nextStartAt),
+      restarts_last_hour: service.restartsLastHour,
+      last_exit: service.lastExit === null ? null : { ...service.lastExit, at: new Date(service.lastExit.at).toISOString() },
+      reason: service.reason,
+      cpu: used?.cpuPercent ?? null,
+      memory: used?.residentBytes ?? null
+    }
+  })
+})

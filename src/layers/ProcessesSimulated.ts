@@ -32,6 +32,9 @@ export interface Behaviour {
   readonly ignoresSigterm?: boolean | undefined
   /** Exit with this code on SIGTERM, as a shell's `trap 'exit 143' TERM` does. */
   readonly sigtermExitCode?: number | undefined
+  /** What it uses while it runs: CPU (percent of one core) and resident memory (bytes); 0 when unset. */
+  readonly cpuPercent?: number | undefined
+  readonly residentBytes?: number | undefined
   /** Processes it starts in its own group at once, each behaving as given. */
   readonly children?: ReadonlyArray<Behaviour> | undefined
 }
@@ -169,6 +172,16 @@ export const layer: Layer.Layer<ServiceSpawner | System | SimulatedProcesses> = 
       bootedAt: Effect.sync(() => bootedAt),
       groupMembers: (pgid) => Effect.sync(() => targets(-pgid).map(identityOf)),
       becomeSubreaper: Effect.succeed(false),
+      groupUsage: (pgids) =>
+        Effect.sync(() =>
+          new Map(pgids.flatMap((pgid) => {
+            const members = targets(-pgid)
+            return members.length === 0 ? [] : [[pgid, {
+              cpuPercent: members.reduce((sum, { behaviour }) => sum + (behaviour.cpuPercent ?? 0), 0),
+              residentBytes: members.reduce((sum, { behaviour }) => sum + (behaviour.residentBytes ?? 0), 0)
+            }] as const]
+          }))
+        ),
       children: Effect.sync(() => Array.from(table.keys(), (pid) => ({ pid, zombie: false }))),
       reap: () => Effect.succeed(false)
     })
