@@ -25,6 +25,7 @@ import { randomAccess } from "./layers/JournalFile.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as Live from "./layers/Live.ts"
 import * as Daemon from "./programs/daemon.ts"
+import type { Control } from "./services/Control.ts"
 import { type Journal, type JournalLocked, JournalUnavailable } from "./services/Journal.ts"
 import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
 import { defaultSettings, makeSettings, type Settings, type SettingsShape } from "./services/Settings.ts"
@@ -118,7 +119,7 @@ export const settings = (options: Options): SettingsShape => {
  * ```
  * @since 0.1.0
  */
-export type Services = Journal | ProcessSupervisor | Watcher | Settings | System
+export type Services = Control | Journal | ProcessSupervisor | Watcher | Settings | System
 
 /**
  * The daemon's services, live, without supervision started: the journal
