@@ -124,7 +124,8 @@ export type Services = Control | Journal | ProcessSupervisor | Watcher | Setting
 /**
  * The daemon's services, live, without supervision started: the journal
  * opened and locked, the chokidar watcher, the process supervisor on real
- * processes, service logs in files, Linux's process facilities. The scripts
+ * processes and `Control` on it, service logs in files, Linux's process
+ * facilities. The scripts
  * directory is created when missing. Fails with `JournalLocked` when another
  * daemon holds the journal, `WatchError` when the scripts path is not a
  * directory.
@@ -160,8 +161,9 @@ export const supervision: Layer.Layer<never, never, Services> = Layer.effectDisc
 
 /**
  * The whole live daemon from options: supervision runs while the layer is
- * in use, and the layer provides its services (ask `ProcessSupervisor` what
- * runs). `Layer.launch` it, or merge it into an application's layer.
+ * in use, and the layer provides its services (`Control` to restart, stop,
+ * start or signal a service and read the status; `ProcessSupervisor` for
+ * what runs). `Layer.launch` it, or merge it into an application's layer.
  *
  * @example
  * ```ts

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Stream } from "effect"
+import { Context, Duration, Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { encodeLine, formatHuman, type JournalEntry } from "../src/domain/JournalEvent.ts"
 import { sessionStatusOf, statusJsonOf } from "../src/domain/Status.ts"
@@ -335,7 +335,9 @@ describe("status", () => {
       // crashy: runs of 2 s, delays 0, 5, 15: spawned at 0, 2, 9, exits at 11, waits until 26
       yield* TestClock.adjust("12 seconds")
       yield* c.restart("web")
-      yield* TestClock.adjust("1 second")
+      // a new schedule for crashy: spawned at 12, 14 (delay 0 again), exits at 16, waits until 21
+      yield* c.start("crashy")
+      yield* TestClock.adjust("5 seconds")
       const live = yield* c.status
       const now = live.now
       const lines = (yield* CronmonTest.journal).map((entry: JournalEntry) => encodeLine(entry)).reverse()
@@ -360,6 +362,8 @@ describe("status", () => {
       assert.deepStrictEqual(shared(live), shared(shaped))
       const web = live.services.find((service) => service.name === "web")
       assert.deepStrictEqual([web?.cpu, web?.memory], [12.5, 5120])
+      const crashy = live.services.find((service) => service.name === "crashy")
+      assert.strictEqual(crashy?.next_start_at, "1970-01-01T00:00:21.000Z")
       assert.deepStrictEqual(
         live.services.map((service) => [service.name, service.state, service.held, service.cpu]),
         [
@@ -388,4 +392,14 @@ describe("events", () => {
         "web: started, pid 1001"
       ])
     }).pipe(Effect.provide(CronmonTest.layer())))
+
+  it.effect("end when the journal closes", () =>
+    Effect.gen(function*() {
+      const following = yield* Effect.scoped(Effect.gen(function*() {
+        const control = Context.get(yield* Layer.build(CronmonTest.layer()), Control)
+        return yield* Effect.forkDetach(Stream.runCollect(control.events), { startImmediately: true })
+      }))
+      const exit = yield* Fiber.await(following)
+      assert.isTrue(Exit.isSuccess(exit), String(exit))
+    }))
 })
