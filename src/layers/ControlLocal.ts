@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Layer } from "effect"
-import { parseSignal } from "../domain/Signal.ts"
+import { signalNamed } from "../domain/Signals.ts"
 import { type ServiceStatus, statusJsonOf } from "../domain/Status.ts"
 import { type ActionDone, type ActionError, type ActionOptions, Control, InvalidSignal } from "../services/Control.ts"
 import { Journal } from "../services/Journal.ts"
@@ -79,7 +79,7 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
       start: (name, options) => supervisor.release(name, requestOptions(options)),
       kill: (name, signal, options) =>
         Effect.suspend((): Effect.Effect<ActionDone, ActionError> => {
-          const parsed = parseSignal(signal)
+          const parsed = signalNamed(signal)
           return parsed === undefined
             ? Effect.fail(new InvalidSignal({ signal }))
             : supervisor.signal(name, parsed, requestOptions(options))
