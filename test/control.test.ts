@@ -3,7 +3,9 @@ import { Context, Duration, Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { encodeLine, formatHuman, type JournalEntry } from "../src/domain/JournalEvent.ts"
 import { sessionStatusOf, statusJsonOf } from "../src/domain/Status.ts"
+import * as ControlLocal from "../src/layers/ControlLocal.ts"
 import { Control } from "../src/services/Control.ts"
+import { System } from "../src/services/System.ts"
 import { ProcessSupervisor } from "../src/services/ProcessSupervisor.ts"
 import * as CronmonTest from "../src/testing.ts"
 
@@ -374,6 +376,30 @@ describe("status", () => {
           ["web", "running", false, 12.5]
         ]
       )
+    }).pipe(Effect.provide(CronmonTest.layer())))
+})
+
+describe("status measurements", () => {
+  it.effect("status requests that come together share one measurement of CPU and memory", () =>
+    Effect.gen(function*() {
+      let measurements = 0
+      const system = yield* System
+      const counting = Layer.succeed(System, {
+        ...system,
+        groupUsage: (pgids: ReadonlyArray<number>) =>
+          Effect.sleep("250 millis").pipe(
+            Effect.andThen(Effect.sync(() => measurements++)),
+            Effect.andThen(system.groupUsage(pgids))
+          )
+      })
+      yield* CronmonTest.add("web")
+      const statuses = Effect.all(Array.from({ length: 3 }, () => Control.use((control) => control.status)), {
+        concurrency: "unbounded"
+      }).pipe(Effect.provide(Layer.fresh(ControlLocal.layer).pipe(Layer.provide(counting))))
+      const together = yield* Effect.forkChild(statuses, { startImmediately: true })
+      yield* TestClock.adjust("250 millis")
+      assert.strictEqual((yield* Fiber.join(together)).length, 3)
+      assert.strictEqual(measurements, 1)
     }).pipe(Effect.provide(CronmonTest.layer())))
 })
 

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Duration, Effect, Layer } from "effect"
 import { signalNamed } from "../domain/Signals.ts"
 import { type ServiceStatus, statusJsonOf } from "../domain/Status.ts"
 import { type ActionDone, type ActionError, type ActionOptions, Control, InvalidSignal } from "../services/Control.ts"
@@ -37,6 +37,14 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
     const settings = yield* Settings
     const system = yield* System
 
+    // What every running service's group uses: measured over a window, so
+    // status requests that come together (a dashboard, a burst of clients)
+    // share one measurement instead of each scanning /proc twice.
+    const measureUsage = yield* Effect.cachedWithTTL(
+      Effect.flatMap(supervisor.pids, (pids) => system.groupUsage([...pids.values()])),
+      Duration.zero
+    )
+
     const status = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const session = yield* journal.sessionStatus(now)
@@ -51,7 +59,7 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
       })
       // Each service leads its own process group.
       const running = services.flatMap((service) => service.state === "running" && service.pid !== null ? [service] : [])
-      const byGroup = yield* system.groupUsage(running.flatMap((service) => service.pid === null ? [] : [service.pid]))
+      const byGroup = yield* measureUsage
       const usage = new Map<string, ResourceUsage>(
         running.flatMap((service) => {
           const used = service.pid === null ? undefined : byGroup.get(service.pid)
