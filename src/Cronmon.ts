@@ -209,8 +209,8 @@ export const superviseUntilSignal: Effect.Effect<void, never, Services> = Effect
 
 /**
  * What earlier sessions recorded in a journal file left behind: processes
- * spawned and never seen to exit, sessions that did not end cleanly, lines
- * that could not be read. Reads the file backwards from its end, without the
+ * spawned and never seen to exit, services held down, sessions that did
+ * not end cleanly, lines that could not be read. Reads the file backwards from its end, without the
  * lock, so it works while a daemon runs.
  *
  * @example
