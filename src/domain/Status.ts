@@ -325,7 +325,8 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
 export type DaemonState = "running" | "stopped" | "crashed" | "unknown" | "absent"
 
 /**
- * Everything `status` says. `--json` prints it as documented in docs/status.md.
+ * Everything `status` finds, from the journal or from the running daemon,
+ * before `statusJsonOf` shapes it for `--json` and the table.
  *
  * @since 0.1.0
  */
