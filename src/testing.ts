@@ -118,8 +118,8 @@ export const services = (settings: Partial<SettingsShape> = {}, previousState?: 
 /**
  * The whole simulated daemon (`Cronmon.layer`'s twin): `services` supervised
  * in the background, as `cronmon` does. Changes fed to the watcher start,
- * restart and stop services; releasing the layer stops everything and
- * writes `monitor quit`.
+ * restart and stop services, and so do requests to its `Control`;
+ * releasing the layer stops everything and writes `monitor quit`.
  *
  * @example
  * ```ts
