@@ -13,8 +13,6 @@
  */
 export const NOTIFY_MESSAGE_MAX_BYTES = 4096
 
-const utf8 = new TextDecoder("utf-8", { fatal: false })
-
 /**
  * The `KEY=value` lines of one datagram, in a map: empty lines and lines
  * without `=` (or with an empty key) are skipped; a value may hold `=`; of a
@@ -30,7 +28,10 @@ const utf8 = new TextDecoder("utf-8", { fatal: false })
 export const parseNotifyMessage = (data: Uint8Array): ReadonlyMap<string, string> | undefined => {
   if (data.includes(0)) return undefined
   const fields = new Map<string, string>()
-  for (const line of utf8.decode(data).split("\n")) {
+  // Buffer's own decoding (U+FFFD for what is not UTF-8): a TextDecoder
+  // cost about 9 µs a datagram over the receiver's C memory.
+  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8")
+  for (const line of text.split("\n")) {
     const equals = line.indexOf("=")
     if (equals <= 0) continue
     const key = line.slice(0, equals)

@@ -198,6 +198,8 @@ export interface DatagramCalls {
   readonly receiveMessage: (fd: number, header: bigint, flags: number) => number
   readonly close: (fd: number) => number
   readonly errno: () => number
+  /** An errno's name (`EADDRINUSE`), for one-line messages. */
+  readonly errnoName: (errno: number) => string
   readonly allocate: (bytes: number) => NativeMemory
   /**
    * Calls `onReadable` from the event loop whenever `fd` has data (level
@@ -251,6 +253,7 @@ export const loadDatagramCalls = (): DatagramCalls | undefined => {
     receiveMessage: (fd, at, flags) => asNumber(recvmsg(fd, at, flags)),
     close: (fd) => asNumber(close(fd)),
     errno: () => koffi.errno(),
+    errnoName: (errno) => Object.entries(koffi.os.errno).find(([, code]) => code === errno)?.[0] ?? `errno ${errno}`,
     allocate: (bytes) => {
       const address: bigint = koffi.alloc("uint8", bytes)
       const number = (value: unknown) => typeof value === "bigint" ? Number(value) : asNumber(value)

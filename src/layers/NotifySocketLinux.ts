@@ -69,13 +69,23 @@ const DEFAULT_CAPACITY = 1024
 // The kernel's CMSG_ALIGN: control messages and their data start on a word.
 const align = (bytes: number, word: number) => (bytes + word - 1) & ~(word - 1)
 
+// /proc/PID/stat fits: its only free-form field, the command, is at most 64 bytes.
+const statBuffer = Buffer.alloc(1024)
+
 // Read when the datagram arrives: a sender that waits on its barrier still
-// lives then, and one that has exited is reported as gone.
+// lives then, and one that has exited is reported as gone. One read into a
+// buffer of our own: readFileSync's read-until-empty of a /proc file cost
+// about 70 µs a datagram in a flood, most of its receiving cost.
 const processGroupOf = (pid: number): number | undefined => {
+  let fd: number | undefined
   try {
-    return parseProcStat(fs.readFileSync(`/proc/${pid}/stat`, "latin1"), 0)?.pgid
+    fd = fs.openSync(`/proc/${pid}/stat`, "r")
+    const length = fs.readSync(fd, statBuffer, 0, statBuffer.length, 0)
+    return parseProcStat(statBuffer.toString("latin1", 0, length), 0)?.pgid
   } catch {
     return undefined
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
   }
 }
 
@@ -131,18 +141,18 @@ const receive = (
   deliver: (notification: Notification) => void,
   fail: (reason: string) => void
 ): Receiver | string => {
+  const failed = (call: string) => `${call} failed (${calls.errnoName(calls.errno())})`
   const fd = calls.socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | O_CLOEXEC)
-  if (fd < 0) return `socket failed (errno ${calls.errno()})`
+  if (fd < 0) return failed("socket")
   // Before bind: no datagram may arrive without its sender's credentials.
-  if (calls.setIntOption(fd, SOL_SOCKET, SO_PASSCRED, 1) !== 0) {
-    const errno = calls.errno()
+  const refusal = calls.setIntOption(fd, SOL_SOCKET, SO_PASSCRED, 1) !== 0
+    ? failed("setsockopt SO_PASSCRED")
+    : calls.bind(fd, socketAddress(socketPath)) !== 0
+    ? failed("bind")
+    : undefined
+  if (refusal !== undefined) {
     calls.close(fd)
-    return `setsockopt SO_PASSCRED failed (errno ${errno})`
-  }
-  if (calls.bind(fd, socketAddress(socketPath)) !== 0) {
-    const errno = calls.errno()
-    calls.close(fd)
-    return `bind failed (errno ${errno})`
+    return refusal
   }
 
   const { layout } = calls
@@ -159,6 +169,10 @@ const receive = (
   memory.writeAddress(layout.control, memory.address + BigInt(controlAt))
   memory.writeAddress(iovecAt, memory.address + BigInt(dataAt))
   memory.writeSize(iovecAt + layout.iovecLength, NOTIFY_MESSAGE_MAX_BYTES)
+
+  // The senders' groups, read once a turn of the loop: a flood from one
+  // process reads /proc once a turn, not once a datagram.
+  const groups = new Map<number, number | undefined>()
 
   // One datagram: its descriptors closed, its sender read; `undefined` when
   // it is to be ignored.
@@ -181,7 +195,9 @@ const receive = (
     // Cut data or control (more descriptors than room): ignored, as systemd does.
     if ((memory.readInt(layout.flags) & (MSG_TRUNC | MSG_CTRUNC)) !== 0 || sender === undefined) return undefined
     const fields = parseNotifyMessage(memory.bytes.subarray(dataAt, dataAt + length))
-    return fields === undefined ? undefined : { ...sender, pgid: processGroupOf(sender.pid), fields }
+    if (fields === undefined) return undefined
+    if (!groups.has(sender.pid)) groups.set(sender.pid, processGroupOf(sender.pid))
+    return { ...sender, pgid: groups.get(sender.pid), fields }
   }
 
   let watch: { readonly close: () => void } | undefined
@@ -189,11 +205,12 @@ const receive = (
     watch?.close()
     watch = undefined
   }
-  watch = calls.watchReadable(fd, (failure) => {
+  const onReadable = (failure: number) => {
     if (failure < 0) {
       stop()
       return fail(`polling failed (libuv error ${failure})`)
     }
+    groups.clear()
     for (let read = 0; read < DATAGRAMS_PER_TURN; read++) {
       // The kernel writes back how much control data it used.
       memory.writeSize(layout.controllen, controlBytes)
@@ -203,12 +220,19 @@ const receive = (
         if (errno === calls.EINTR) continue
         if (errno === calls.EAGAIN) return
         stop()
-        return fail(`recvmsg failed (errno ${errno})`)
+        return fail(`recvmsg failed (${calls.errnoName(errno)})`)
       }
       const notification = readOne(length)
       if (notification !== undefined) deliver(notification)
     }
-  })
+  }
+  try {
+    watch = calls.watchReadable(fd, onReadable)
+  } catch (error) {
+    calls.close(fd)
+    memory.free()
+    return `cannot watch it on the event loop: ${errorMessage(error)}`
+  }
 
   return {
     release: () => {
