@@ -1,30 +1,31 @@
 /**
- * One service's log file, written in batches and rotated by size at line
- * boundaries, never slowing down the service that fills it.
+ * One service's log file, `NAME.log`: appended in batches, rotated by size
+ * at line ends, optionally time-stamped per line.
  *
- * Output is taken as it arrives (`push` never waits) and written by one
- * asynchronous loop: everything that arrived during a write goes out in the
- * next one, so a fast writer costs one `write(2)` per batch, not per chunk
- * or line. When the disk is full or slower than the service, output is
- * dropped (past `maxPendingBytes` waiting) with a warning, at most one a
- * minute, rather than letting the pipe fill and the service block.
+ * Pacing: `write` returns once its batch is written, and its caller takes
+ * the next batch of output only then. A service writing faster than the
+ * disk therefore waits in `write(2)` once its pipe is full, as it would
+ * writing to the file itself, and nothing is lost. Output is dropped only
+ * when a write fails (a full disk) or has not finished after 5 s (a stalled
+ * disk: until it finishes, batches are dropped at once, so that the service
+ * goes on), with a `warning` when the outage starts, then at most one a
+ * minute.
  *
  * Rotation: `NAME.log` becomes `NAME.log.1`, `.1` becomes `.2`, … up to
- * `keep` (0: the log is simply started again). No file grows past
- * `maxBytes`: rotation happens at the last line end that fits; a line is
- * split across two files only when it cannot fit whole (longer than
- * `maxBytes`, or its start already written, a prompt), and then where the
- * file is full. To know where lines end, the start of a line waits for its
- * end, up to 100 ms (then it is written: a prompt).
+ * `keep` (0: the log starts again). No file grows past `maxBytes`: a file
+ * ends at the last line end that fits, and a line is split only when it
+ * cannot fit whole (longer than `maxBytes`, or its start already written),
+ * where the file is full. So that rotation sees where lines end, the start
+ * of a line is held until its end comes: at most 100 ms (then it is
+ * written: a prompt), or until its writer ends.
  *
- * Timestamps mark where the service started a line: a line split by
- * rotation (or written in parts, a prompt) has one, before its first part;
- * its continuation carries none. When a run of the service ends in the
- * middle of a line, the line is ended (`endLine`), so that the next run's
- * first line gets its own timestamp.
+ * Timestamps mark where the service started a line: a line written in
+ * parts has one, before its first part. A line left open when a writer ends
+ * is ended, so that the next run's first line gets its own.
  *
  * @since 0.1.0
  */
+import { Clock, Data, Effect, Fiber, Option, Scope, Semaphore } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
@@ -34,27 +35,15 @@ import { release } from "./OutputBlocks.ts"
 
 const NEWLINE = 0x0a
 const WARN_EVERY_MILLIS = 60_000
-// How long a writer waits for room before output is dropped instead.
-const ROOM_PATIENCE_MILLIS = 5_000
-// How long the start of a line waits for its end before it is written anyway.
+const STALL_MILLIS = 5_000
 const PARTIAL_LINE_MILLIS = 100
-const write = promisify(fs.write)
 const writev = promisify(fs.writev)
 
-// Chunks up to and including their last newline, and the rest.
-const wholeLines = (
-  chunks: ReadonlyArray<Uint8Array>
-): { readonly whole: Array<Uint8Array>; readonly rest: Array<Uint8Array> } => {
-  for (let i = chunks.length - 1; i >= 0; i--) {
-    const chunk = chunks[i]
-    if (chunk === undefined) continue
-    const newline = chunk.lastIndexOf(NEWLINE)
-    if (newline < 0) continue
-    const tail = [chunk.subarray(newline + 1), ...chunks.slice(i + 1)].filter((part) => part.length > 0)
-    return { whole: [...chunks.slice(0, i), chunk.subarray(0, newline + 1)], rest: tail }
-  }
-  return { whole: [], rest: [...chunks] }
-}
+class WriteFailed extends Data.TaggedError("WriteFailed")<{ readonly reason: string }> {}
+const failed = (error: unknown) => new WriteFailed({ reason: errorMessage(error) })
+const attempt = <A>(evaluate: () => A) => Effect.try({ try: evaluate, catch: failed })
+
+const bytesOf = (chunks: ReadonlyArray<Uint8Array>): number => chunks.reduce((n, chunk) => n + chunk.length, 0)
 
 // The offset of the last newline among the first `limit` bytes of `chunks`, or -1.
 const lastNewlineBefore = (chunks: ReadonlyArray<Uint8Array>, limit: number): number => {
@@ -62,8 +51,7 @@ const lastNewlineBefore = (chunks: ReadonlyArray<Uint8Array>, limit: number): nu
   let found = -1
   for (const chunk of chunks) {
     if (offset >= limit) break
-    const within = Math.min(chunk.length, limit - offset)
-    const at = chunk.subarray(0, within).lastIndexOf(NEWLINE)
+    const at = chunk.subarray(0, limit - offset).lastIndexOf(NEWLINE)
     if (at >= 0) found = offset + at
     offset += chunk.length
   }
@@ -88,8 +76,7 @@ const skip = (chunks: ReadonlyArray<Uint8Array>, bytes: number): ReadonlyArray<U
   let i = 0
   while (i < chunks.length && left >= (chunks[i]?.length ?? 0)) left -= chunks[i++]?.length ?? 0
   const partial = chunks[i]
-  if (partial === undefined) return []
-  return [partial.subarray(left), ...chunks.slice(i + 1)]
+  return partial === undefined ? [] : [partial.subarray(left), ...chunks.slice(i + 1)]
 }
 
 /**
@@ -106,12 +93,8 @@ export interface RotatingLogOptions {
   readonly keep: number
   /** Prefix each line with the time it was read (RFC 3339, then a space). */
   readonly timestamps: boolean
-  /** Output waiting to be written beyond this is dropped (default 64 MiB). */
-  readonly maxPendingBytes?: number | undefined
-  /** Epoch milliseconds (for timestamps and the warnings' rate). */
-  readonly now: () => number
-  /** Says that output was dropped, or a file could not be rotated. */
-  readonly warn: (message: string) => void
+  /** Says that output was dropped, or a file could not be rotated; must not wait for the disk. */
+  readonly warn: (message: string) => Effect.Effect<void>
 }
 
 /**
@@ -123,265 +106,232 @@ export const rotatedNames = (file: string, keep: number): ReadonlyArray<string> 
   Array.from({ length: keep }, (_, i) => `${file}.${i + 1}`)
 
 /**
- * A log being written.
+ * A log being written, by one writer at a time or several.
  *
- * @example
- * ```ts
- * const log = new RotatingLog({ file: "/logs/web.log", maxBytes: 10 << 20, keep: 5, timestamps: false, now: Date.now, warn: console.error })
- * log.push(Buffer.from("hello\n"))
- * await log.close()
- * ```
  * @since 0.1.0
  */
-export class RotatingLog {
-  private readonly options: RotatingLogOptions
-  private readonly maxPending: number
-  private fd: number | undefined
-  private size = 0
-  private endsWithNewline = true
-  // Input side: whether the next byte read starts a line (for timestamps).
-  private atLineStart = true
-  private pending: Array<Uint8Array> = []
-  // Waiting and being written.
-  private queuedBytes = 0
-  private writing: Promise<void> | undefined
-  // The start of a line whose end has not come yet.
-  private carry: Array<Uint8Array> = []
-  private flushCarry = false
-  private idleTimer: NodeJS.Timeout | undefined
-  private dropped = 0
-  // Readers waiting for the queue to have room again.
-  private roomWaiters: Array<() => void> = []
-  private lastWarning = Number.NEGATIVE_INFINITY
-  private failing = false
+export interface RotatingLog {
+  /**
+   * Appends a batch of output; returns once it is written or dropped, or
+   * after 5 s of a stalled disk (see the module's pacing). Chunks from
+   * `OutputBlocks` are given back either way.
+   */
+  readonly write: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void>
+  /** One writer's output ended: the line it left open is ended (with timestamps) or written as it is. */
+  readonly endLine: Effect.Effect<void>
+}
 
-  constructor(options: RotatingLogOptions) {
-    this.options = options
-    this.maxPending = options.maxPendingBytes ?? 64 * 1024 * 1024
-  }
+// One log between writes. Plain fields and the functions below, not
+// closures: a service that prints nothing still has its log open.
+interface Log {
+  readonly options: RotatingLogOptions
+  readonly scope: Scope.Scope
+  readonly lock: Semaphore.Semaphore
+  // The file: its descriptor once opened, its size, whether it ends a line.
+  fd: number | undefined
+  size: number
+  endsWithNewline: boolean
+  // Whether the next byte read starts a line (for timestamps); the start of
+  // a line waiting for its end (copied out of pooled memory), and the timer
+  // that writes it if the end does not come.
+  atLineStart: boolean
+  held: ReadonlyArray<Uint8Array>
+  heldTimer: Fiber.Fiber<void> | undefined
+  // The outage: bytes dropped so far, whether the last write failed, when
+  // that was said, and the last write not finished after STALL_MILLIS.
+  dropped: number
+  failing: boolean
+  lastWarning: number
+  stalled: Fiber.Fiber<void> | undefined
+}
 
-  /** Takes a chunk of output; never waits. */
-  push(chunk: Uint8Array): void {
-    if (chunk.length === 0) return
-    let data = chunk
-    if (this.options.timestamps) {
-      data = this.stamp(chunk)
-      release(chunk)
+const openFile = (log: Log) =>
+  attempt(() => {
+    if (log.fd !== undefined) return log.fd
+    const { file } = log.options
+    ensureDirectory(path.dirname(file), 0o750)
+    const fd = fs.openSync(file, "a+", 0o600)
+    log.fd = fd
+    log.size = fs.fstatSync(fd).size
+    const last = Buffer.alloc(1)
+    log.endsWithNewline = log.size === 0 || (fs.readSync(fd, last, 0, 1, log.size - 1) === 1 && last[0] === NEWLINE)
+    return fd
+  })
+
+const closeFile = (log: Log) => {
+  if (log.fd !== undefined) fs.closeSync(log.fd)
+  log.fd = undefined
+}
+
+const writeAll = (log: Log, fd: number, chunks: ReadonlyArray<Uint8Array>) =>
+  Effect.gen(function*() {
+    const last = chunks.at(-1)
+    if (last !== undefined && last.length > 0) log.endsWithNewline = last[last.length - 1] === NEWLINE
+    let rest = chunks
+    while (rest.length > 0) {
+      const { bytesWritten } = yield* Effect.tryPromise({ try: () => writev(fd, rest), catch: failed })
+      log.size += bytesWritten
+      rest = skip(rest, bytesWritten)
     }
-    if (this.queuedBytes + data.length > this.maxPending) {
-      release(data)
-      this.drop(data.length, "the disk is slower than the service")
-      return
+  })
+
+const rotate = (log: Log) => {
+  const { file, keep, warn } = log.options
+  return attempt(() => {
+    closeFile(log)
+    const names = [file, ...rotatedNames(file, keep)]
+    if (keep === 0) fs.rmSync(file, { force: true })
+    for (let i = names.length - 1; i > 0; i--) {
+      const from = names[i - 1]
+      const to = names[i]
+      if (from !== undefined && to !== undefined && fs.existsSync(from)) fs.renameSync(from, to)
     }
-    this.pending.push(data)
-    this.queuedBytes += data.length
-    this.writing ??= this.drain().finally(() => {
-      this.writing = undefined
-    })
-  }
+  }).pipe(Effect.catch((error) =>
+    // Start again rather than grow without bound.
+    Effect.andThen(warn(`${file}: cannot rotate: ${error.reason}`), attempt(() => fs.rmSync(file, { force: true })))
+  ))
+}
 
-  /**
-   * One writer's output ended (a run of the service exited and its pipe
-   * closed): with timestamps, a line it left open is ended, so that the
-   * next run's first line starts a line of its own, with its timestamp.
-   */
-  endLine(): void {
-    if (this.options.timestamps && !this.atLineStart) this.push(Buffer.from("\n"))
-  }
-
-  /**
-   * Whether the writer should wait before pushing more: half the pending
-   * bound is queued. Pushing on is never refused; past the whole bound,
-   * output is dropped.
-   */
-  get behind(): boolean {
-    return this.queuedBytes >= this.maxPending / 2
-  }
-
-  /**
-   * Resolves when the queue is no longer `behind`, or after `patienceMillis`
-   * (a disk that stalls must not stop the service for good: output is then
-   * dropped instead, with a warning).
-   */
-  room(patienceMillis = ROOM_PATIENCE_MILLIS): Promise<void> {
-    if (!this.behind) return Promise.resolve()
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, patienceMillis)
-      timer.unref()
-      function done() {
-        clearTimeout(timer)
-        resolve()
+// Appends to the file, rotating so that it never grows past maxBytes: each
+// file ends at the last line end that fits; a line that fits in no file of
+// its own, or whose start is already in the file, is split where the file
+// is full. The usual case, no rotation due: one writev(2).
+const appendToFile = (log: Log, chunks: ReadonlyArray<Uint8Array>) =>
+  Effect.gen(function*() {
+    let rest: ReadonlyArray<Uint8Array> = chunks.filter((chunk) => chunk.length > 0)
+    while (rest.length > 0) {
+      const fd = yield* openFile(log)
+      const room = log.options.maxBytes - log.size
+      if (bytesOf(rest) <= room) return yield* writeAll(log, fd, rest)
+      const cut = room > 0 ? lastNewlineBefore(rest, room) : -1
+      if (cut >= 0 || log.size === 0 || !log.endsWithNewline) {
+        const take = cut >= 0 ? cut + 1 : room
+        yield* writeAll(log, fd, head(rest, take))
+        rest = skip(rest, take)
       }
-      this.roomWaiters.push(done)
-    })
-  }
+      yield* rotate(log)
+    }
+  })
 
-  /** Resolves once everything pushed so far is written (or dropped). */
-  async flushed(): Promise<void> {
-    while (this.writing !== undefined) await this.writing
-  }
+const drop = (log: Log, bytes: number, why: string) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    log.dropped += bytes
+    // One warning when an outage starts, then at most one a minute.
+    if (log.failing && now - log.lastWarning < WARN_EVERY_MILLIS) return Effect.void
+    log.failing = true
+    log.lastWarning = now
+    return log.options.warn(`${log.options.file}: output dropped (${log.dropped} bytes so far): ${why}`)
+  })
 
-  /** Writes what is pending, then closes the file. */
-  async close(): Promise<void> {
-    await this.flushed()
-    clearTimeout(this.idleTimer)
-    this.flushPartial()
-    await this.flushed()
-    if (this.fd !== undefined) fs.closeSync(this.fd)
-    this.fd = undefined
-  }
-
-  private stamp(chunk: Uint8Array): Uint8Array {
-    const prefix = Buffer.from(`${new Date(this.options.now()).toISOString()} `)
-    const parts: Array<Uint8Array> = []
-    let start = 0
-    while (start < chunk.length) {
-      if (this.atLineStart) parts.push(prefix)
+// Each line the service starts, prefixed with the time it was read.
+const stamp = (log: Log, chunks: ReadonlyArray<Uint8Array>, now: number): ReadonlyArray<Uint8Array> => {
+  const prefix = Buffer.from(`${new Date(now).toISOString()} `)
+  const parts: Array<Uint8Array> = []
+  for (const chunk of chunks) {
+    for (let start = 0; start < chunk.length;) {
+      if (log.atLineStart) parts.push(prefix)
       const newline = chunk.indexOf(NEWLINE, start)
       const end = newline < 0 ? chunk.length : newline + 1
       parts.push(chunk.subarray(start, end))
-      this.atLineStart = newline >= 0
+      log.atLineStart = newline >= 0
       start = end
     }
-    return Buffer.concat(parts)
   }
-
-  private drop(bytes: number, why: string): void {
-    this.dropped += bytes
-    const now = this.options.now()
-    // One warning when an outage starts, then at most one a minute.
-    if (!this.failing || now - this.lastWarning >= WARN_EVERY_MILLIS) {
-      this.options.warn(`${this.options.file}: output dropped (${this.dropped} bytes so far): ${why}`)
-      this.lastWarning = now
-    }
-    this.failing = true
-  }
-
-  private async drain(): Promise<void> {
-    while (this.pending.length > 0 || (this.flushCarry && this.carry.length > 0)) {
-      const queued = this.pending
-      const bytes = queued.reduce((n, chunk) => n + chunk.length, 0)
-      this.pending = []
-      // Whole lines are written; the start of a line waits for its end (so
-      // that rotation sees whole lines), unless it is flushed (idle, closing)
-      // or longer than a log.
-      const split = wholeLines([...this.carry, ...queued])
-      const restBytes = split.rest.reduce((n, chunk) => n + chunk.length, 0)
-      const all = this.flushCarry || restBytes > this.options.maxBytes
-      const chunks = all ? [...split.whole, ...split.rest] : split.whole
-      // What waits is copied out of the pooled chunks, which go back below.
-      this.carry = all || restBytes === 0 ? [] : [Buffer.concat(split.rest)]
-      this.flushCarry = false
-      const size = chunks.reduce((n, chunk) => n + chunk.length, 0)
-      try {
-        if (size > 0) {
-          const fd = this.open()
-          // The usual case, no rotation due: one writev(2), nothing copied.
-          if (this.size + size <= this.options.maxBytes) await this.writeAll(fd, chunks)
-          else await this.writeRotating(chunks)
-        }
-        this.failing = false
-      } catch (error) {
-        this.drop(size, errorMessage(error))
-      }
-      for (const chunk of queued) release(chunk)
-      this.queuedBytes -= bytes
-      if (!this.behind && this.roomWaiters.length > 0) {
-        const waiters = this.roomWaiters
-        this.roomWaiters = []
-        for (const wake of waiters) wake()
-      }
-    }
-    if (this.carry.length > 0) {
-      clearTimeout(this.idleTimer)
-      this.idleTimer = setTimeout(() => this.flushPartial(), PARTIAL_LINE_MILLIS)
-      this.idleTimer.unref()
-    }
-  }
-
-  // Writes the start of a line that has waited long enough (a prompt).
-  private flushPartial(): void {
-    if (this.carry.length === 0) return
-    this.flushCarry = true
-    this.writing ??= this.drain().finally(() => {
-      this.writing = undefined
-    })
-  }
-
-
-  private open(): number {
-    if (this.fd !== undefined) return this.fd
-    ensureDirectory(path.dirname(this.options.file), 0o750)
-    const fd = fs.openSync(this.options.file, "a+", 0o600)
-    this.fd = fd
-    this.size = fs.fstatSync(fd).size
-    this.endsWithNewline = true
-    if (this.size > 0) {
-      const last = Buffer.alloc(1)
-      fs.readSync(fd, last, 0, 1, this.size - 1)
-      this.endsWithNewline = last[0] === NEWLINE
-    }
-    return fd
-  }
-
-  // Writes `chunks` across as many files as it takes, none past maxBytes:
-  // each file ends at the last line end that fits; a line that does not fit
-  // in a file of its own, or whose start is already in the file, is split
-  // where the file is full.
-  private async writeRotating(chunks: ReadonlyArray<Uint8Array>): Promise<void> {
-    const { maxBytes } = this.options
-    let rest: ReadonlyArray<Uint8Array> = chunks.filter((chunk) => chunk.length > 0)
-    while (rest.length > 0) {
-      const fd = this.open()
-      const room = maxBytes - this.size
-      const total = rest.reduce((n, chunk) => n + chunk.length, 0)
-      if (total <= room) {
-        await this.writeAll(fd, rest)
-        return
-      }
-      const cut = room > 0 ? lastNewlineBefore(rest, room) : -1
-      if (cut < 0 && this.size > 0 && this.endsWithNewline) {
-        this.rotate()
-        continue
-      }
-      // Up to the last line end that fits, else as much as fits.
-      const take = cut >= 0 ? cut + 1 : room
-      if (take > 0) await this.writeAll(fd, take === total ? rest : head(rest, take))
-      rest = skip(rest, take)
-      this.rotate()
-    }
-  }
-
-  private async writeAll(fd: number, chunks: ReadonlyArray<Uint8Array>): Promise<void> {
-    const last = chunks[chunks.length - 1]
-    if (last !== undefined && last.length > 0) this.endsWithNewline = last[last.length - 1] === NEWLINE
-    let rest = chunks
-    while (rest.length > 0) {
-      const [only] = rest
-      const written = rest.length === 1 && only !== undefined
-        ? (await write(fd, only, 0, only.length)).bytesWritten
-        : (await writev(fd, rest)).bytesWritten
-      this.size += written
-      rest = skip(rest, written)
-    }
-  }
-
-  private rotate(): void {
-    const { file, keep } = this.options
-    if (this.fd !== undefined) fs.closeSync(this.fd)
-    this.fd = undefined
-    try {
-      const names = [file, ...rotatedNames(file, keep)]
-      if (keep === 0) fs.rmSync(file, { force: true })
-      for (let i = names.length - 1; i > 0; i--) {
-        const from = names[i - 1]
-        const to = names[i]
-        if (from !== undefined && to !== undefined && fs.existsSync(from)) fs.renameSync(from, to)
-      }
-    } catch (error) {
-      this.options.warn(`${file}: cannot rotate: ${errorMessage(error)}`)
-      // Start again rather than grow without bound.
-      fs.rmSync(file, { force: true })
-    }
-  }
+  return parts
 }
+
+// What becomes of a line left open at the end of an append: held for its
+// end, written as it is (it waited long enough: a prompt), or ended (its
+// writer ended: with timestamps, a newline).
+type OpenLine = "hold" | "write" | "end"
+
+// Writes what is held and `chunks` up to their last line end (all of it
+// when the open line is not held, or is longer than a file); gives the
+// chunks back. Run under the lock and uninterruptibly: nothing is lost to
+// an interruption, and the file is closed only between writes.
+const append = (log: Log, chunks: ReadonlyArray<Uint8Array>, openLine: OpenLine): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const { timestamps, maxBytes } = log.options
+    const input = openLine === "end" && timestamps && !log.atLineStart ? [...chunks, Buffer.from("\n")] : chunks
+    const stamped = timestamps ? stamp(log, input, yield* Clock.currentTimeMillis) : input
+    const pending = [...log.held, ...stamped]
+    const lineEnd = lastNewlineBefore(pending, bytesOf(pending)) + 1
+    const [whole, rest] = [head(pending, lineEnd), skip(pending, lineEnd)]
+    const all = openLine !== "hold" || bytesOf(rest) > maxBytes
+    log.held = all || rest.length === 0 ? [] : [Buffer.concat(rest)]
+    const lines = all ? [...whole, ...rest] : whole
+    if (lines.length > 0) {
+      yield* appendToFile(log, lines).pipe(
+        Effect.andThen(Effect.sync(() => {
+          log.failing = false
+        })),
+        Effect.catch((error) => drop(log, bytesOf(lines), error.reason))
+      )
+    }
+    if (log.held.length === 0) return
+    // The end may not come (a prompt): written after PARTIAL_LINE_MILLIS without more output.
+    if (log.heldTimer !== undefined) yield* Fiber.interrupt(log.heldTimer)
+    log.heldTimer = yield* Effect.forkIn(writeHeld(log), log.scope)
+  }).pipe(Effect.ensuring(Effect.sync(() => chunks.forEach(release))))
+
+const writeHeld = (log: Log): Effect.Effect<void> =>
+  Effect.sleep(PARTIAL_LINE_MILLIS).pipe(
+    Effect.andThen(log.lock.withPermit(Effect.uninterruptible(append(log, [], "write")))),
+    Effect.ensuring(Effect.sync(() => {
+      log.heldTimer = undefined
+    }))
+  )
+
+// Waits for the disk at most STALL_MILLIS; the write goes on meanwhile, and
+// until it is done, batches are dropped.
+const appendPatiently = (log: Log, chunks: ReadonlyArray<Uint8Array>, openLine: OpenLine) =>
+  Effect.suspend(() => {
+    if (log.stalled !== undefined && log.stalled.pollUnsafe() === undefined) {
+      chunks.forEach(release)
+      return drop(log, bytesOf(chunks), `the disk has not finished a write for ${STALL_MILLIS / 1000} s`)
+    }
+    log.stalled = undefined
+    const appending = log.lock.withPermit(append(log, chunks, openLine))
+    return Effect.forkIn(appending, log.scope, { startImmediately: true, uninterruptible: true }).pipe(
+      Effect.flatMap((writing) =>
+        Effect.timeoutOption(Fiber.await(writing), STALL_MILLIS).pipe(Effect.map((done) => {
+          if (Option.isNone(done)) log.stalled = writing
+        }))
+      )
+    )
+  })
+
+/**
+ * A log for the life of the current scope. Each writer calls `endLine` when
+ * its output ends, so that nothing is left held; closing the scope waits
+ * for writes under way (a stalled one too), then closes the file.
+ *
+ * @example
+ * ```ts
+ * const log = yield* RotatingLog.make({ file: "/logs/web.log", maxBytes: 10 << 20, keep: 5, timestamps: false, warn: Effect.logWarning })
+ * yield* log.write([Buffer.from("hello\n")])
+ * ```
+ * @since 0.1.0
+ */
+export const make = (options: RotatingLogOptions): Effect.Effect<RotatingLog, never, Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (scope) => {
+    const log: Log = {
+      options,
+      scope,
+      lock: Semaphore.makeUnsafe(1),
+      fd: undefined,
+      size: 0,
+      endsWithNewline: true,
+      atLineStart: true,
+      held: [],
+      heldTimer: undefined,
+      dropped: 0,
+      failing: false,
+      lastWarning: Number.NEGATIVE_INFINITY,
+      stalled: undefined
+    }
+    return Effect.as(Scope.addFinalizer(scope, Effect.sync(() => closeFile(log))), {
+      write: (chunks) => appendPatiently(log, chunks, "hold"),
+      endLine: Effect.suspend(() => appendPatiently(log, [], "end"))
+    })
+  })
