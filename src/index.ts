@@ -33,6 +33,7 @@
 import type { Layer } from "effect"
 import * as ControlLocalLayer from "./layers/ControlLocal.ts"
 import * as JournalFile from "./layers/JournalFile.ts"
+import * as NotifySocketLinux from "./layers/NotifySocketLinux.ts"
 import * as ProcessSupervisorLayers from "./layers/ProcessSupervisorLive.ts"
 import * as ServiceLogsFile from "./layers/ServiceLogsFile.ts"
 import * as ServiceSpawnerNode from "./layers/ServiceSpawnerNode.ts"
@@ -40,6 +41,7 @@ import * as SystemLinux from "./layers/SystemLinux.ts"
 import * as WatcherChokidar from "./layers/WatcherChokidar.ts"
 import type { Control } from "./services/Control.ts"
 import type { Journal, JournalLocked, JournalUnavailable } from "./services/Journal.ts"
+import type { NotifySocket, NotifySocketError } from "./services/NotifySocket.ts"
 import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
 import type { ServiceLogs } from "./services/ServiceLogs.ts"
 import type { ServiceSpawner } from "./services/ServiceSpawner.ts"
@@ -183,6 +185,31 @@ export {
   System,
   SystemCallError
 } from "./services/System.ts"
+
+/**
+ * systemd's readiness protocol, received: the address services get as
+ * `NOTIFY_SOCKET`, and each datagram with its sender as the kernel vouches
+ * for it.
+ *
+ * @example
+ * ```ts
+ * yield* Stream.runForEach((yield* NotifySocket).notifications, (n) => Effect.log(n.pid, n.fields.get("READY")))
+ * ```
+ * @since 0.1.0
+ */
+export { type Notification, NotifySocket, NotifySocketError } from "./services/NotifySocket.ts"
+
+/**
+ * What one notification datagram says: `parseNotifyMessage` (its
+ * `KEY=value` lines) and `notifyMeaning` (the keys of `sd_notify(3)`).
+ *
+ * @example
+ * ```ts
+ * NotifyMessage.notifyMeaning(notification.fields).ready
+ * ```
+ * @since 0.1.0
+ */
+export * as NotifyMessage from "./domain/NotifyMessage.ts"
 
 /**
  * A change of the set of services: `Add`, `Update` or `Remove` of a name.
@@ -336,3 +363,18 @@ export const ServiceSpawnerLive: Layer.Layer<ServiceSpawner, never, System> = Se
  */
 export const ControlLocal: Layer.Layer<Control, never, ProcessSupervisor | Journal | Settings | System> =
   ControlLocalLayer.layer
+
+/**
+ * The live `NotifySocket`: a datagram socket at `path` (in a directory only
+ * the user can enter) read on the event loop through koffi; off Linux, no
+ * readiness (no address, nothing arrives).
+ *
+ * @example
+ * ```ts
+ * const notify = NotifySocketLive({ path: "/home/me/.local/state/cronmon/run/notify" })
+ * ```
+ * @since 0.1.0
+ */
+export const NotifySocketLive: (
+  options: NotifySocketLinux.Options
+) => Layer.Layer<NotifySocket, NotifySocketError> = NotifySocketLinux.layer

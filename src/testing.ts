@@ -27,9 +27,11 @@ import type { JournalEntry } from "./domain/JournalEvent.ts"
 import type { PreviousState } from "./domain/PreviousState.ts"
 import type { ScriptChange } from "./domain/ServiceFile.ts"
 import { JournalMemory } from "./layers/JournalMemory.ts"
+import * as NotifySocketSimulated from "./layers/NotifySocketSimulated.ts"
 import { type Behaviour, SimulatedProcesses } from "./layers/ProcessesSimulated.ts"
 import * as TestKit from "./layers/TestKit.ts"
 import { WatcherQueue } from "./layers/WatcherQueue.ts"
+import type { NotifySocket } from "./services/NotifySocket.ts"
 import type { ServiceSpawner } from "./services/ServiceSpawner.ts"
 import type { SettingsShape } from "./services/Settings.ts"
 
@@ -56,6 +58,30 @@ export { JournalMemory } from "./layers/JournalMemory.ts"
  * @since 0.1.0
  */
 export { WatcherQueue } from "./layers/WatcherQueue.ts"
+
+/**
+ * The hand of the simulated notify socket, and who sends.
+ *
+ * @example
+ * ```ts
+ * yield* (yield* NotifySimulation).send({ pid: 4242 }, "READY=1")
+ * ```
+ * @since 0.1.0
+ */
+export { NotifySimulation, type SimulatedSender } from "./layers/NotifySocketSimulated.ts"
+
+/**
+ * A `NotifySocket` whose datagrams are what the test sends through
+ * `NotifySimulation`.
+ *
+ * @example
+ * ```ts
+ * program.pipe(Effect.provide(CronmonTest.notifySocket()))
+ * ```
+ * @since 0.1.0
+ */
+export const notifySocket: (address?: string) => Layer.Layer<NotifySocket | NotifySocketSimulated.NotifySimulation> =
+  NotifySocketSimulated.layer
 
 /**
  * The control of the simulated processes, how a file behaves when spawned,
