@@ -121,12 +121,13 @@ export const settings = (options: Options): SettingsShape => {
  * ```
  * @since 0.1.0
  */
-export type Services = Journal | ProcessSupervisor | Watcher | Settings | System
+export type Services = Control | Journal | ProcessSupervisor | Watcher | Settings | System
 
 /**
  * The daemon's services, live, without supervision started: the journal
  * opened and locked, the chokidar watcher, the process supervisor on real
- * processes, service logs in files, Linux's process facilities. The scripts
+ * processes and `Control` on it, service logs in files, Linux's process
+ * facilities. The scripts
  * directory is created when missing. Fails with `JournalLocked` when another
  * daemon holds the journal, `WatchError` when the scripts path is not a
  * directory.
@@ -162,8 +163,9 @@ export const supervision: Layer.Layer<never, never, Services> = Layer.effectDisc
 
 /**
  * The whole live daemon from options: supervision runs while the layer is
- * in use, and the layer provides its services (ask `ProcessSupervisor` what
- * runs). `Layer.launch` it, or merge it into an application's layer.
+ * in use, and the layer provides its services (`Control` to restart, stop,
+ * start or signal a service and read the status; `ProcessSupervisor` for
+ * what runs). `Layer.launch` it, or merge it into an application's layer.
  *
  * @example
  * ```ts
@@ -209,8 +211,8 @@ export const superviseUntilSignal: Effect.Effect<void, never, Services> = Effect
 
 /**
  * What earlier sessions recorded in a journal file left behind: processes
- * spawned and never seen to exit, sessions that did not end cleanly, lines
- * that could not be read. Reads the file backwards from its end, without the
+ * spawned and never seen to exit, services held down, sessions that did
+ * not end cleanly, lines that could not be read. Reads the file backwards from its end, without the
  * lock, so it works while a daemon runs.
  *
  * @example

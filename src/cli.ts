@@ -25,6 +25,7 @@ import { journalCommand, parseSince } from "./programs/journal.ts"
 import { lockState } from "./programs/lockCheck.ts"
 import { logsCommand } from "./programs/logs.ts"
 import { styleFor } from "./programs/Output.ts"
+import { statusJsonOf } from "./domain/Status.ts"
 import { statusExitCode, statusJson, statusReport, statusText } from "./programs/status.ts"
 import { describeError, quietUsagePresenter, usageLine } from "./programs/Usage.ts"
 
@@ -124,7 +125,10 @@ const status = Command.make("status", {
   Effect.gen(function*() {
     const file = path.resolve((yield* root).journal)
     const report = yield* statusReport(file, lockState(file)).pipe(Effect.provide(SystemLinux.layer))
-    yield* Console.log(json ? statusJson(report) : statusText(report, styleFor(process.stdout.isTTY === true, process.env)))
+    const status = statusJsonOf(report)
+    yield* Console.log(
+      json ? statusJson(status) : statusText(status, styleFor(process.stdout.isTTY === true, process.env), report.found)
+    )
     const code = statusExitCode(report)
     if (code !== 0) return yield* new ExitWith({ code })
   })).pipe(

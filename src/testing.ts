@@ -27,9 +27,11 @@ import type { JournalEntry } from "./domain/JournalEvent.ts"
 import type { PreviousState } from "./domain/PreviousState.ts"
 import type { ScriptChange } from "./domain/ServiceFile.ts"
 import { JournalMemory } from "./layers/JournalMemory.ts"
+import * as NotifySocketSimulated from "./layers/NotifySocketSimulated.ts"
 import { type Behaviour, SimulatedProcesses } from "./layers/ProcessesSimulated.ts"
 import * as TestKit from "./layers/TestKit.ts"
 import { WatcherQueue } from "./layers/WatcherQueue.ts"
+import type { NotifySocket } from "./services/NotifySocket.ts"
 import type { ServiceSpawner } from "./services/ServiceSpawner.ts"
 import type { SettingsShape } from "./services/Settings.ts"
 
@@ -56,6 +58,30 @@ export { JournalMemory } from "./layers/JournalMemory.ts"
  * @since 0.1.0
  */
 export { WatcherQueue } from "./layers/WatcherQueue.ts"
+
+/**
+ * The hand of the simulated notify socket, and who sends.
+ *
+ * @example
+ * ```ts
+ * yield* (yield* NotifySimulation).send({ pid: 4242 }, "READY=1")
+ * ```
+ * @since 0.1.0
+ */
+export { NotifySimulation, type SimulatedSender } from "./layers/NotifySocketSimulated.ts"
+
+/**
+ * A `NotifySocket` whose datagrams are what the test sends through
+ * `NotifySimulation`.
+ *
+ * @example
+ * ```ts
+ * program.pipe(Effect.provide(CronmonTest.notifySocket()))
+ * ```
+ * @since 0.1.0
+ */
+export const notifySocket: (address?: string) => Layer.Layer<NotifySocket | NotifySocketSimulated.NotifySimulation> =
+  NotifySocketSimulated.layer
 
 /**
  * The control of the simulated processes, how a file behaves when spawned,
@@ -118,8 +144,8 @@ export const services = (settings: Partial<SettingsShape> = {}, previousState?: 
 /**
  * The whole simulated daemon (`Cronmon.layer`'s twin): `services` supervised
  * in the background, as `cronmon` does. Changes fed to the watcher start,
- * restart and stop services; releasing the layer stops everything and
- * writes `monitor quit`.
+ * restart and stop services, and so do requests to its `Control`;
+ * releasing the layer stops everything and writes `monitor quit`.
  *
  * @example
  * ```ts

@@ -25,7 +25,7 @@ const group = (pgid: number) =>
   }))
 
 /** Runs `effect` in the background while the clock moves `by`, and returns its result. */
-const whileClockMoves = <A>(effect: Effect.Effect<A>, by: Duration.Input) =>
+const whileClockMoves = <A, E>(effect: Effect.Effect<A, E>, by: Duration.Input) =>
   Effect.flatMap(Effect.forkChild(effect, { startImmediately: true }), (fiber) =>
     Effect.andThen(TestClock.adjust(by), Fiber.join(fiber)))
 

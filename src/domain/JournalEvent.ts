@@ -110,10 +110,33 @@ export const ProcessExited = event("process exited", {
   exit_code: Schema.Int,
   signal: Schema.optionalKey(Schema.String)
 })
-/** The set of services changed because the scripts directory changed. @since 0.1.0 */
+/**
+ * What a request to the daemon asks of one service (`cronmon restart`, …).
+ *
+ * @since 0.1.0
+ */
+export const Request = Schema.Literals(["restart", "stop", "start", "kill"])
+
+/** @since 0.1.0 */
+export type Request = typeof Request.Type
+
+/**
+ * The set of services changed: the scripts directory changed, or (with
+ * `request`) someone asked the daemon to restart (`op` `update`), stop and
+ * hold down (`remove`), start (`add`) or signal (`update`, with `signal`) a
+ * service. `by` says who asked, when known; `restored` marks a hold read
+ * back from an earlier session that did not end cleanly. The Go original
+ * reads these as ordinary changes and ignores the extra fields.
+ *
+ * @since 0.1.0
+ */
 export const ProcessListModified = event("process list modified", {
   op: Schema.Literals(["add", "remove", "update"]),
-  file: Schema.String
+  file: Schema.String,
+  request: Schema.optionalKey(Request),
+  by: Schema.optionalKey(Schema.String),
+  signal: Schema.optionalKey(Schema.String),
+  restored: Schema.optionalKey(Schema.Boolean)
 })
 
 /**
@@ -229,8 +252,26 @@ export const Events = {
   listModified: (op: "add" | "remove" | "update", file: string): JournalEvent => ({
     type: "process list modified",
     data: { op, file }
+  }),
+  requested: (
+    request: Request,
+    file: string,
+    facts: { readonly by?: string | undefined; readonly signal?: string | undefined; readonly restored?: boolean } = {}
+  ): JournalEvent => ({
+    type: "process list modified",
+    data: {
+      op: REQUEST_OP[request],
+      file,
+      request,
+      ...(facts.by === undefined ? {} : { by: facts.by }),
+      ...(facts.signal === undefined ? {} : { signal: facts.signal }),
+      ...(facts.restored === true ? { restored: true } : {})
+    }
   })
 } as const
+
+// How a request reads as a change of the process list, for the Go original.
+const REQUEST_OP = { restart: "update", stop: "remove", start: "add", kill: "update" } as const
 
 /**
  * How a process ended: its exit code, or the signal that killed it.
@@ -285,9 +326,19 @@ const describe = (entry: JournalEntry): string => {
       const how = exit_code === -1 ? `killed by ${signal ?? "a signal"}` : `exited with code ${exit_code}`
       return `${file}: pid ${pid} ${how}${error === undefined ? "" : ` (${error})`}`
     }
-    case "process list modified":
-      return `${entry.data.file}: ${
-        { add: "added", remove: "removed", update: "changed" }[entry.data.op]
-      } in the scripts directory`
+    case "process list modified": {
+      const { file, op, request, by, signal, restored } = entry.data
+      if (request === undefined) {
+        return `${file}: ${{ add: "added", remove: "removed", update: "changed" }[op]} in the scripts directory`
+      }
+      if (restored === true) return `${file}: still held down (stopped on request before cronmon restarted)`
+      const done = {
+        restart: "restarted",
+        stop: "stopped and held down",
+        start: "started",
+        kill: `sent ${signal ?? "a signal"}`
+      }[request]
+      return `${file}: ${done} on request${by === undefined ? "" : ` by ${by}`}`
+    }
   }
 }

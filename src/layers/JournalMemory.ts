@@ -8,6 +8,7 @@ import { Clock, Context, Effect, Layer, Ref } from "effect"
 import { Events, type JournalEntry } from "../domain/JournalEvent.ts"
 import type { PreviousState } from "../domain/PreviousState.ts"
 import { Journal } from "../services/Journal.ts"
+import * as JournalFeed from "./JournalFeed.ts"
 
 /**
  * Reads back what was appended to the in-memory journal.
@@ -18,7 +19,7 @@ export class JournalMemory extends Context.Service<JournalMemory, {
   readonly entries: Effect.Effect<ReadonlyArray<JournalEntry>>
 }>()("cronmon/JournalMemory") {}
 
-const nothingLeft: PreviousState = { leftovers: [], uncleanSessions: 0, badLines: 0 }
+const nothingLeft: PreviousState = { leftovers: [], held: [], uncleanSessions: 0, badLines: 0 }
 
 /**
  * A journal held in memory; like the file journal it starts with
@@ -33,14 +34,20 @@ const nothingLeft: PreviousState = { leftovers: [], uncleanSessions: 0, badLines
 export const layer = (previousState: PreviousState = nothingLeft): Layer.Layer<Journal | JournalMemory> =>
   Layer.effectContext(Effect.gen(function*() {
     const ref = yield* Ref.make<ReadonlyArray<JournalEntry>>([])
+    const feed = yield* JournalFeed.make
     const id = "memory"
     const journal = Journal.of({
       id,
       previousState,
       lost: Effect.never,
       flush: Effect.void,
+      events: feed.events,
+      sessionStatus: feed.sessionStatus,
       append: (event) =>
-        Effect.flatMap(Clock.currentTimeMillis, (time) => Ref.update(ref, (entries) => [...entries, { time, ...event }]))
+        Effect.flatMap(Clock.currentTimeMillis, (time) => {
+          const entry: JournalEntry = { time, ...event }
+          return Effect.andThen(Ref.update(ref, (entries) => [...entries, entry]), feed.publish(entry))
+        })
     })
     yield* journal.append(Events.acquiredLock(id))
     return Context.make(Journal, journal).pipe(Context.add(JournalMemory, JournalMemory.of({ entries: Ref.get(ref) })))

@@ -5,11 +5,13 @@
  */
 import { Effect, Layer } from "effect"
 import { errorMessage } from "../domain/Errors.ts"
+import type { Control } from "../services/Control.ts"
 import type { Journal, JournalLocked, JournalUnavailable } from "../services/Journal.ts"
 import type { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { Settings, type SettingsShape } from "../services/Settings.ts"
 import type { System } from "../services/System.ts"
 import { type Watcher, WatchError } from "../services/Watcher.ts"
+import * as ControlLocal from "./ControlLocal.ts"
 import { prepareScriptsDirectory } from "./Directories.ts"
 import * as JournalFile from "./JournalFile.ts"
 import * as ProcessSupervisorLive from "./ProcessSupervisorLive.ts"
@@ -32,7 +34,7 @@ import * as WatcherChokidar from "./WatcherChokidar.ts"
  * @since 0.1.0
  */
 export const layer = (settings: SettingsShape): Layer.Layer<
-  Journal | ProcessSupervisor | Watcher | Settings | System,
+  Control | Journal | ProcessSupervisor | Watcher | Settings | System,
   JournalLocked | JournalUnavailable | WatchError
 > => {
   const scriptsDirectory = Layer.effectDiscard(Effect.try({
@@ -45,8 +47,9 @@ export const layer = (settings: SettingsShape): Layer.Layer<
     maxBytes: settings.journalMaxBytes,
     restartPolicy: { delays: settings.restartDelays, stableRun: settings.stableRun }
   }).pipe(Layer.provideMerge(base))
-  return Layer.mergeAll(ProcessSupervisorLive.layer, WatcherChokidar.layer).pipe(
+  const supervisor = ProcessSupervisorLive.layer.pipe(
     Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawnerNode.layer)),
     Layer.provideMerge(journal)
   )
+  return Layer.mergeAll(ControlLocal.layer, WatcherChokidar.layer).pipe(Layer.provideMerge(supervisor))
 }

@@ -147,14 +147,15 @@ const applyChange = (journal: Journal["Service"], supervisor: ProcessSupervisor[
   Effect.gen(function*() {
     if (change._tag === "Refuse") {
       yield* journal.append(Events.warning("strict modes", change.reason))
-      if ((yield* supervisor.supervised).includes(change.name)) {
-        yield* journal.append(Events.listModified("remove", change.name))
-      }
+      const known = [...yield* supervisor.supervised, ...yield* supervisor.held]
+      if (known.includes(change.name)) yield* journal.append(Events.listModified("remove", change.name))
       return supervisor.stop(change.name)
     }
     yield* journal.append(Events.listModified(OP[change._tag], change.name))
     return change._tag === "Remove" ? supervisor.stop(change.name) : supervisor.start(change.name)
-  })
+  }).pipe(Effect.map(Effect.catchTag("InvalidServiceName", (error) =>
+    journal.append(Events.warning("watcher", `${JSON.stringify(error.name)} is not a plain file name: ignored`))
+  )))
 
 /**
  * Supervises until `until` completes, the journal is lost to another daemon,
@@ -180,6 +181,13 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
           "they keep running until its next start terminates them"
       ))
     }
+    // Held down when the earlier sessions ended: kept down, and said so in
+    // this session, whose status and next crash must know it too.
+    yield* Effect.forEach(
+      journal.previousState.held,
+      (name) => Effect.ignore(supervisor.hold(name, { restored: true })),
+      { discard: true }
+    )
     const reaper = yield* startReaper
     // Orphans are terminated alongside the services, then once more for
     // those that services left while they stopped.
