@@ -17,6 +17,7 @@ import * as Cronmon from "./Cronmon.ts"
 import { CONTROL_FLAGS, type ControlAction, DAEMON_FLAGS, type FlagSpec, VALUE_KINDS } from "./domain/DaemonFlags.ts"
 import { defaultPaths } from "./domain/Paths.ts"
 import { signalNamed, signalRefusal } from "./domain/Signals.ts"
+import * as ControlClient from "./layers/ControlClient.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import { runControl } from "./programs/control.ts"
@@ -88,7 +89,11 @@ const daemonOnlyFlags = {
 const root = Command.make("cronmon", daemonOnlyFlags).pipe(
   Command.withSharedFlags(sharedFlags),
   Command.withHandler((options) =>
-    Cronmon.superviseUntilSignal.pipe(Effect.provide(Cronmon.services(options)), Effect.provide(HumanLogConsole.layer))
+    Cronmon.superviseUntilSignal.pipe(
+      Effect.provide(Cronmon.controlSocket),
+      Effect.provide(Cronmon.services(options)),
+      Effect.provide(HumanLogConsole.layer)
+    )
   ),
   Command.withExamples([
     { command: "cronmon --scripts ~/services", description: "Run the daemon in the foreground (Ctrl-C stops)" },
@@ -124,16 +129,23 @@ const status = Command.make("status", {
 }, ({ json }) =>
   Effect.gen(function*() {
     const file = path.resolve((yield* root).journal)
+    const style = styleFor(process.stdout.isTTY === true, process.env)
+    // A daemon that answers within a second says it live; else the journal.
+    const live = yield* ControlClient.make(file).pipe(
+      Effect.flatMap(({ control }) => control.status),
+      Effect.scoped,
+      Effect.timeoutOption("1 second"),
+      Effect.catch(() => Effect.succeedNone)
+    )
+    if (Option.isSome(live)) return yield* Console.log(json ? statusJson(live.value) : statusText(live.value, style))
     const report = yield* statusReport(file, lockState(file)).pipe(Effect.provide(SystemLinux.layer))
     const status = statusJsonOf(report)
-    yield* Console.log(
-      json ? statusJson(status) : statusText(status, styleFor(process.stdout.isTTY === true, process.env), report.found)
-    )
+    yield* Console.log(json ? statusJson(status) : statusText(status, style, report.found))
     const code = statusExitCode(report)
     if (code !== 0) return yield* new ExitWith({ code })
   })).pipe(
     Command.withDescription(
-      "Shows whether the daemon runs and how each service is doing, from the journal (exit 3: not running)"
+      "Shows whether the daemon runs and how each service is doing: the daemon's answer when it runs, else the journal's (exit 3: not running)"
     ),
     Command.withExamples([
       { command: "cronmon status", description: "The daemon and a table of services" },
