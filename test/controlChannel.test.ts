@@ -8,7 +8,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { controlSocketPath } from "../src/domain/ControlSocketPath.ts"
@@ -23,6 +22,7 @@ import {
   type StatusJson
 } from "../src/services/Control.ts"
 import { makeSettings, Settings } from "../src/services/Settings.ts"
+import { rawClient, staleSocket, statusFromMany } from "./rawSocket.ts"
 
 const STATUS: StatusJson = {
   journal: "/j.json",
@@ -76,9 +76,16 @@ const stubControl = (release: Deferred.Deferred<void>, calls: Array<string>) => 
   )
 }
 
-const tempDir = () => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-control-")))
+/** A journal's path in a fresh directory, removed when the test ends. */
+const tempJournal = Effect.acquireRelease(
+  Effect.sync(() => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-control-")))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+).pipe(Effect.map((dir) => path.join(dir, "journal.json")))
 
-/** A server on `journal`'s socket for the life of the returned scope, on the stub. */
+/**
+ * A server on `journal`'s socket, on the stub, until the returned scope is
+ * closed (at the latest when the test ends).
+ */
 const serve = (journal: string, options: {
   readonly limits?: Partial<ControlServer.Limits>
   readonly release?: Deferred.Deferred<void>
@@ -87,6 +94,7 @@ const serve = (journal: string, options: {
   Effect.gen(function*() {
     const release = options.release ?? (yield* Deferred.make<void>())
     const scope = yield* Scope.make()
+    yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     const settings = Layer.succeed(Settings, makeSettings({ scriptsDir: "/srv/scripts", journalPath: journal, logsDir: "/srv/logs" }))
     yield* Layer.buildWithScope(
       ControlServer.layer({ limits: options.limits }).pipe(
@@ -97,16 +105,6 @@ const serve = (journal: string, options: {
     return scope
   })
 
-/** A raw connection: what it receives, and when it is closed by the other end. */
-const rawClient = (socket: string) => {
-  const conn = net.createConnection(socket)
-  let received = ""
-  conn.setEncoding("utf8").on("data", (chunk: string) => void (received += chunk))
-  conn.on("error", () => {})
-  const closed = new Promise<void>((resolve) => conn.on("close", () => resolve()))
-  return { conn, received: () => received, closed }
-}
-
 const within = <A>(promise: Promise<A>, millis: number, what: string): Effect.Effect<A> =>
   Effect.promise(() =>
     Promise.race([
@@ -115,13 +113,11 @@ const within = <A>(promise: Promise<A>, millis: number, what: string): Effect.Ef
     ])
   )
 
-const statusRequest = (id: number) => `${JSON.stringify({ _tag: "Request", id: String(id), tag: "status", payload: null, headers: [] })}\n`
 
 describe("control channel", () => {
   it.live("every request and typed error round-trips between the client and the server", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
-      const journal = path.join(dir, "journal.json")
+      const journal = yield* tempJournal
       const calls: Array<string> = []
       const server = yield* serve(journal, { calls })
       const { control, daemon, socket } = yield* ControlClient.make(journal)
@@ -139,96 +135,86 @@ describe("control channel", () => {
       assert.deepStrictEqual(yield* control.status, STATUS)
       assert.deepStrictEqual(yield* Stream.runCollect(control.events), EVENTS)
       assert.strictEqual((yield* daemon).stop_timeout_ms, 3_000)
-      yield* Scope.close(server, Exit.void)
-      fs.rmSync(dir, { recursive: true })
     }))
 
   it.live("the socket: 0600 beside the journal, a stale one replaced, removed at the end; a file in the way is left alone", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
-      const journal = path.join(dir, "journal.json")
+      const journal = yield* tempJournal
       const socket = `${journal}.sock`
-      // A stale socket: bound, then its file kept when the server goes (as a crash leaves it).
-      const stale = net.createServer().listen(socket)
-      yield* Effect.promise(() => new Promise((resolve) => stale.on("listening", resolve)))
-      fs.renameSync(socket, `${socket}.kept`)
-      yield* Effect.promise(() => new Promise((resolve) => stale.close(resolve)))
-      fs.renameSync(`${socket}.kept`, socket)
+      yield* Effect.promise(() => staleSocket(socket))
       assert.isTrue(fs.lstatSync(socket).isSocket())
 
       const server = yield* serve(journal)
       const stats = fs.lstatSync(socket)
       assert.isTrue(stats.isSocket())
       assert.strictEqual(stats.mode & 0o777, 0o600)
-      assert.deepStrictEqual(fs.readdirSync(dir), ["journal.json.sock"], "nothing else left beside it")
+      assert.deepStrictEqual(fs.readdirSync(path.dirname(journal)), ["journal.json.sock"], "nothing else left beside it")
       const { control } = yield* ControlClient.make(journal)
       assert.deepStrictEqual(yield* control.restart("web"), { name: "web", pid: 42 })
       yield* Scope.close(server, Exit.void)
-      assert.deepStrictEqual(fs.readdirSync(dir), [])
+      assert.deepStrictEqual(fs.readdirSync(path.dirname(journal)), [])
 
       fs.writeFileSync(socket, "mine")
       const refused = yield* Effect.flip(serve(journal))
       assert.strictEqual(refused._tag, "ControlSocketError")
       assert.include(refused.message, "a file that is not a socket is in the way")
       assert.strictEqual(fs.readFileSync(socket, "utf8"), "mine")
-      fs.rmSync(dir, { recursive: true })
     }))
 
   it.live("a journal whose socket path is too long: the socket goes to a private directory, which must be the user's own and closed", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = path.dirname(yield* tempJournal)
       const runtime = path.join(dir, "runtime")
       fs.mkdirSync(runtime, { mode: 0o700 })
       const deep = path.join(dir, "d".repeat(60), "e".repeat(60))
       fs.mkdirSync(deep, { recursive: true })
       const journal = path.join(deep, "journal.json")
       const saved = process.env["XDG_RUNTIME_DIR"]
-      process.env["XDG_RUNTIME_DIR"] = runtime
-      try {
-        const expected = controlSocketPath(journal, process.env, process.getuid?.() ?? 0)
-        assert.strictEqual(expected.privateDirectory, path.join(runtime, "cronmon"))
-        const server = yield* serve(journal)
-        assert.strictEqual(fs.statSync(expected.privateDirectory ?? "").mode & 0o777, 0o700)
-        assert.strictEqual(fs.statSync(expected.path).mode & 0o777, 0o600)
-        const { control, socket } = yield* ControlClient.make(journal)
-        assert.strictEqual(socket, expected.path)
-        assert.deepStrictEqual(yield* control.start("web"), { name: "web", pid: 42 })
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          process.env["XDG_RUNTIME_DIR"] = runtime
+        }),
+        () =>
+          Effect.sync(() => {
+            if (saved === undefined) delete process.env["XDG_RUNTIME_DIR"]
+            else process.env["XDG_RUNTIME_DIR"] = saved
+          })
+      )
+      const expected = controlSocketPath(journal, process.env, process.getuid?.() ?? 0)
+      assert.strictEqual(expected.privateDirectory, path.join(runtime, "cronmon"))
+      const server = yield* serve(journal)
+      assert.strictEqual(fs.statSync(expected.privateDirectory ?? "").mode & 0o777, 0o700)
+      assert.strictEqual(fs.statSync(expected.path).mode & 0o777, 0o600)
+      const { control, socket } = yield* ControlClient.make(journal)
+      assert.strictEqual(socket, expected.path)
+      assert.deepStrictEqual(yield* control.start("web"), { name: "web", pid: 42 })
 
-        // Opened to others: neither spoken to, nor served on.
-        fs.chmodSync(expected.privateDirectory ?? "", 0o755)
-        const noDaemon = yield* Effect.flip(Effect.flatMap(ControlClient.make(journal), ({ control }) => control.status))
-        assert.strictEqual(noDaemon._tag === "NoDaemon" ? noDaemon.reason : noDaemon._tag, `the socket's directory ${expected.privateDirectory} is refused: it is open to others (mode 0755)`)
-        yield* Scope.close(server, Exit.void)
-        const refused = yield* Effect.flip(serve(journal))
-        assert.include(refused.message, "is refused: it is open to others (mode 0755)")
-      } finally {
-        if (saved === undefined) delete process.env["XDG_RUNTIME_DIR"]
-        else process.env["XDG_RUNTIME_DIR"] = saved
-        fs.rmSync(dir, { recursive: true })
-      }
+      // Opened to others: neither spoken to, nor served on.
+      fs.chmodSync(expected.privateDirectory ?? "", 0o755)
+      const noDaemon = yield* Effect.flip(Effect.flatMap(ControlClient.make(journal), ({ control }) => control.status))
+      assert.strictEqual(
+        noDaemon._tag === "NoDaemon" ? noDaemon.reason : noDaemon._tag,
+        `the socket's directory ${expected.privateDirectory} is refused: it is open to others (mode 0755)`
+      )
+      yield* Scope.close(server, Exit.void)
+      const refused = yield* Effect.flip(serve(journal))
+      assert.include(refused.message, "is refused: it is open to others (mode 0755)")
     }))
 
   it.live("no daemon: no socket, or a socket nobody listens on", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
-      const journal = path.join(dir, "journal.json")
+      const journal = yield* tempJournal
       const missing = yield* Effect.flip(Effect.flatMap(ControlClient.make(journal), ({ control }) => control.restart("web")))
       assert.strictEqual(missing._tag, "NoDaemon")
       assert.strictEqual(missing._tag === "NoDaemon" ? missing.reason : "", `no control socket at ${journal}.sock`)
-      const stale = net.createServer().listen(`${journal}.sock`)
-      yield* Effect.promise(() => new Promise((resolve) => stale.on("listening", resolve)))
-      fs.renameSync(`${journal}.sock`, `${journal}.kept`)
-      yield* Effect.promise(() => new Promise((resolve) => stale.close(resolve)))
-      fs.renameSync(`${journal}.kept`, `${journal}.sock`)
+      yield* Effect.promise(() => staleSocket(`${journal}.sock`))
       const refused = yield* Effect.flip(Effect.flatMap(ControlClient.make(journal), ({ control }) => control.status))
       assert.strictEqual(refused._tag === "NoDaemon" ? refused.reason : refused._tag, `nobody listens on ${journal}.sock`)
-      fs.rmSync(dir, { recursive: true })
     }))
 
   it.live("garbage and a frame over the limit are cut off at once, silence after the idle time; other clients are answered meanwhile", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
-      const journal = path.join(dir, "journal.json")
+      const journal = yield* tempJournal
       const socket = `${journal}.sock`
       const server = yield* serve(journal, { limits: { maxFrameBytes: 64 * 1024, idleTimeout: "2 seconds" } })
       const connectedAt = Date.now()
@@ -255,14 +241,11 @@ describe("control channel", () => {
       // (The first client, quiet as long since, was closed too.)
       const { control: again } = yield* ControlClient.make(journal)
       assert.deepStrictEqual(yield* again.restart("web"), { name: "web", pid: 42 })
-      yield* Scope.close(server, Exit.void)
-      fs.rmSync(dir, { recursive: true })
     }), 15_000)
 
   it.live("a request in flight keeps its connection past the idle time", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
-      const journal = path.join(dir, "journal.json")
+      const journal = yield* tempJournal
       const release = yield* Deferred.make<void>()
       const server = yield* serve(journal, { release, limits: { idleTimeout: "100 millis" } })
       const { control } = yield* ControlClient.make(journal)
@@ -270,14 +253,11 @@ describe("control channel", () => {
       yield* Effect.sleep("400 millis")
       yield* Deferred.succeed(release, undefined)
       assert.deepStrictEqual(yield* Fiber.join(slow), { name: "slow", pid: 42 })
-      yield* Scope.close(server, Exit.void)
-      fs.rmSync(dir, { recursive: true })
     }))
 
   it.live("a stopping daemon answers what is in flight with DaemonStopping", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
-      const journal = path.join(dir, "journal.json")
+      const journal = yield* tempJournal
       const server = yield* serve(journal)
       const { control } = yield* ControlClient.make(journal)
       const slow = yield* Effect.forkChild(control.restart("slow"))
@@ -285,32 +265,13 @@ describe("control channel", () => {
       yield* Scope.close(server, Exit.void)
       const error = yield* Effect.flip(Fiber.join(slow))
       assert.strictEqual(error._tag, "DaemonStopping")
-      fs.rmSync(dir, { recursive: true })
     }))
 
   it.live("200 clients connecting at once, each asking for the status, are all answered", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
-      const journal = path.join(dir, "journal.json")
+      const journal = yield* tempJournal
       const server = yield* serve(journal)
-      const answers = yield* within(
-        Promise.all(Array.from({ length: 200 }, (_, i) => {
-          const client = rawClient(`${journal}.sock`)
-          client.conn.write(statusRequest(i))
-          return new Promise<string>((resolve) =>
-            client.conn.on("data", () => {
-              if (client.received().endsWith("\n")) {
-                client.conn.destroy()
-                resolve(client.received())
-              }
-            })
-          )
-        })),
-        20_000,
-        "200 answers"
-      )
+      const answers = yield* within(statusFromMany(`${journal}.sock`, 200), 20_000, "200 answers")
       assert.strictEqual(answers.filter((answer) => answer.includes(`"_tag":"Success"`)).length, 200)
-      yield* Scope.close(server, Exit.void)
-      fs.rmSync(dir, { recursive: true })
     }), 30_000)
 })

@@ -6,7 +6,6 @@
  * daemon stops. Two daemons in all, with a 1 s stop timeout.
  */
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -21,6 +20,7 @@ import {
   waitForJournal,
   waitForSpawns
 } from "./harness.ts"
+import { rawClient, statusFromMany } from "../rawSocket.ts"
 
 const NOBODY = 65534
 const asRoot = process.getuid?.() === 0
@@ -42,16 +42,6 @@ const statusOf = (sandbox: Sandbox): ReadonlyArray<ServiceJson> => {
 }
 
 const serviceOf = (sandbox: Sandbox, name: string) => statusOf(sandbox).find((service) => service.name === name)
-
-/** A raw connection to the socket: what it receives, and when the daemon closes it. */
-const rawClient = (socket: string) => {
-  const conn = net.createConnection(socket)
-  let received = ""
-  conn.setEncoding("utf8").on("data", (chunk: string) => void (received += chunk))
-  conn.on("error", () => {})
-  const closed = new Promise<void>((resolve) => conn.on("close", () => resolve()))
-  return { conn, received: () => received, closed }
-}
 
 describe("control commands against a real daemon", () => {
   const sandbox = new Sandbox()
@@ -182,17 +172,7 @@ describe("control commands against a real daemon", () => {
     process.kill(web, "SIGKILL")
     await waitFor(() => lastPid(sandbox, "web") !== web && isAlive(lastPid(sandbox, "web")), { message: "web restarted" })
 
-    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => {
-      const client = rawClient(socket)
-      client.conn.write(`${JSON.stringify({ _tag: "Request", id: String(i), tag: "status", payload: null, headers: [] })}\n`)
-      return new Promise<string>((resolve) =>
-        client.conn.on("data", () => {
-          if (!client.received().endsWith("\n")) return
-          client.conn.destroy()
-          resolve(client.received())
-        })
-      )
-    }))
+    const answers = await statusFromMany(socket, 200)
     expect(answers.filter((answer) => answer.includes(`"_tag":"Success"`))).toHaveLength(200)
     silent.conn.destroy()
     expect(daemon.exited).toBe(false)
