@@ -27,6 +27,13 @@ const asRoot = process.getuid?.() === 0
 
 const lastPid = (sandbox: Sandbox, name: string) => spawnedPids(sandbox.readJournal(), name).at(-1) ?? 0
 
+/** The pid a command said (`web: restarted (pid 4242)`), once the journal has its spawn (written in its own time). */
+const saidPid = async (sandbox: Sandbox, name: string, said: string): Promise<number> => {
+  const pid = Number(/\(pid (\d+)\)\n$/.exec(said)?.[1])
+  await waitFor(() => spawnedPids(sandbox.readJournal(), name).includes(pid), { message: `${name}'s spawn of pid ${pid}` })
+  return pid
+}
+
 interface ServiceJson {
   readonly name: string
   readonly state: string
@@ -68,8 +75,8 @@ describe("control commands against a real daemon", () => {
 
     const before = lastPid(sandbox, "web")
     const restarted = run("restart", "web")
-    const pid = lastPid(sandbox, "web")
-    expect(restarted).toMatchObject({ status: 0, stdout: `web: restarted (pid ${pid})\n`, stderr: "" })
+    expect(restarted).toMatchObject({ status: 0, stdout: expect.stringMatching(/^web: restarted \(pid \d+\)\n$/), stderr: "" })
+    const pid = await saidPid(sandbox, "web", restarted.stdout)
     expect(pid).not.toBe(before)
     expect(isAlive(before)).toBe(false)
     expect(isAlive(pid)).toBe(true)
@@ -84,8 +91,8 @@ describe("control commands against a real daemon", () => {
     expect(lastPid(sandbox, "web")).toBe(pid)
 
     const started = run("start", "web")
-    const again = lastPid(sandbox, "web")
-    expect(started).toMatchObject({ status: 0, stdout: `web: running (pid ${again})\n` })
+    expect(started).toMatchObject({ status: 0, stdout: expect.stringMatching(/^web: running \(pid \d+\)\n$/) })
+    const again = await saidPid(sandbox, "web", started.stdout)
     expect(again).not.toBe(pid)
     expect(serviceOf(sandbox, "web")).toMatchObject({ state: "running", held: false, pid: again })
 
@@ -118,7 +125,7 @@ describe("control commands against a real daemon", () => {
 
     const several = run("restart", "web", "nosuch")
     expect(several.status).toBe(4)
-    expect(several.stdout).toBe(`web: restarted (pid ${lastPid(sandbox, "web")})\n`)
+    expect(several.stdout).toMatch(/^web: restarted \(pid \d+\)\n$/)
     expect(several.stderr).toBe(`cronmon: nosuch: no such service in ${sandbox.scripts}\n`)
 
     // Ignores SIGTERM: its stop takes the stop timeout (1 s), more than 300 ms.
@@ -163,12 +170,13 @@ describe("control commands against a real daemon", () => {
     oversized.conn.write("[".repeat(2 * 1024 * 1024))
     const silent = rawClient(socket)
 
-    expect(run("restart", "web").status).toBe(0)
+    const restarted = run("restart", "web")
+    expect(restarted.status).toBe(0)
     await Promise.all([garbage.closed, oversized.closed])
     expect(garbage.received()).toBe("")
 
     // Still supervising: a killed service comes back.
-    const web = lastPid(sandbox, "web")
+    const web = await saidPid(sandbox, "web", restarted.stdout)
     process.kill(web, "SIGKILL")
     await waitFor(() => lastPid(sandbox, "web") !== web && isAlive(lastPid(sandbox, "web")), { message: "web restarted" })
 
