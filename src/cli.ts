@@ -17,7 +17,6 @@ import * as Cronmon from "./Cronmon.ts"
 import { CONTROL_FLAGS, type ControlAction, DAEMON_FLAGS, type FlagSpec, VALUE_KINDS } from "./domain/DaemonFlags.ts"
 import { defaultPaths } from "./domain/Paths.ts"
 import { signalNamed, signalRefusal } from "./domain/Signals.ts"
-import * as ControlClient from "./layers/ControlClient.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import { runControl } from "./programs/control.ts"
@@ -131,6 +130,8 @@ const status = Command.make("status", {
     const file = path.resolve((yield* root).journal)
     const style = styleFor(process.stdout.isTTY === true, process.env)
     // A daemon that answers within a second says it live; else the journal.
+    // Loaded here: the daemon and the other commands do without it.
+    const ControlClient = yield* Effect.promise(() => import("./layers/ControlClient.ts"))
     const live = yield* ControlClient.make(file).pipe(
       Effect.flatMap(({ control }) => control.status),
       Effect.scoped,

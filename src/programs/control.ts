@@ -249,9 +249,10 @@ export const runControl = (
   if (socket.privateDirectory !== undefined) {
     let problem: string | undefined
     try {
-      problem = privateDirectoryProblem(fs.lstatSync(socket.privateDirectory), uid)
+      const stats = fs.lstatSync(socket.privateDirectory, { throwIfNoEntry: false })
+      problem = stats === undefined ? undefined : privateDirectoryProblem(stats, uid)
     } catch {
-      problem = "it does not exist"
+      problem = "it cannot be looked at"
     }
     if (problem !== undefined) {
       say(noDaemon(request.journal, `the socket's directory ${socket.privateDirectory} is refused: ${problem}`))
