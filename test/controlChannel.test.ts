@@ -10,6 +10,8 @@ import { Deferred, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Cronmon } from "cronmon"
+import * as CronmonTest from "cronmon/testing"
 import { controlSocketPath } from "../src/domain/ControlSocketPath.ts"
 import type { JournalEntry } from "../src/domain/JournalEvent.ts"
 import * as ControlClient from "../src/layers/ControlClient.ts"
@@ -274,4 +276,29 @@ describe("control channel", () => {
       const answers = yield* within(statusFromMany(`${journal}.sock`, 200), 20_000, "200 answers")
       assert.strictEqual(answers.filter((answer) => answer.includes(`"_tag":"Success"`)).length, 200)
     }), 30_000)
+})
+
+describe("the daemon's control socket", () => {
+  it.live("serves the daemon's own Control; a socket that cannot be set up is a journal warning, and the daemon goes on", () =>
+    Effect.gen(function*() {
+      const journal = yield* tempJournal
+      const daemon = Cronmon.controlSocket.pipe(Layer.provideMerge(CronmonTest.services({ journalPath: journal })))
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Layer.build(daemon)
+        const { control } = yield* ControlClient.make(journal)
+        assert.strictEqual((yield* Effect.flip(control.restart("../outside")))._tag, "InvalidServiceName")
+        assert.strictEqual((yield* Effect.flip(control.stop("nosuch")))._tag, "NoSuchService")
+      }))
+
+      fs.writeFileSync(`${journal}.sock`, "mine")
+      const warnings = yield* Effect.scoped(
+        Effect.flatMap(Layer.build(daemon), (context) => Effect.provideContext(CronmonTest.journal, context))
+      ).pipe(Effect.map((entries) => entries.flatMap((entry) => entry.type === "warning" ? [entry.data] : [])))
+      assert.deepStrictEqual(warnings, [{
+        component: "control",
+        error: `cannot listen on the control socket ${journal}.sock: a file that is not a socket is in the way: ` +
+          "cronmon restart, stop, start and kill cannot reach this daemon"
+      }])
+      assert.strictEqual(fs.readFileSync(`${journal}.sock`, "utf8"), "mine")
+    }))
 })
