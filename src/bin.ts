@@ -8,7 +8,7 @@
 import { ALREADY_RUNNING } from "./domain/AlreadyRunning.ts"
 import { nodeTooOld } from "./domain/NodeVersion.ts"
 import { execOnPinnedNode } from "./pinnedNode.ts"
-import { daemonJournal, isLockedElsewhere } from "./programs/lockCheck.ts"
+import { daemonPaths, isLockedElsewhere } from "./programs/lockCheck.ts"
 
 // First: the modules above only define functions (the tick stays one file
 // with them), and the CLI, with Effect, is loaded only after this check.
@@ -19,7 +19,7 @@ if (tooOld !== undefined) {
   process.exitCode = 1
 } else {
   const argv = process.argv.slice(2)
-  const journal = daemonJournal(argv, process.env, process.cwd())
+  const journal = daemonPaths(argv, process.env, process.cwd())?.journal
   if (journal !== undefined && isLockedElsewhere(journal)) {
     process.stderr.write(`${ALREADY_RUNNING}\n`)
   } else {

@@ -39,6 +39,8 @@ export interface JournalFilter {
  * @since 0.1.0
  */
 export const parseSince = (text: string, now: number): number | undefined => {
+  // `Date.parse("-5")` is a day of 2001: nothing with a dash in front is a time.
+  if (text.startsWith("-")) return undefined
   const duration = parseDurationMillis(text)
   if (duration !== undefined) return now - duration
   const time = parseRfc3339(text) ?? Date.parse(text)

@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { DAEMON_FLAGS, type FlagSpec, VALUE_KINDS } from "../domain/DaemonFlags.ts"
+import { DAEMON_FLAGS, type FlagSpec, isAmount, readAmount } from "../domain/DaemonFlags.ts"
 import { defaultPaths } from "../domain/Paths.ts"
 import { LOCK_EX, LOCK_NB, loadLibc } from "../layers/Libc.ts"
 import { openRegularFile } from "../layers/Files.ts"
@@ -22,18 +22,19 @@ const BY_ARGUMENT: ReadonlyMap<string, FlagSpec> = new Map(
 )
 
 /**
- * The journal that `argv` would run a daemon on, or `undefined` when `argv`
- * asks for anything else (a subcommand, `--help`, a typo) or holds a value
- * the CLI would refuse: the CLI answers those (exit 2), lock or not.
+ * The journal and scripts directory (absolute) that `argv` would run a
+ * daemon on, or `undefined` when `argv` asks for anything else (a
+ * subcommand, `--help`, a typo) or holds a value the CLI would refuse: the
+ * CLI answers those (exit 2), lock or not.
  *
  * @since 0.1.0
  */
-export const daemonJournal = (
+export const daemonPaths = (
   argv: ReadonlyArray<string>,
   env: Readonly<Record<string, string | undefined>>,
   cwd: string
-): string | undefined => {
-  let journal = defaultPaths(env).journal
+): { readonly journal: string; readonly scripts: string } | undefined => {
+  let { journal, scripts } = defaultPaths(env)
   const seen = new Set<FlagSpec>()
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? ""
@@ -47,10 +48,11 @@ export const daemonJournal = (
       continue
     }
     const value = equals > 0 ? arg.slice(equals + 1) : argv[++i]
-    if (value === undefined || VALUE_KINDS[spec.kind].parse(value) === undefined) return undefined
+    if (value === undefined || (isAmount(spec) && "refusal" in readAmount(spec, value))) return undefined
     if (spec === DAEMON_FLAGS.journal) journal = value
+    if (spec === DAEMON_FLAGS.scripts) scripts = value
   }
-  return path.resolve(cwd, journal)
+  return { journal: path.resolve(cwd, journal), scripts: path.resolve(cwd, scripts) }
 }
 
 /**
