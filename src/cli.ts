@@ -223,6 +223,8 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
       NewlineInPath: (error) => said(`cronmon: ${error.message}`, 1),
       // The daemon's state is unknown: 4, as init scripts have it.
       StatusUnknown: (error) => said(`cronmon: ${error.message}`, 4),
+      // `journal` on a file that is not one: unknown too, and nothing written to it.
+      NotAJournal: (error) => said(`cronmon: ${error.message}`, 4),
       // Help without errors was asked for and printed; errors are usage errors.
       ShowHelp: (help) => help.errors.length === 0 ? Effect.succeed(0) : said(usageLine(help), 2)
     }),
