@@ -27,6 +27,7 @@ import * as Live from "./layers/Live.ts"
 import * as Daemon from "./programs/daemon.ts"
 import { type Journal, type JournalLocked, JournalUnavailable } from "./services/Journal.ts"
 import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
+import type { LogsUnavailable } from "./services/ServiceLogs.ts"
 import { defaultSettings, makeSettings, type Settings, type SettingsShape } from "./services/Settings.ts"
 import type { System } from "./services/System.ts"
 import type { Watcher, WatchError } from "./services/Watcher.ts"
@@ -124,9 +125,10 @@ export type Services = Journal | ProcessSupervisor | Watcher | Settings | System
  * The daemon's services, live, without supervision started: the journal
  * opened and locked, the chokidar watcher, the process supervisor on real
  * processes, service logs in files, Linux's process facilities. The scripts
- * directory is created when missing. Fails with `JournalLocked` when another
- * daemon holds the journal, `WatchError` when the scripts path is not a
- * directory.
+ * and logs directories are created when missing. Fails with `JournalLocked`
+ * when another daemon holds the journal, `WatchError` when the scripts path
+ * is not a directory, `LogsUnavailable` when the logs path is not one (or
+ * cannot be written).
  *
  * @example
  * ```ts
@@ -134,7 +136,7 @@ export type Services = Journal | ProcessSupervisor | Watcher | Settings | System
  * ```
  * @since 0.1.0
  */
-export const services = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError> => {
+export const services = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError | LogsUnavailable> => {
   const { echo } = options
   const live = Live.layer(settings(options))
   return echo === undefined ? live : Layer.provide(live, HumanLogConsole.layerEcho((line) => Effect.sync(() => echo(line))))
@@ -172,7 +174,7 @@ export const supervision: Layer.Layer<never, never, Services> = Layer.effectDisc
  * ```
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError> =>
+export const layer = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError | LogsUnavailable> =>
   supervision.pipe(Layer.provideMerge(services(options)))
 
 /**

@@ -218,6 +218,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
       JournalUnavailable: (error) => said(`cronmon: ${error.message}`, 1),
       // The scripts directory cannot be made or read: the reason names it.
       WatchError: (error) => said(`cronmon: ${error.reason}`, 1),
+      LogsUnavailable: (error) => said(`cronmon: ${error.message}`, 1),
       Unreadable: (error) => said(`cronmon: ${error.message}`, 1),
       NoLog: (error) => said(`cronmon: ${error.message}`, 1),
       NewlineInPath: (error) => said(`cronmon: ${error.message}`, 1),

@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { DAEMON_FLAGS, type FlagSpec } from "../../src/domain/DaemonFlags.ts"
 import { daemonJournal } from "../../src/programs/lockCheck.ts"
-import { Sandbox } from "./harness.ts"
+import { Sandbox, waitForJournal } from "./harness.ts"
 
 describe("command line", () => {
   let sandbox: Sandbox
@@ -153,6 +153,40 @@ describe("command line", () => {
     const logs = sandbox.run(["logs", "web", "--logs", file])
     expect(logs.status).toBe(1)
     expect(logs.stderr).toMatch(new RegExp(`^cronmon: the logs directory ${file} is not a directory[^\n]*\n$`))
+  })
+
+  it("a logs path that is a file, or cannot be made a directory, is fatal at start (exit 1, one line)", { timeout: 20_000 }, () => {
+    const file = path.join(sandbox.root, "not-a-dir")
+    fs.writeFileSync(file, "")
+    for (const [logs, said] of [
+      [file, `cronmon: the logs path ${file} is not a directory\n`],
+      [path.join(file, "logs"), `cronmon: the logs directory ${path.join(file, "logs")} is not a directory (or a part of its path is not)\n`],
+      ["/proc/cronmon-nope/logs", "cronmon: no logs directory at /proc/cronmon-nope/logs\n"]
+    ] as const) {
+      const result = sandbox.run(["-j", sandbox.journal, "-s", sandbox.scripts, "--logs", logs], { timeout: 8_000 })
+      expect([logs, result.status, result.stderr]).toEqual([logs, 1, said])
+      // Refused before the journal is opened: nothing is written.
+      expect(fs.existsSync(sandbox.journal)).toBe(false)
+    }
+  })
+
+  it("a scripts directory it creates is said once, on stderr and in the journal", { timeout: 30_000 }, async () => {
+    const typo = path.join(sandbox.root, "scirpts")
+    const said = `created the scripts directory ${typo}; put executables in it`
+    const args = ["-j", sandbox.journal, "-s", typo, "--logs", sandbox.logs]
+    const first = sandbox.startDaemon(args)
+    await waitForJournal(sandbox, (journal) => journal.some((e) => e.type === "warning" && e.data["error"] === said))
+    first.kill("SIGTERM")
+    expect(await first.waitExit()).toBe(0)
+    expect(first.stderr.split("\n").filter((line) => line.endsWith(`warning: scripts: ${said}`))).toHaveLength(1)
+    // The next start finds the directory (and a service in it, seen running): nothing to say.
+    fs.writeFileSync(path.join(typo, "svc"), "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 })
+    const second = sandbox.startDaemon(args)
+    await waitForJournal(sandbox, (journal) => journal.some((e) => e.type === "process spawned"))
+    second.kill("SIGTERM")
+    expect(await second.waitExit()).toBe(0)
+    expect(second.stderr).not.toContain(said)
+    expect(sandbox.readJournal().filter((e) => e.type === "warning").map((e) => e.data["error"])).toEqual([said])
   })
 
   it("a scripts path that is a file is fatal (exit 1, one line)", { timeout: 20_000 }, () => {
