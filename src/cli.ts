@@ -15,12 +15,13 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Cronmon from "./Cronmon.ts"
 import { AMOUNTS, DAEMON_FLAGS, type FlagSpec, readAmount } from "./domain/DaemonFlags.ts"
+import { alreadyRunning } from "./domain/AlreadyRunning.ts"
 import { defaultPaths } from "./domain/Paths.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import { cronCommand } from "./programs/cron.ts"
 import { journalCommand, parseSince } from "./programs/journal.ts"
-import { lockState } from "./programs/lockCheck.ts"
+import { lockState, runningDaemon } from "./programs/lockCheck.ts"
 import { logsCommand } from "./programs/logs.ts"
 import { styleFor } from "./programs/Output.ts"
 import { statusExitCode, statusJson, statusReport, statusText } from "./programs/status.ts"
@@ -37,6 +38,9 @@ export const version: string = typeof CRONMON_VERSION === "string" ? CRONMON_VER
 
 // A command's exit code other than 0 that is no error (`status`, not running: 3).
 class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
+
+// Another daemon holds the journal this one was asked to run on, watching `scripts`.
+class RunningElsewhere extends Data.TaggedError("RunningElsewhere")<{ readonly journal: string; readonly scripts: string }> {}
 
 const defaults = defaultPaths(process.env)
 
@@ -91,7 +95,12 @@ const daemonOnlyFlags = {
 const root = Command.make("cronmon", daemonOnlyFlags).pipe(
   Command.withSharedFlags(sharedFlags),
   Command.withHandler((options) =>
-    Cronmon.superviseUntilSignal.pipe(Effect.provide(Cronmon.services(options)), Effect.provide(HumanLogConsole.layer))
+    Cronmon.superviseUntilSignal.pipe(
+      Effect.provide(Cronmon.services(options)),
+      Effect.provide(HumanLogConsole.layer),
+      Effect.catchTag("JournalLocked", (locked) =>
+        Effect.fail(new RunningElsewhere({ journal: locked.path, scripts: path.resolve(options.scripts) })))
+    )
   ),
   Command.withExamples([
     { command: "cronmon --scripts ~/services", description: "Run the daemon in the foreground (Ctrl-C stops)" },
@@ -214,7 +223,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
     Effect.catchTags({
       ExitWith: (exit) => Effect.succeed(exit.code),
       // Another daemon holds the journal: said as the cron tick says it.
-      JournalLocked: (error) => said(error.message, 0),
+      RunningElsewhere: ({ journal, scripts }) => said(alreadyRunning(runningDaemon(journal), scripts), 0),
       JournalUnavailable: (error) => said(`cronmon: ${error.message}`, 1),
       // The scripts directory cannot be made or read: the reason names it.
       WatchError: (error) => said(`cronmon: ${error.reason}`, 1),

@@ -67,14 +67,16 @@ const event = <const T extends string, const D extends Schema.Struct.Fields>(typ
 export const Warning = event("warning", { component: Schema.String, error: Schema.String })
 /**
  * A daemon took the journal's lock: the start of a session. `pid` is the
- * daemon's; `restart_delays_ms` and `stable_run_ms` its restart policy, which
- * `status` replays (the Go original omits all three: its policy is the default).
+ * daemon's, `scripts` the directory it watches; `restart_delays_ms` and
+ * `stable_run_ms` its restart policy, which `status` replays (the Go
+ * original omits all four: its policy is the default).
  *
  * @since 0.1.0
  */
 export const AcquiredLock = event("acquired lock", {
   journal_id: Schema.String,
   pid: Schema.optionalKey(Schema.Int),
+  scripts: Schema.optionalKey(Schema.String),
   restart_delays_ms: Schema.optionalKey(Schema.Array(Schema.Number)),
   stable_run_ms: Schema.optionalKey(Schema.Number)
 })
@@ -192,11 +194,12 @@ export const decodeLine: (line: string) => Result.Result<JournalEntry, Schema.Sc
  */
 export const Events = {
   warning: (component: string, error: string): JournalEvent => ({ type: "warning", data: { component, error } }),
-  acquiredLock: (journal_id: string, pid?: number, policy?: RestartPolicy): JournalEvent => ({
+  acquiredLock: (journal_id: string, pid?: number, policy?: RestartPolicy, scripts?: string): JournalEvent => ({
     type: "acquired lock",
     data: {
       journal_id,
       ...(pid === undefined ? {} : { pid }),
+      ...(scripts === undefined ? {} : { scripts }),
       // JSON has no infinite number: such a policy is not recorded.
       ...(policy === undefined || ![...policy.delays, policy.stableRun].every(Duration.isFinite) ? {} : {
         restart_delays_ms: policy.delays.map(Duration.toMillis),

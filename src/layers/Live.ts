@@ -52,7 +52,8 @@ export const layer = (settings: SettingsShape): Layer.Layer<
     const journal = JournalFile.layer({
       path: settings.journalPath,
       maxBytes: settings.journalMaxBytes,
-      restartPolicy: { delays: settings.restartDelays, stableRun: settings.stableRun }
+      restartPolicy: { delays: settings.restartDelays, stableRun: settings.stableRun },
+      scriptsDir: settings.scriptsDir
     }).pipe(Layer.provideMerge(Layer.mergeAll(Layer.succeed(Settings, settings), SystemLinux.layer)))
     const announced = Layer.effectDiscard(Effect.flatMap(Journal, (opened) =>
       created
