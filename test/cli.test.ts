@@ -1,8 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestConsole } from "effect/testing"
+import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { main } from "../src/cli.ts"
+import { LOCK_EX, LOCK_NB, loadLibc } from "../src/layers/Libc.ts"
 import { AMOUNTS, DAEMON_FLAGS, type FlagSpec, isAmount, readAmount } from "../src/domain/DaemonFlags.ts"
 import { nodeTooOld } from "../src/domain/NodeVersion.ts"
 import { defaultPaths, parseDurationMillis } from "../src/domain/Paths.ts"
@@ -200,6 +203,32 @@ describe("the daemon's flags", () => {
         assert.match(cron.err, /^cronmon: --[a-z-]+: too (short|long|small|large): [^ ]+ \(at (least|most) [^)]+\) \(see cronmon cron --help\)$/)
         assert.isUndefined(daemonPaths(bad, process.env, "/"), bad.join(" "))
       }
+    }))
+})
+
+describe("a daemon started on a journal another holds", () => {
+  // The tick answers first (from /proc/locks); when it could not tell, the
+  // daemon's own lock attempt fails, and the CLI says the same.
+  it.effect("says what the tick says, exit 0", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-locked-"))
+      const journal = path.join(dir, "journal.json")
+      fs.writeFileSync(
+        journal,
+        JSON.stringify({ time: "2026-11-23T19:00:00Z", type: "acquired lock", data: { journal_id: "x", pid: 42, scripts: "/srv/x" } }) + "\n"
+      )
+      const holder = fs.openSync(journal, "r")
+      assert.strictEqual(loadLibc().flock(holder, LOCK_EX | LOCK_NB), 0)
+      const before = (yield* TestConsole.errorLines).length
+      const code = yield* main(["-j", journal, "-s", path.join(dir, "s"), "--logs", path.join(dir, "l")])
+      fs.closeSync(holder)
+      assert.strictEqual(code, 0)
+      assert.deepStrictEqual((yield* TestConsole.errorLines).slice(before), [
+        "cronmon is already running (pid 42, scripts /srv/x)\n" +
+        `cronmon: warning: it watches /srv/x, not ${path.join(dir, "s")}: stop it first to watch another directory ` +
+        `with this journal, or give ${path.join(dir, "s")} a journal of its own (-j)`
+      ])
+      fs.rmSync(dir, { recursive: true })
     }))
 })
 
