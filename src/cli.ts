@@ -25,7 +25,7 @@ import { lockState, runningDaemon } from "./programs/lockCheck.ts"
 import { logsCommand } from "./programs/logs.ts"
 import { styleFor } from "./programs/Output.ts"
 import { statusExitCode, statusJson, statusReport, statusText } from "./programs/status.ts"
-import { describeError, joinDashedValues, quietUsagePresenter, usageLine } from "./programs/Usage.ts"
+import { cronmonGlobalFlags, describeError, joinDashedValues, quietUsagePresenter, usageLine } from "./programs/Usage.ts"
 
 declare const CRONMON_VERSION: string | undefined
 
@@ -135,7 +135,7 @@ const cron = Command.make("cron", daemonOnlyFlags, (own) =>
 const status = Command.make("status", {
   json: Flag.Boolean("json").pipe(
     Flag.withDefault(false),
-    Flag.withDescription("Print the status as JSON (documented in the README)")
+    Flag.withDescription("Print the status as JSON (documented in docs/status.md)")
   )
 }, ({ json }) =>
   Effect.gen(function*() {
@@ -240,6 +240,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
     }),
     Effect.catch((error) => said(`cronmon: ${describeError(error)}`, 2)),
     Effect.provide(quietUsagePresenter),
+    Effect.provide(cronmonGlobalFlags),
     Effect.provide(NodeServices.layer)
   )
 

@@ -232,6 +232,51 @@ describe("a daemon started on a journal another holds", () => {
     }))
 })
 
+describe("help and the README", () => {
+  const readme = fs.readFileSync(path.join(import.meta.dirname, "..", "README.md"), "utf8")
+  const reference = readme.slice(readme.indexOf("## Commands and flags"), readme.indexOf("Exit codes:"))
+  // Every spelling of a flag in a text: `--name`, `-a`, and `--no-name` as `--name`.
+  const spellings = (text: string) =>
+    new Set([...text.matchAll(/(?<![\w-])(--?[a-z][\w-]*)/g)].map((match) => match[1]!.replace(/^--no-/, "--")))
+  // The flags a command's help lists, by section: each as its spellings.
+  const helpFlags = (help: string, sections: ReadonlyArray<string>) =>
+    sections.flatMap((section) => {
+      const body = help.split(`\n${section}\n`)[1]?.split("\n\n")[0] ?? ""
+      return body.split("\n").flatMap((line) => {
+        const match = /^ {2}(--[\w-]+)(?:, (-\w))?/.exec(line)
+        return match === null ? [] : [[match[1]!, ...(match[2] === undefined ? [] : [match[2]])]]
+      })
+    })
+  const helpOf = (args: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const before = (yield* TestConsole.logLines).length
+      assert.strictEqual(yield* main([...args, "--help"]), 0)
+      return (yield* TestConsole.logLines).slice(before).join("\n")
+    })
+
+  it.effect("list the same flags, and nothing the README does not", () =>
+    Effect.gen(function*() {
+      const root = yield* helpOf([])
+      assert.notInclude(root, "--wizard")
+      assert.notInclude(root, "--log-level")
+      assert.include(root, "cronmon [<subcommand>] [flags]")
+      // The daemon's flags and the global ones: each in the README's reference, and back.
+      const rootFlags = helpFlags(root, ["FLAGS", "GLOBAL FLAGS"])
+      for (const names of rootFlags) assert.isTrue(names.some((name) => spellings(reference).has(name)), names.join(", "))
+      const flagTable = reference.slice(reference.indexOf("| flag |"))
+      for (const name of spellings(flagTable)) assert.isTrue(rootFlags.some((names) => names.includes(name)), name)
+      assert.deepStrictEqual(helpFlags(yield* helpOf(["cron"]), ["FLAGS", "INHERITED FLAGS"]), helpFlags(root, ["FLAGS"]))
+      // Each command: its row of the README's table names exactly the flags its help lists.
+      for (const command of ["status", "journal", "logs"]) {
+        const row = reference.split("\n").find((line) => line.startsWith(`| \`cronmon ${command} `))!
+        const listed = helpFlags(yield* helpOf([command]), ["FLAGS", "INHERITED FLAGS"])
+        const inRow = spellings(row.split("|")[1]!)
+        for (const names of listed) assert.isTrue(names.some((name) => inRow.has(name)), `${command}: ${names.join(", ")}`)
+        for (const name of inRow) assert.isTrue(listed.some((names) => names.includes(name)), `${command}: ${name}`)
+      }
+    }))
+})
+
 describe("node version", () => {
   it("refuses a Node older than 22.19 in one line", () => {
     assert.strictEqual(nodeTooOld("20.20.2"), "cronmon: needs Node >= 22.19 (this is 20.20.2)")

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import { type CliError, CliOutput } from "effect/cli"
+import { CliConfig, type CliError, CliOutput, GlobalFlag, type HelpDoc } from "effect/cli"
 
 // Edit distance (insertions, deletions, substitutions), for small words.
 const distance = (a: string, b: string): number => {
@@ -109,12 +109,51 @@ export const usageLine = (help: CliError.ShowHelp): string => {
   return `cronmon: ${what} (see ${help.commandPath.join(" ")} --help)`
 }
 
+// What each command's help lists of the flags every command takes: those it
+// reads (`logs` reads no journal; `status` and `journal` no logs). All take
+// both, so that one set of paths serves every command.
+const READS: Readonly<Record<string, ReadonlyArray<string>>> = { status: ["journal"], journal: ["journal"], logs: ["logs"] }
+
+/**
+ * Help as cronmon shows it: the root's usage says that a subcommand is
+ * optional (the daemon needs none), and each command lists only the shared
+ * flags it reads.
+ *
+ * @since 0.1.0
+ */
+export const cronmonHelp = (help: HelpDoc.HelpDoc, commandPath: ReadonlyArray<string>): HelpDoc.HelpDoc => {
+  const [, command] = commandPath
+  if (command === undefined) return { ...help, usage: help.usage.replace(" <subcommand>", " [<subcommand>]") }
+  const reads = READS[command]
+  return reads === undefined || help.inheritedFlags === undefined
+    ? help
+    : { ...help, inheritedFlags: help.inheritedFlags.filter((flag) => reads.includes(flag.name)) }
+}
+
 /**
  * A presenter that leaves invalid invocations to `usageLine` (nothing
- * printed) and shows help and the version as effect/cli does.
+ * printed), shows help as `cronmonHelp` makes it, and the version as
+ * effect/cli does.
  *
  * @since 0.1.0
  */
 export const quietUsagePresenter = CliOutput.layerPresenter({
-  present: (event) => event._tag === "InvalidInvocation" ? Effect.void : CliOutput.defaultPresenter.present(event)
+  present: (event) => {
+    switch (event._tag) {
+      case "InvalidInvocation":
+        return Effect.void
+      case "Help":
+        return CliOutput.defaultPresenter.present({ ...event, helpDoc: cronmonHelp(event.helpDoc, event.commandPath) })
+      default:
+        return CliOutput.defaultPresenter.present(event)
+    }
+  }
 })
+
+/**
+ * The global flags cronmon supports: help, version and completions
+ * (effect/cli's `--wizard` and `--log-level` are not offered).
+ *
+ * @since 0.1.0
+ */
+export const cronmonGlobalFlags = CliConfig.layer({ builtIns: [GlobalFlag.Help, GlobalFlag.Version, GlobalFlag.Completions] })

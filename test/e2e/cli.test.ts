@@ -96,12 +96,14 @@ describe("command line", () => {
     expect(result.stdout).toMatch(/--journal/)
   })
 
-  it("status, journal and logs list and take only -j and --logs; the daemon's flags are the daemon's and cron's", { timeout: 30_000 }, () => {
-    for (const command of ["status", "journal", "logs"]) {
+  it("status, journal and logs take only -j and --logs (and list the one they read); the daemon's flags are the daemon's and cron's", { timeout: 30_000 }, () => {
+    for (const [command, reads, other] of [["status", "--journal", "--logs"], ["journal", "--journal", "--logs"], ["logs", "--logs", "--journal"]] as const) {
       const help = sandbox.run([command, "--help"])
       expect(help.status).toBe(0)
-      expect(help.stdout).toContain("--journal")
-      expect(help.stdout).toContain("--logs")
+      expect(help.stdout).toContain(reads)
+      expect(help.stdout).not.toContain(other)
+      // Taken all the same, so that one set of paths serves every command.
+      expect(sandbox.run([command, ...(command === "logs" ? ["web"] : []), other, sandbox.root]).stderr).not.toMatch(/unknown flag/)
       for (const flag of ["--scripts", "--stop-timeout", "--log-max-size", "--log-keep", "--journal-max-size", "--strict-modes"]) {
         expect(help.stdout, `${command} --help lists ${flag}`).not.toContain(flag)
       }
