@@ -138,4 +138,20 @@ describe("journal events", () => {
       "2026-11-23T19:03:38.123Z web: pid 9 exited with code 2"
     )
   })
+
+  it("says a service whose file lost its execute bit is no longer executable, not removed", () => {
+    assert.strictEqual(
+      formatHuman({ time: T, ...Events.listModified("remove", "web", "not executable") }),
+      "2026-11-23T19:03:38.123Z web: no longer executable in the scripts directory"
+    )
+    assert.strictEqual(
+      formatHuman({ time: T, ...Events.listModified("remove", "web") }),
+      "2026-11-23T19:03:38.123Z web: removed in the scripts directory"
+    )
+    // The Go original reads the line: the reason is an extra field of its data.
+    assert.strictEqual(
+      encodeLine({ time: T, ...Events.listModified("remove", "web", "not executable") }),
+      `{"time":"2026-11-23T19:03:38.123Z","type":"process list modified","data":{"op":"remove","file":"web","reason":"not executable"}}`
+    )
+  })
 })

@@ -111,10 +111,16 @@ export const ProcessExited = event("process exited", {
   exit_code: Schema.Int,
   signal: Schema.optionalKey(Schema.String)
 })
-/** The set of services changed because the scripts directory changed. @since 0.1.0 */
+/**
+ * The set of services changed because the scripts directory changed.
+ * `reason` says why a file that is still there was removed (`not executable`).
+ *
+ * @since 0.1.0
+ */
 export const ProcessListModified = event("process list modified", {
   op: Schema.Literals(["add", "remove", "update"]),
-  file: Schema.String
+  file: Schema.String,
+  reason: Schema.optionalKey(Schema.String)
 })
 
 /**
@@ -228,9 +234,9 @@ export const Events = {
       ...(status.signal === null ? {} : { signal: status.signal })
     }
   }),
-  listModified: (op: "add" | "remove" | "update", file: string): JournalEvent => ({
+  listModified: (op: "add" | "remove" | "update", file: string, reason?: string): JournalEvent => ({
     type: "process list modified",
-    data: { op, file }
+    data: { op, file, ...(reason === undefined ? {} : { reason }) }
   })
 } as const
 
@@ -292,9 +298,12 @@ const describe = (entry: JournalEntry): string => {
       const how = exit_code === -1 ? `killed by ${signal ?? "a signal"}` : `exited with code ${exit_code}`
       return `${file}: pid ${pid} ${how}${error === undefined ? "" : ` (${error})`}`
     }
-    case "process list modified":
-      return `${entry.data.file}: ${
-        { add: "added", remove: "removed", update: "changed" }[entry.data.op]
-      } in the scripts directory`
+    case "process list modified": {
+      const { op, file, reason } = entry.data
+      const what = op === "remove" && reason === "not executable"
+        ? "no longer executable"
+        : `${{ add: "added", remove: "removed", update: "changed" }[op]}${reason === undefined ? "" : ` (${reason})`}`
+      return `${file}: ${what} in the scripts directory`
+    }
   }
 }

@@ -152,7 +152,7 @@ const applyChange = (journal: Journal["Service"], supervisor: ProcessSupervisor[
       }
       return supervisor.stop(change.name)
     }
-    yield* journal.append(Events.listModified(OP[change._tag], change.name))
+    yield* journal.append(Events.listModified(OP[change._tag], change.name, change._tag === "Remove" ? change.reason : undefined))
     return change._tag === "Remove" ? supervisor.stop(change.name) : supervisor.start(change.name)
   })
 
