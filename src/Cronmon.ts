@@ -20,6 +20,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { errorMessage } from "./domain/Errors.ts"
 import { linesBackward } from "./domain/LinesBackward.ts"
+import { Hurry } from "./domain/Termination.ts"
 import { type PreviousState, previousStateOf } from "./domain/PreviousState.ts"
 import { randomAccess } from "./layers/JournalFile.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
@@ -193,8 +194,10 @@ export const supervise: <E, R>(until: Effect.Effect<unknown, E, R>) => Effect.Ef
   Daemon.supervise
 
 /**
- * Supervises until SIGINT, SIGTERM or SIGHUP, as the `cronmon` command does
- * (a second signal while services stop does not kill the process).
+ * Supervises until SIGINT, SIGTERM or SIGHUP, as the `cronmon` command does:
+ * a stop that waits on services says so, and a second SIGINT or SIGTERM
+ * while they stop sends them SIGKILL at once (it never kills the process
+ * before its services are down).
  *
  * @example
  * ```ts
@@ -203,7 +206,10 @@ export const supervise: <E, R>(until: Effect.Effect<unknown, E, R>) => Effect.Ef
  * @since 0.1.0
  */
 export const superviseUntilSignal: Effect.Effect<void, never, Services> = Effect.scoped(
-  Effect.flatMap(Daemon.shutdownSignals, Daemon.supervise)
+  Effect.flatMap(
+    Daemon.shutdownSignals,
+    ({ hurried, received }) => Daemon.supervise(received).pipe(Effect.provideService(Hurry, hurried))
+  )
 )
 
 /**

@@ -5,11 +5,13 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Effect, FiberSet, Option, Stream } from "effect"
+import { Deferred, Duration, Effect, FiberSet, Option, Stream } from "effect"
 import { Events } from "../domain/JournalEvent.ts"
+import { formatDurationMillis } from "../domain/Paths.ts"
 import type { Leftover } from "../domain/PreviousState.ts"
 import type { ScriptChange } from "../domain/ServiceFile.ts"
 import { type StopSignal, type Terminable, terminate, untilGone } from "../domain/Termination.ts"
+import { HumanLog } from "../services/HumanLog.ts"
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { Settings } from "../services/Settings.ts"
@@ -21,22 +23,36 @@ const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const
 
 /**
  * Installs handlers for SIGINT, SIGTERM and SIGHUP for the life of the
- * current scope, and returns an effect that waits for the first of them.
- * Installed outside the supervision scope, the handlers outlive the stop of
- * the services, so that a second signal then does not kill the daemon (the
+ * current scope. `received` waits for the first of them. A second SIGINT or
+ * SIGTERM is said on the `HumanLog`, then completes `hurried`: provided as
+ * `Termination.Hurry`, it moves every stop on to SIGKILL at once. Installed
+ * outside the supervision scope, the handlers outlive the stop of the
+ * services, so that a second signal then does not kill the daemon (the
  * default action) before its services are down.
  *
  * @since 0.1.0
  */
 export const shutdownSignals = Effect.gen(function*() {
   const received = yield* Deferred.make<NodeJS.Signals>()
-  // The first signal completes it; later ones change nothing.
-  const onSignal = (signal: NodeJS.Signals) => Deferred.doneUnsafe(received, Effect.succeed(signal))
+  const again = yield* Deferred.make<NodeJS.Signals>()
+  const said = yield* Deferred.make<void>()
+  // The first signal completes `received`; a second SIGINT or SIGTERM, `again`.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!Deferred.doneUnsafe(received, Effect.succeed(signal)) && signal !== "SIGHUP") {
+      Deferred.doneUnsafe(again, Effect.succeed(signal))
+    }
+  }
   yield* Effect.acquireRelease(
     Effect.sync(() => SHUTDOWN_SIGNALS.forEach((signal) => process.on(signal, onSignal))),
     () => Effect.sync(() => SHUTDOWN_SIGNALS.forEach((signal) => process.off(signal, onSignal)))
   )
-  return Deferred.await(received)
+  const human = yield* HumanLog
+  // Said once, before any stop moves on.
+  yield* Effect.forkScoped(Deferred.await(again).pipe(
+    Effect.flatMap((signal) => human.notice(`${signal} again: sending SIGKILL to every service now`)),
+    Effect.andThen(Deferred.succeed(said, undefined))
+  ))
+  return { received: Deferred.await(received), hurried: Deferred.await(said) }
 })
 
 // A process spawned by an earlier session is the same process now if its
@@ -170,6 +186,7 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     const supervisor = yield* ProcessSupervisor
     const watcher = yield* Watcher
     const system = yield* System
+    const settings = yield* Settings
     yield* cleanUpLeftovers
     // Said once per session; the next start's previous-state cleanup then
     // terminates what a killed daemon left running.
@@ -181,10 +198,19 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
       ))
     }
     const reaper = yield* startReaper
+    const human = yield* HumanLog
+    // A stop that waits on services says once what it waits for.
+    const sayStopping = Effect.flatMap(supervisor.pids, ({ size }) =>
+      size === 0 ? Effect.void : human.notice(
+        `stopping ${size} ${size === 1 ? "service" : "services"}, up to ${
+          formatDurationMillis(Duration.toMillis(settings.stopTimeout))
+        } (SIGINT or SIGTERM again: SIGKILL now)`
+      ))
     // Orphans are terminated alongside the services, then once more for
     // those that services left while they stopped.
     yield* Effect.addFinalizer(() =>
-      Effect.all([supervisor.stopAll, reaper.terminateOrphans], { concurrency: "unbounded", discard: true }).pipe(
+      sayStopping.pipe(
+        Effect.andThen(Effect.all([supervisor.stopAll, reaper.terminateOrphans], { concurrency: "unbounded", discard: true })),
         Effect.andThen(reaper.terminateOrphans),
         Effect.andThen(journal.append(Events.monitorQuit())),
         // The session's end is on disk when supervision returns.

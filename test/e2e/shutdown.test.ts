@@ -81,6 +81,34 @@ describe("daemon life", () => {
     expect(journal.at(-1)!.type).toBe("monitor quit")
   })
 
+  // A slow stop says what it waits for; a second SIGINT or SIGTERM hurries it.
+  for (const [first, second] of [["SIGTERM", "SIGINT"], ["SIGINT", "SIGTERM"]] as const) {
+    it(`says what a stop waits for, and a second signal (${first}, ${second}) sends SIGKILL at once`, { timeout: 30_000 }, async () => {
+      sandbox.writeScript("stubborn", STUBBORN("stubborn"))
+      sandbox.writeScript("plain", "exec sleep 1000")
+      const daemon = sandbox.startDaemon(sandbox.daemonArgs().map((arg) => arg === "1s" ? "1m" : arg))
+      const [pid] = await waitForSpawns(sandbox, "stubborn")
+      await waitForSpawns(sandbox, "plain")
+      await waitFor(() => sandbox.recordedPids("stubborn-trapped").length === 1, { message: "the trap is set" })
+      daemon.kill(first)
+      await waitFor(() => daemon.stderr.includes("cronmon: stopping"), { message: "the stop is said" })
+      await waitForJournal(sandbox, (journal) => eventsOf(journal, "process exited", "plain").length === 1)
+      const hurried = Date.now()
+      daemon.kill(second)
+      expect(await daemon.waitExit(10_000)).toBe(0)
+      // Well inside the one-minute stop timeout: the SIGKILL grace at most.
+      expect(daemon.exitedAt! - hurried).toBeLessThan(5_000)
+      const said = daemon.stderr.split("\n").filter((line) => line.startsWith("cronmon: "))
+      expect(said).toEqual([
+        "cronmon: stopping 2 services, up to 1m (SIGINT or SIGTERM again: SIGKILL now)",
+        `cronmon: ${second} again: sending SIGKILL to every service now`
+      ])
+      const journal = sandbox.readJournal()
+      expect(eventsOf(journal, "process exited", "stubborn")[0]!.data).toMatchObject({ pid, signal: "SIGKILL" })
+      expect(journal.at(-1)!.type).toBe("monitor quit")
+    })
+  }
+
   it("lets only one daemon run per journal", { timeout: 20_000 }, async () => {
     sandbox.writeScript("svc", "exec sleep 1000")
     const first = sandbox.startDaemon()
