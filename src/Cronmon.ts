@@ -20,7 +20,6 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { errorMessage } from "./domain/Errors.ts"
 import { linesBackward } from "./domain/LinesBackward.ts"
-import { Hurry } from "./domain/Termination.ts"
 import { type PreviousState, previousStateOf } from "./domain/PreviousState.ts"
 import { randomAccess } from "./layers/JournalFile.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
@@ -137,11 +136,8 @@ export type Services = Journal | ProcessSupervisor | Watcher | Settings | System
  * ```
  * @since 0.1.0
  */
-export const services = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError | LogsUnavailable> => {
-  const { echo } = options
-  const live = Live.layer(settings(options))
-  return echo === undefined ? live : Layer.provide(live, HumanLogConsole.layerEcho((line) => Effect.sync(() => echo(line))))
-}
+export const services = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError | LogsUnavailable> =>
+  Layer.provide(Live.layer(settings(options)), HumanLogConsole.layerEchoOption(options.echo))
 
 /**
  * Supervision in the background for the life of the layer, on whichever
@@ -205,12 +201,7 @@ export const supervise: <E, R>(until: Effect.Effect<unknown, E, R>) => Effect.Ef
  * ```
  * @since 0.1.0
  */
-export const superviseUntilSignal: Effect.Effect<void, never, Services> = Effect.scoped(
-  Effect.flatMap(
-    Daemon.shutdownSignals,
-    ({ hurried, received }) => Daemon.supervise(received).pipe(Effect.provideService(Hurry, hurried))
-  )
-)
+export const superviseUntilSignal: Effect.Effect<void, never, Services> = Daemon.superviseUntilSignal
 
 /**
  * What earlier sessions recorded in a journal file left behind: processes

@@ -7,6 +7,7 @@
 import { Clock, Context, Effect, Layer, Ref } from "effect"
 import { Events, type JournalEntry } from "../domain/JournalEvent.ts"
 import type { PreviousState } from "../domain/PreviousState.ts"
+import { HumanLog } from "../services/HumanLog.ts"
 import { Journal } from "../services/Journal.ts"
 
 /**
@@ -22,7 +23,7 @@ const nothingLeft: PreviousState = { leftovers: [], uncleanSessions: 0, badLines
 
 /**
  * A journal held in memory; like the file journal it starts with
- * `acquired lock`.
+ * `acquired lock`, and shows each event on the `HumanLog` in context.
  *
  * @example
  * ```ts
@@ -33,6 +34,7 @@ const nothingLeft: PreviousState = { leftovers: [], uncleanSessions: 0, badLines
 export const layer = (previousState: PreviousState = nothingLeft): Layer.Layer<Journal | JournalMemory> =>
   Layer.effectContext(Effect.gen(function*() {
     const ref = yield* Ref.make<ReadonlyArray<JournalEntry>>([])
+    const human = yield* HumanLog
     const id = "memory"
     const journal = Journal.of({
       id,
@@ -40,7 +42,10 @@ export const layer = (previousState: PreviousState = nothingLeft): Layer.Layer<J
       lost: Effect.never,
       flush: Effect.void,
       append: (event) =>
-        Effect.flatMap(Clock.currentTimeMillis, (time) => Ref.update(ref, (entries) => [...entries, { time, ...event }]))
+        Effect.flatMap(Clock.currentTimeMillis, (time) => {
+          const entry: JournalEntry = { time, ...event }
+          return Effect.andThen(Ref.update(ref, (entries) => [...entries, entry]), human.event(entry))
+        })
     })
     yield* journal.append(Events.acquiredLock(id))
     return Context.make(Journal, journal).pipe(Context.add(JournalMemory, JournalMemory.of({ entries: Ref.get(ref) })))

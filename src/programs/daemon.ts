@@ -10,7 +10,7 @@ import { Events } from "../domain/JournalEvent.ts"
 import { formatDurationMillis } from "../domain/Paths.ts"
 import type { Leftover } from "../domain/PreviousState.ts"
 import type { ScriptChange } from "../domain/ServiceFile.ts"
-import { type StopSignal, type Terminable, terminate, untilGone } from "../domain/Termination.ts"
+import { Hurry, type StopSignal, type Terminable, terminate, untilGone } from "../domain/Termination.ts"
 import { HumanLog } from "../services/HumanLog.ts"
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
@@ -186,7 +186,6 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     const supervisor = yield* ProcessSupervisor
     const watcher = yield* Watcher
     const system = yield* System
-    const settings = yield* Settings
     yield* cleanUpLeftovers
     // Said once per session; the next start's previous-state cleanup then
     // terminates what a killed daemon left running.
@@ -198,19 +197,10 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
       ))
     }
     const reaper = yield* startReaper
-    const human = yield* HumanLog
-    // A stop that waits on services says once what it waits for.
-    const sayStopping = Effect.flatMap(supervisor.pids, ({ size }) =>
-      size === 0 ? Effect.void : human.notice(
-        `stopping ${size} ${size === 1 ? "service" : "services"}, up to ${
-          formatDurationMillis(Duration.toMillis(settings.stopTimeout))
-        } (SIGINT or SIGTERM again: SIGKILL now)`
-      ))
     // Orphans are terminated alongside the services, then once more for
     // those that services left while they stopped.
     yield* Effect.addFinalizer(() =>
-      sayStopping.pipe(
-        Effect.andThen(Effect.all([supervisor.stopAll, reaper.terminateOrphans], { concurrency: "unbounded", discard: true })),
+      Effect.all([supervisor.stopAll, reaper.terminateOrphans], { concurrency: "unbounded", discard: true }).pipe(
         Effect.andThen(reaper.terminateOrphans),
         Effect.andThen(journal.append(Events.monitorQuit())),
         // The session's end is on disk when supervision returns.
@@ -231,3 +221,24 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     )
     yield* Effect.raceFirst(until, journal.lost)
   }))
+
+/**
+ * Supervises until SIGINT, SIGTERM or SIGHUP (`shutdownSignals`), as the
+ * `cronmon` command does. A stop that waits on services says once what it
+ * waits for; a second SIGINT or SIGTERM hurries every stop (SIGKILL now).
+ *
+ * @since 0.1.0
+ */
+export const superviseUntilSignal = Effect.scoped(Effect.gen(function*() {
+  const { hurried, received } = yield* shutdownSignals
+  const supervisor = yield* ProcessSupervisor
+  const { stopTimeout } = yield* Settings
+  const human = yield* HumanLog
+  const sayStopping = Effect.flatMap(supervisor.pids, ({ size }) =>
+    size === 0 ? Effect.void : human.notice(
+      `stopping ${size} ${size === 1 ? "service" : "services"}, up to ${
+        formatDurationMillis(Duration.toMillis(stopTimeout))
+      } (SIGINT or SIGTERM again: SIGKILL now)`
+    ))
+  yield* supervise(Effect.tap(received, () => sayStopping)).pipe(Effect.provideService(Hurry, hurried))
+}))
