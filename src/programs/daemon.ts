@@ -174,13 +174,13 @@ const applyChange = (journal: Journal["Service"], supervisor: ProcessSupervisor[
 
 /**
  * Supervises until `until` completes, the journal is lost to another daemon,
- * or the fiber is interrupted; then stops
- * every service, terminates what they left behind, and writes `monitor quit`. A watcher failure is journaled
- * and the services already found keep running.
+ * or the fiber is interrupted; then runs `beforeStop`, stops every service,
+ * terminates what they left behind, and writes `monitor quit`. A watcher
+ * failure is journaled and the services already found keep running.
  *
  * @since 0.1.0
  */
-export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
+export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>, beforeStop: Effect.Effect<void> = Effect.void) =>
   Effect.scoped(Effect.gen(function*() {
     const journal = yield* Journal
     const supervisor = yield* ProcessSupervisor
@@ -200,7 +200,8 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     // Orphans are terminated alongside the services, then once more for
     // those that services left while they stopped.
     yield* Effect.addFinalizer(() =>
-      Effect.all([supervisor.stopAll, reaper.terminateOrphans], { concurrency: "unbounded", discard: true }).pipe(
+      beforeStop.pipe(
+        Effect.andThen(Effect.all([supervisor.stopAll, reaper.terminateOrphans], { concurrency: "unbounded", discard: true })),
         Effect.andThen(reaper.terminateOrphans),
         Effect.andThen(journal.append(Events.monitorQuit())),
         // The session's end is on disk when supervision returns.
@@ -240,5 +241,7 @@ export const superviseUntilSignal = Effect.scoped(Effect.gen(function*() {
         formatDurationMillis(Duration.toMillis(stopTimeout))
       } (SIGINT or SIGTERM again: SIGKILL now)`
     ))
-  yield* supervise(Effect.tap(received, () => sayStopping)).pipe(Effect.provideService(Hurry, hurried))
+  // Said as the stop begins, however it began: this signal, or the
+  // runtime's own handler interrupting the program.
+  yield* supervise(received, sayStopping).pipe(Effect.provideService(Hurry, hurried))
 }))
