@@ -31,7 +31,7 @@ import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
 import { defaultSettings, makeSettings, type Settings, type SettingsShape } from "./services/Settings.ts"
 import type { System } from "./services/System.ts"
 import type { Watcher, WatchError } from "./services/Watcher.ts"
-import { openRegularFile } from "./layers/Files.ts"
+import { openRegularFile } from "./internal/Files.ts"
 
 /**
  * What to supervise and how: the CLI's flags as options. Paths are resolved

@@ -20,12 +20,12 @@ import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import { cronCommand } from "./programs/cron.ts"
 import { journalCommand, parseSince } from "./programs/journal.ts"
-import { lockState } from "./programs/lockCheck.ts"
+import { lockState } from "./internal/LockCheck.ts"
 import { logsCommand } from "./programs/logs.ts"
-import { styleFor } from "./programs/Output.ts"
+import { styleFor } from "./internal/Terminal.ts"
 import { statusJsonOf } from "./domain/Status.ts"
 import { statusExitCode, statusJson, statusReport, statusText } from "./programs/status.ts"
-import { describeError, quietUsagePresenter, usageLine } from "./programs/Usage.ts"
+import { describeError, quietUsagePresenter, usageLine } from "./internal/Usage.ts"
 
 declare const CRONMON_VERSION: string | undefined
 

@@ -3,8 +3,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { ALREADY_RUNNING } from "../src/domain/AlreadyRunning.ts"
-import { LOCK_EX, LOCK_NB, loadLibc } from "../src/layers/Libc.ts"
-import { daemonJournal, flockListed, isLockedElsewhere, lockState } from "../src/programs/lockCheck.ts"
+import { LOCK_EX, LOCK_NB, loadLibc } from "../src/internal/Libc.ts"
+import { daemonJournal, flockListed, isLockedElsewhere, lockState } from "../src/internal/LockCheck.ts"
 import { JournalLocked } from "../src/services/Journal.ts"
 
 const env = { HOME: "/home/me" }

@@ -29,8 +29,8 @@ import * as Running from "../domain/Running.ts"
 import { HumanLog } from "../services/HumanLog.ts"
 import { Journal, JournalLocked, JournalUnavailable } from "../services/Journal.ts"
 import { System } from "../services/System.ts"
-import { ensureDirectory } from "./Directories.ts"
-import * as JournalFeed from "./JournalFeed.ts"
+import { ensureDirectory } from "../internal/Directories.ts"
+import * as JournalFeed from "../internal/JournalFeed.ts"
 
 /**
  * How the journal file is opened.

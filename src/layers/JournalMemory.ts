@@ -8,7 +8,7 @@ import { Clock, Context, Effect, Layer, Ref } from "effect"
 import { Events, type JournalEntry } from "../domain/JournalEvent.ts"
 import type { PreviousState } from "../domain/PreviousState.ts"
 import { Journal } from "../services/Journal.ts"
-import * as JournalFeed from "./JournalFeed.ts"
+import * as JournalFeed from "../internal/JournalFeed.ts"
 
 /**
  * Reads back what was appended to the in-memory journal.

@@ -12,9 +12,9 @@ import { Settings, type SettingsShape } from "../services/Settings.ts"
 import type { System } from "../services/System.ts"
 import { type Watcher, WatchError } from "../services/Watcher.ts"
 import * as ControlLocal from "./ControlLocal.ts"
-import { prepareScriptsDirectory } from "./Directories.ts"
+import { prepareScriptsDirectory } from "../internal/Directories.ts"
 import * as JournalFile from "./JournalFile.ts"
-import * as ProcessSupervisorLive from "./ProcessSupervisorLive.ts"
+import * as ProcessSupervisorSpawner from "./ProcessSupervisorSpawner.ts"
 import * as ServiceLogsFile from "./ServiceLogsFile.ts"
 import * as ServiceSpawnerNode from "./ServiceSpawnerNode.ts"
 import * as SystemLinux from "./SystemLinux.ts"
@@ -47,7 +47,7 @@ export const layer = (settings: SettingsShape): Layer.Layer<
     maxBytes: settings.journalMaxBytes,
     restartPolicy: { delays: settings.restartDelays, stableRun: settings.stableRun }
   }).pipe(Layer.provideMerge(base))
-  const supervisor = ProcessSupervisorLive.layer.pipe(
+  const supervisor = ProcessSupervisorSpawner.layer.pipe(
     Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawnerNode.layer)),
     Layer.provideMerge(journal)
   )

@@ -9,13 +9,13 @@ import { Deferred, Effect, FiberSet, Option, Stream } from "effect"
 import { Events } from "../domain/JournalEvent.ts"
 import type { Leftover } from "../domain/PreviousState.ts"
 import type { ScriptChange } from "../domain/ServiceFile.ts"
-import { type StopSignal, type Terminable, terminate, untilGone } from "../domain/Termination.ts"
+import { type StopSignal, type Terminable, terminate, untilGone } from "../internal/Termination.ts"
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { Settings } from "../services/Settings.ts"
 import { type ProcessIdentity, System } from "../services/System.ts"
 import { Watcher } from "../services/Watcher.ts"
-import { startReaper } from "./reaper.ts"
+import { startReaper } from "./daemon/reaper.ts"
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const
 

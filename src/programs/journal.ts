@@ -12,7 +12,7 @@ import { decodeLine, formatHuman, type JournalEntry, parseRfc3339 } from "../dom
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { parseDurationMillis } from "../domain/Paths.ts"
 import { randomAccess } from "../layers/JournalFile.ts"
-import { type Follower, follower } from "./Follow.ts"
+import { type Follower, follower } from "../internal/Follow.ts"
 
 /**
  * What to print.

@@ -10,8 +10,8 @@ import * as path from "node:path"
 import { errorCode, Unreadable } from "../domain/Errors.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { randomAccess } from "../layers/JournalFile.ts"
-import { follower } from "./Follow.ts"
-import { openRegularFile } from "../layers/Files.ts"
+import { follower } from "../internal/Follow.ts"
+import { openRegularFile } from "../internal/Files.ts"
 
 const ROTATED = /\.log\.(\d+)$/
 

@@ -15,9 +15,9 @@ import { type DaemonState, type ServiceState, type ServiceStatus, sessionStatusO
 import { StatusJson } from "../services/Control.ts"
 import { randomAccess } from "../layers/JournalFile.ts"
 import { System } from "../services/System.ts"
-import { formatAgo, formatDuration, type Style, table } from "./Output.ts"
-import { openRegularFile } from "../layers/Files.ts"
-import type { LockState } from "./lockCheck.ts"
+import { formatAgo, formatDuration, type Style, table } from "../internal/Terminal.ts"
+import { openRegularFile } from "../internal/Files.ts"
+import type { LockState } from "../internal/LockCheck.ts"
 
 /**
  * The journal could not be read, so the daemon's state is unknown (`status`

@@ -10,8 +10,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { DAEMON_FLAGS, type FlagSpec, VALUE_KINDS } from "../domain/DaemonFlags.ts"
 import { defaultPaths } from "../domain/Paths.ts"
-import { LOCK_EX, LOCK_NB, loadLibc } from "../layers/Libc.ts"
-import { openRegularFile } from "../layers/Files.ts"
+import { LOCK_EX, LOCK_NB, loadLibc } from "./Libc.ts"
+import { openRegularFile } from "./Files.ts"
 
 // Each way of writing a daemon flag: `--name`, `-alias`, and `--no-name` for a switch.
 const BY_ARGUMENT: ReadonlyMap<string, FlagSpec> = new Map(
