@@ -44,6 +44,7 @@ export const FIGURES = [
   "stop-all",
   "journal",
   "output",
+  "churn",
   "peers"
 ] as const
 
@@ -59,16 +60,40 @@ export interface Options {
   readonly quick: boolean
   readonly peers: boolean
   readonly help: boolean
+  /** Restarts of the churn figure (`--restarts`; 3000, or 300 with `--quick`). */
+  readonly restarts: number
+  /** Scripts added and removed one by one in the churn figure (`--scripts`; 1000, or 100 with `--quick`). */
+  readonly scripts: number
+}
+
+/** The churn figure's counts, as the issue states its targets, and for a smoke run. */
+const CHURN_COUNTS = { restarts: 3000, scripts: 1000 } as const
+const QUICK_CHURN_COUNTS = { restarts: 300, scripts: 100 } as const
+
+// The value of `--name N` or `--name=N` at `argv[i]`, and the index it ends at.
+const valueOf = (argv: ReadonlyArray<string>, i: number, name: string): readonly [string | undefined, number] => {
+  const arg = argv[i] ?? ""
+  return arg === name ? [argv[i + 1], i + 1] : [arg.slice(name.length + 1), i]
+}
+
+const isOption = (arg: string, name: string) => arg === name || arg.startsWith(`${name}=`)
+
+const countOf = (name: string, value: string | undefined): number => {
+  const count = Number(value)
+  if (value === undefined || !/^\d+$/.test(value) || count < 1) throw new Error(`${name} needs a count (a whole number from 1)`)
+  return count
 }
 
 /**
  * Parses the harness's command line: `--only a,b`, `--quick`, `--peers`
- * (adds the `peers` figure), `--help`. Throws an `Error` with a one-line
- * message on anything else.
+ * (adds the `peers` figure), `--restarts N` and `--scripts N` (the churn
+ * figure's counts), `--help`. Throws an `Error` with a one-line message on
+ * anything else.
  *
  * @example
  * ```ts
  * parseOptions(["--only", "cron-tick,restart", "--quick"]).only // ["cron-tick", "restart"]
+ * parseOptions(["--only", "churn", "--restarts", "500"]).restarts // 500
  * ```
  * @since 0.1.0
  */
@@ -77,13 +102,24 @@ export const parseOptions = (argv: ReadonlyArray<string>): Options => {
   let quick = false
   let peers = false
   let help = false
+  let restarts: number | undefined
+  let scripts: number | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? ""
     if (arg === "--quick") quick = true
     else if (arg === "--peers") peers = true
     else if (arg === "--help" || arg === "-h") help = true
-    else if (arg === "--only" || arg.startsWith("--only=")) {
-      const value = arg === "--only" ? argv[++i] : arg.slice("--only=".length)
+    else if (isOption(arg, "--restarts")) {
+      const [value, end] = valueOf(argv, i, "--restarts")
+      restarts = countOf("--restarts", value)
+      i = end
+    } else if (isOption(arg, "--scripts")) {
+      const [value, end] = valueOf(argv, i, "--scripts")
+      scripts = countOf("--scripts", value)
+      i = end
+    } else if (isOption(arg, "--only")) {
+      const [value, end] = valueOf(argv, i, "--only")
+      i = end
       if (value === undefined || value === "") throw new Error("--only needs a list of figures")
       const names = value.split(",").map((name) => name.trim()).filter((name) => name !== "")
       only = names.map((name) => {
@@ -94,7 +130,8 @@ export const parseOptions = (argv: ReadonlyArray<string>): Options => {
     } else throw new Error(`unknown option ${arg}`)
   }
   if (peers && !only.includes("peers")) only = [...only, "peers"]
-  return { only, quick, peers, help }
+  const counts = quick ? QUICK_CHURN_COUNTS : CHURN_COUNTS
+  return { only, quick, peers, help, restarts: restarts ?? counts.restarts, scripts: scripts ?? counts.scripts }
 }
 
 /**
@@ -126,6 +163,79 @@ export const parseStamp = (line: string): { readonly millis: number; readonly pi
 export const parseStarted = (line: string): { readonly name: string; readonly pid: number } | undefined => {
   const match = /^\S+ (.+): started, pid (\d+)$/.exec(line)
   return match === null ? undefined : { name: match[1] ?? "", pid: Number(match[2]) }
+}
+
+/**
+ * The service and pid of a daemon's stderr line that says a service's
+ * process ended (`TIME NAME: pid N killed by SIGTERM`, `… exited with code
+ * 0`), else `undefined`.
+ *
+ * @since 0.1.0
+ */
+export const parseEnded = (line: string): { readonly name: string; readonly pid: number } | undefined => {
+  const match = /^\S+ (.+): pid (\d+) (?:killed by|exited with) /.exec(line)
+  return match === null ? undefined : { name: match[1] ?? "", pid: Number(match[2]) }
+}
+
+/**
+ * The DevTools address a Node process run with `--inspect=HOST:0` prints on
+ * stderr (`Debugger listening on ws://…`), else `undefined`.
+ *
+ * @since 0.1.0
+ */
+export const parseDebuggerUrl = (line: string): string | undefined =>
+  /^Debugger listening on (ws:\/\/\S+)$/.exec(line)?.[1]
+
+/**
+ * V8's heap in bytes, from the DevTools protocol's answer to a
+ * `Runtime.evaluate` of `JSON.stringify(process.memoryUsage())` (with
+ * `returnByValue`), else `undefined`.
+ *
+ * @example
+ * ```ts
+ * heapOfAnswer({ id: 3, result: { result: { type: "string", value: '{"heapUsed":13,"heapTotal":21}' } } })
+ * // { used: 13, total: 21 }
+ * ```
+ * @since 0.1.0
+ */
+export const heapOfAnswer = (answer: unknown): { readonly used: number; readonly total: number } | undefined => {
+  const evaluated = typeof answer === "object" && answer !== null && "result" in answer &&
+      typeof answer.result === "object" && answer.result !== null && "result" in answer.result &&
+      typeof answer.result.result === "object" && answer.result.result !== null && "value" in answer.result.result
+    ? answer.result.result.value
+    : undefined
+  if (typeof evaluated !== "string") return undefined
+  try {
+    const usage: unknown = JSON.parse(evaluated)
+    return typeof usage === "object" && usage !== null && "heapUsed" in usage && typeof usage.heapUsed === "number" &&
+        "heapTotal" in usage && typeof usage.heapTotal === "number"
+      ? { used: usage.heapUsed, total: usage.heapTotal }
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Whether a series of RSS samples (KiB, in time order) has settled: it
+ * spans `windowMillis` or more, and over its last `windowMillis` it moved by
+ * no more than `toleranceKib`.
+ *
+ * @example
+ * ```ts
+ * isSettled([{ at: 0, kib: 90_000 }, { at: 5_000, kib: 90_400 }], 5_000, 1_024) // true
+ * ```
+ * @since 0.1.0
+ */
+export const isSettled = (
+  samples: ReadonlyArray<{ readonly at: number; readonly kib: number }>,
+  windowMillis: number,
+  toleranceKib: number
+): boolean => {
+  const last = samples[samples.length - 1]
+  if (last === undefined || last.at - (samples[0]?.at ?? last.at) < windowMillis) return false
+  const recent = samples.filter((sample) => sample.at >= last.at - windowMillis).map((sample) => sample.kib)
+  return Math.max(...recent) - Math.min(...recent) <= toleranceKib
 }
 
 /**

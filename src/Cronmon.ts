@@ -21,17 +21,18 @@ import * as path from "node:path"
 import { errorMessage } from "./domain/Errors.ts"
 import { linesBackward } from "./domain/LinesBackward.ts"
 import { type PreviousState, previousStateOf } from "./domain/PreviousState.ts"
-import { randomAccess } from "./layers/JournalFile.ts"
+import { randomAccess } from "./internal/Files.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as Live from "./layers/Live.ts"
 import * as Daemon from "./programs/daemon.ts"
+import type { Control } from "./services/Control.ts"
 import { type Journal, type JournalLocked, JournalUnavailable } from "./services/Journal.ts"
 import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
 import type { LogsUnavailable } from "./services/ServiceLogs.ts"
 import { defaultSettings, makeSettings, type Settings, type SettingsShape } from "./services/Settings.ts"
 import type { System } from "./services/System.ts"
 import type { Watcher, WatchError } from "./services/Watcher.ts"
-import { openRegularFile } from "./layers/Files.ts"
+import { openRegularFile } from "./internal/Files.ts"
 
 /**
  * What to supervise and how: the CLI's flags as options. Paths are resolved
@@ -119,16 +120,16 @@ export const settings = (options: Options): SettingsShape => {
  * ```
  * @since 0.1.0
  */
-export type Services = Journal | ProcessSupervisor | Watcher | Settings | System
+export type Services = Control | Journal | ProcessSupervisor | Watcher | Settings | System
 
 /**
  * The daemon's services, live, without supervision started: the journal
  * opened and locked, the chokidar watcher, the process supervisor on real
- * processes, service logs in files, Linux's process facilities. The scripts
- * and logs directories are created when missing. Fails with `JournalLocked`
- * when another daemon holds the journal, `WatchError` when the scripts path
- * is not a directory, `LogsUnavailable` when the logs path is not one (or
- * cannot be written).
+ * processes and `Control` on it, service logs in files, Linux's process
+ * facilities. The scripts and logs directories are created when missing.
+ * Fails with `JournalLocked` when another daemon holds the journal,
+ * `WatchError` when the scripts path is not a directory, `LogsUnavailable`
+ * when the logs path is not one (or cannot be written).
  *
  * @example
  * ```ts
@@ -158,8 +159,9 @@ export const supervision: Layer.Layer<never, never, Services> = Layer.effectDisc
 
 /**
  * The whole live daemon from options: supervision runs while the layer is
- * in use, and the layer provides its services (ask `ProcessSupervisor` what
- * runs). `Layer.launch` it, or merge it into an application's layer.
+ * in use, and the layer provides its services (`Control` to restart, stop,
+ * start or signal a service and read the status; `ProcessSupervisor` for
+ * what runs). `Layer.launch` it, or merge it into an application's layer.
  *
  * @example
  * ```ts
@@ -205,8 +207,8 @@ export const superviseUntilSignal: Effect.Effect<void, never, Services> = Daemon
 
 /**
  * What earlier sessions recorded in a journal file left behind: processes
- * spawned and never seen to exit, sessions that did not end cleanly, lines
- * that could not be read. Reads the file backwards from its end, without the
+ * spawned and never seen to exit, services held down, sessions that did
+ * not end cleanly, lines that could not be read. Reads the file backwards from its end, without the
  * lock, so it works while a daemon runs.
  *
  * @example

@@ -7,8 +7,8 @@
  */
 import { alreadyRunning } from "./domain/AlreadyRunning.ts"
 import { nodeTooOld } from "./domain/NodeVersion.ts"
-import { execOnPinnedNode } from "./pinnedNode.ts"
-import { daemonPaths, isLockedElsewhere, runningDaemon } from "./programs/lockCheck.ts"
+import { execOnPinnedNode } from "./internal/PinnedNode.ts"
+import { daemonPaths, isLockedElsewhere, runningDaemon } from "./internal/LockCheck.ts"
 
 // First: the modules above only define functions (the tick stays one file
 // with them), and the CLI, with Effect, is loaded only after this check.

@@ -21,11 +21,12 @@ import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import { cronCommand } from "./programs/cron.ts"
 import { journalCommand, parseSince } from "./programs/journal.ts"
-import { lockState, runningDaemon } from "./programs/lockCheck.ts"
+import { lockState, runningDaemon } from "./internal/LockCheck.ts"
 import { logsCommand } from "./programs/logs.ts"
-import { styleFor } from "./programs/Output.ts"
+import { styleFor } from "./internal/Terminal.ts"
+import { statusJsonOf } from "./domain/Status.ts"
 import { statusExitCode, statusJson, statusReport, statusText } from "./programs/status.ts"
-import { cronmonGlobalFlags, describeError, joinDashedValues, quietUsagePresenter, usageLine } from "./programs/Usage.ts"
+import { cronmonGlobalFlags, describeError, joinDashedValues, quietUsagePresenter, usageLine } from "./internal/Usage.ts"
 
 declare const CRONMON_VERSION: string | undefined
 
@@ -141,7 +142,10 @@ const status = Command.make("status", {
   Effect.gen(function*() {
     const file = path.resolve((yield* root).journal)
     const report = yield* statusReport(file, lockState(file)).pipe(Effect.provide(SystemLinux.layer))
-    yield* Console.log(json ? statusJson(report) : statusText(report, styleFor(process.stdout.isTTY === true, process.env)))
+    const status = statusJsonOf(report)
+    yield* Console.log(
+      json ? statusJson(status) : statusText(status, styleFor(process.stdout.isTTY === true, process.env), report.found)
+    )
     const code = statusExitCode(report)
     if (code !== 0) return yield* new ExitWith({ code })
   })).pipe(

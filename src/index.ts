@@ -4,6 +4,9 @@
  *
  * - `Cronmon`: the whole live daemon as a layer built from options, the
  *   daemon programs, and the previous-state reader.
+ * - `Control`: restart, stop (held), start, kill, status and events of a
+ *   daemon, with its errors and the status JSON schema; `ControlLocal`, in
+ *   the daemon's own process.
  * - The services (`Journal`, `Watcher`, `ProcessSupervisor`, `Settings`,
  *   `ServiceLogs`, `ServiceSpawner`, `System`) and their live layers
  *   (`JournalFileLive`, `WatcherLive`, `ProcessSupervisorLive`,
@@ -28,13 +31,17 @@
  */
 
 import type { Layer } from "effect"
+import * as ControlLocalLayer from "./layers/ControlLocal.ts"
 import * as JournalFile from "./layers/JournalFile.ts"
-import * as ProcessSupervisorLayers from "./layers/ProcessSupervisorLive.ts"
+import * as NotifySocketLinux from "./layers/NotifySocketLinux.ts"
+import * as ProcessSupervisorLayers from "./layers/ProcessSupervisorSpawner.ts"
 import * as ServiceLogsFile from "./layers/ServiceLogsFile.ts"
 import * as ServiceSpawnerNode from "./layers/ServiceSpawnerNode.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import * as WatcherChokidar from "./layers/WatcherChokidar.ts"
+import type { Control } from "./services/Control.ts"
 import type { Journal, JournalLocked, JournalUnavailable } from "./services/Journal.ts"
+import type { NotifySocket, NotifySocketError } from "./services/NotifySocket.ts"
 import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
 import type { ServiceLogs } from "./services/ServiceLogs.ts"
 import type { ServiceSpawner } from "./services/ServiceSpawner.ts"
@@ -88,7 +95,38 @@ export { Watcher, WatchError } from "./services/Watcher.ts"
  * ```
  * @since 0.1.0
  */
-export { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
+export { ProcessSupervisor, type RequestError, type RequestOptions } from "./services/ProcessSupervisor.ts"
+
+/**
+ * Acting on a daemon: restart, stop (held down), start, kill, its status
+ * and its events; the errors, options and the status JSON schema. The same
+ * interface in the daemon's process (`ControlLocal`, which `Cronmon.layer`
+ * provides) and over the control socket.
+ *
+ * @example
+ * ```ts
+ * const control = yield* Control
+ * const { pid } = yield* control.restart("web")
+ * ```
+ * @since 0.1.0
+ */
+export {
+  ActionDone,
+  ActionError,
+  ActionFailed,
+  ActionOptions,
+  Control,
+  DaemonStopping,
+  InvalidServiceName,
+  InvalidSignal,
+  LastExitJson,
+  NoDaemon,
+  NoSuchService,
+  PermissionDenied,
+  ReadError,
+  ServiceStatusJson,
+  StatusJson
+} from "./services/Control.ts"
 
 /**
  * The settings every program runs with, their defaults, and a constructor.
@@ -139,7 +177,39 @@ export {
  * ```
  * @since 0.1.0
  */
-export { type Child, type ProcessIdentity, type SpawnRefusal, System, SystemCallError } from "./services/System.ts"
+export {
+  type Child,
+  type ProcessIdentity,
+  type ResourceUsage,
+  type SpawnRefusal,
+  System,
+  SystemCallError
+} from "./services/System.ts"
+
+/**
+ * systemd's readiness protocol, received: the address services get as
+ * `NOTIFY_SOCKET`, and each datagram with its sender as the kernel vouches
+ * for it.
+ *
+ * @example
+ * ```ts
+ * yield* Stream.runForEach((yield* NotifySocket).notifications, (n) => Effect.log(n.pid, n.fields.get("READY")))
+ * ```
+ * @since 0.1.0
+ */
+export { type Notification, NotifySocket, NotifySocketError } from "./services/NotifySocket.ts"
+
+/**
+ * What one notification datagram says: `parseNotifyMessage` (its
+ * `KEY=value` lines) and `notifyMeaning` (the keys of `sd_notify(3)`).
+ *
+ * @example
+ * ```ts
+ * NotifyMessage.notifyMeaning(notification.fields).ready
+ * ```
+ * @since 0.1.0
+ */
+export * as NotifyMessage from "./domain/NotifyMessage.ts"
 
 /**
  * A change of the set of services: `Add`, `Update` or `Remove` of a name.
@@ -280,3 +350,31 @@ export const SystemLive: Layer.Layer<System> = SystemLinux.layer
  * @since 0.1.0
  */
 export const ServiceSpawnerLive: Layer.Layer<ServiceSpawner, never, System> = ServiceSpawnerNode.layer
+
+/**
+ * `Control` in the daemon's own process, on its supervisor, journal,
+ * settings and system (`Cronmon.layer` and `Cronmon.services` include it).
+ *
+ * @example
+ * ```ts
+ * const control = ControlLocal.pipe(Layer.provide(Cronmon.services(options)))
+ * ```
+ * @since 0.1.0
+ */
+export const ControlLocal: Layer.Layer<Control, never, ProcessSupervisor | Journal | Settings | System> =
+  ControlLocalLayer.layer
+
+/**
+ * The live `NotifySocket`: a datagram socket at `path` (in a directory only
+ * the user can enter) read on the event loop through koffi; off Linux, no
+ * readiness (no address, nothing arrives).
+ *
+ * @example
+ * ```ts
+ * const notify = NotifySocketLive({ path: "/home/me/.local/state/cronmon/run/notify" })
+ * ```
+ * @since 0.1.0
+ */
+export const NotifySocketLive: (
+  options: NotifySocketLinux.Options
+) => Layer.Layer<NotifySocket, NotifySocketError> = NotifySocketLinux.layer

@@ -26,12 +26,14 @@ import { TestClock } from "effect/testing"
 import type { JournalEntry } from "./domain/JournalEvent.ts"
 import type { PreviousState } from "./domain/PreviousState.ts"
 import type { ScriptChange } from "./domain/ServiceFile.ts"
-import { Hurry } from "./domain/Termination.ts"
+import { Hurry } from "./internal/Termination.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import { JournalMemory } from "./layers/JournalMemory.ts"
+import * as NotifySocketSimulated from "./layers/NotifySocketSimulated.ts"
 import { type Behaviour, SimulatedProcesses } from "./layers/ProcessesSimulated.ts"
 import * as TestKit from "./layers/TestKit.ts"
 import { WatcherQueue } from "./layers/WatcherQueue.ts"
+import type { NotifySocket } from "./services/NotifySocket.ts"
 import type { ServiceSpawner } from "./services/ServiceSpawner.ts"
 import type { SettingsShape } from "./services/Settings.ts"
 
@@ -58,6 +60,30 @@ export { JournalMemory } from "./layers/JournalMemory.ts"
  * @since 0.1.0
  */
 export { WatcherQueue } from "./layers/WatcherQueue.ts"
+
+/**
+ * The hand of the simulated notify socket, and who sends.
+ *
+ * @example
+ * ```ts
+ * yield* (yield* NotifySimulation).send({ pid: 4242 }, "READY=1")
+ * ```
+ * @since 0.1.0
+ */
+export { NotifySimulation, type SimulatedSender } from "./layers/NotifySocketSimulated.ts"
+
+/**
+ * A `NotifySocket` whose datagrams are what the test sends through
+ * `NotifySimulation`.
+ *
+ * @example
+ * ```ts
+ * program.pipe(Effect.provide(CronmonTest.notifySocket()))
+ * ```
+ * @since 0.1.0
+ */
+export const notifySocket: (address?: string) => Layer.Layer<NotifySocket | NotifySocketSimulated.NotifySimulation> =
+  NotifySocketSimulated.layer
 
 /**
  * The control of the simulated processes, how a file behaves when spawned,
@@ -153,9 +179,10 @@ const supervision: Layer.Layer<never, never, Cronmon.Services> = Layer.effectDis
 /**
  * The whole simulated daemon (`Cronmon.layer`'s twin, from the same
  * options): `services` supervised in the background, as `cronmon` does.
- * Changes fed to the watcher start, restart and stop services; releasing
- * the layer stops everything (a service that ignores SIGTERM gets SIGKILL
- * at once: the test's clock need not move) and writes `monitor quit`.
+ * Changes fed to the watcher start, restart and stop services, and so do
+ * requests to its `Control`; releasing the layer stops everything (a
+ * service that ignores SIGTERM gets SIGKILL at once: the test's clock need
+ * not move) and writes `monitor quit`.
  *
  * @example
  * ```ts

@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest"
 import {
   cpuTicksOfStat,
+  heapOfAnswer,
+  isSettled,
   mergeResults,
+  parseDebuggerUrl,
+  parseEnded,
   parseOptions,
   parseStamp,
   parseStarted,
@@ -23,13 +27,48 @@ describe("bench helpers", () => {
       only: ["cron-tick", "restart"],
       quick: true,
       peers: false,
-      help: false
+      help: false,
+      restarts: 300,
+      scripts: 100
     })
     expect(parseOptions(["--only=output"]).only).toEqual(["output"])
     expect(parseOptions([]).only).not.toContain("peers")
     expect(parseOptions(["--peers", "--only", "restart"]).only).toEqual(["restart", "peers"])
     expect(() => parseOptions(["--only", "nope"])).toThrow(/unknown figure nope/)
     expect(() => parseOptions(["--fast"])).toThrow(/unknown option --fast/)
+  })
+
+  it("churn counts: the issue's by default, fewer with --quick, or as given", () => {
+    expect(parseOptions([])).toMatchObject({ restarts: 3000, scripts: 1000 })
+    expect(parseOptions(["--only", "churn"]).only).toEqual(["churn"])
+    expect(parseOptions([]).only).toContain("churn")
+    expect(parseOptions(["--quick", "--restarts", "50", "--scripts=20"])).toMatchObject({ restarts: 50, scripts: 20 })
+    expect(() => parseOptions(["--restarts"])).toThrow(/--restarts needs a count/)
+    expect(() => parseOptions(["--scripts", "0"])).toThrow(/--scripts needs a count/)
+    expect(() => parseOptions(["--restarts=1e3"])).toThrow(/--restarts needs a count/)
+  })
+
+  it("parses ended lines, the inspector's address and its heap answer", () => {
+    expect(parseEnded("2026-12-01T12:44:45.206Z c1: pid 19779 killed by SIGTERM")).toEqual({ name: "c1", pid: 19779 })
+    expect(parseEnded("2026-12-01T12:44:45.206Z a b: pid 7 exited with code 0")).toEqual({ name: "a b", pid: 7 })
+    expect(parseEnded("2026-12-01T12:44:45.184Z c1: changed in the scripts directory")).toBeUndefined()
+    expect(parseDebuggerUrl("Debugger listening on ws://127.0.0.1:44279/a7ebe827-d420-40d0-8b2f-7c2d6370744b"))
+      .toBe("ws://127.0.0.1:44279/a7ebe827-d420-40d0-8b2f-7c2d6370744b")
+    expect(parseDebuggerUrl("For help, see: https://nodejs.org/learn/getting-started/debugging")).toBeUndefined()
+    const answer = (value: unknown) => ({ id: 3, result: { result: { type: "string", value } } })
+    expect(heapOfAnswer(answer(JSON.stringify({ rss: 1, heapTotal: 21090304, heapUsed: 13932072 }))))
+      .toEqual({ used: 13932072, total: 21090304 })
+    expect(heapOfAnswer(answer("{\"heapUsed\":\"13\",\"heapTotal\":21}"))).toBeUndefined()
+    expect(heapOfAnswer(answer("not json"))).toBeUndefined()
+    expect(heapOfAnswer({ id: 3, error: { message: "no" } })).toBeUndefined()
+  })
+
+  it("RSS has settled when its last window moved within the tolerance", () => {
+    const at = (seconds: number, mib: number) => ({ at: seconds * 1000, kib: mib * 1024 })
+    expect(isSettled([], 5_000, 1024)).toBe(false)
+    expect(isSettled([at(0, 90), at(2, 90)], 5_000, 1024)).toBe(false)
+    expect(isSettled([at(0, 120), at(3, 90), at(6, 90.5), at(8, 90.2)], 5_000, 1024)).toBe(true)
+    expect(isSettled([at(0, 90), at(3, 90), at(6, 92), at(8, 90)], 5_000, 1024)).toBe(false)
   })
 
   it("parses stamps, started lines and /proc fields", () => {

@@ -5,12 +5,12 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { main } from "../src/cli.ts"
-import { LOCK_EX, LOCK_NB, loadLibc } from "../src/layers/Libc.ts"
+import { LOCK_EX, LOCK_NB, loadLibc } from "../src/internal/Libc.ts"
 import { AMOUNTS, DAEMON_FLAGS, type FlagSpec, isAmount, readAmount } from "../src/domain/DaemonFlags.ts"
 import { nodeTooOld } from "../src/domain/NodeVersion.ts"
 import { defaultPaths, parseDurationMillis } from "../src/domain/Paths.ts"
 import { carriedEnvironment, crontab, quote } from "../src/programs/cron.ts"
-import { daemonPaths } from "../src/programs/lockCheck.ts"
+import { daemonPaths } from "../src/internal/LockCheck.ts"
 
 /**
  * The words `/bin/sh` makes of a crontab command once cron has turned `\%`

@@ -110,6 +110,7 @@ describe("daemon", () => {
       assert.deepStrictEqual(yield* supervisor.supervised, ["web"])
       yield* Fiber.interrupt(daemon)
     }).pipe(Effect.provide(TestKit.layer({}, {
+      held: [],
       uncleanSessions: 1,
       badLines: 0,
       leftovers: [
@@ -133,6 +134,7 @@ describe("daemon", () => {
       assert.deepStrictEqual((yield* sim.happenings).filter((h) => h._tag === "Signalled"), [])
       yield* Fiber.interrupt(daemon)
     }).pipe(Effect.provide(TestKit.layer({}, {
+      held: [],
       uncleanSessions: 1,
       badLines: 0,
       leftovers: [{ file: "web", pid: 1000, pgid: 1000, startTime: "1000", spawnedAt: 4_000 }]

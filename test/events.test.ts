@@ -154,4 +154,30 @@ describe("journal events", () => {
       `{"time":"2026-11-23T19:03:38.123Z","type":"process list modified","data":{"op":"remove","file":"web","reason":"not executable"}}`
     )
   })
+
+  it("requests are process list modified with optional fields: the Go original's op, and facts it ignores", () => {
+    const time = `{"time":"2026-11-23T19:03:38.123Z"`
+    const requests = [
+      Events.requested("restart", "web", { by: "cli pid 7" }),
+      Events.requested("stop", "web"),
+      Events.requested("start", "web"),
+      Events.requested("kill", "web", { signal: "SIGHUP" }),
+      Events.requested("stop", "web", { restored: true })
+    ].map((event) => ({ time: T, ...event }))
+    assert.deepStrictEqual(requests.map(encodeLine), [
+      `${time},"type":"process list modified","data":{"op":"update","file":"web","request":"restart","by":"cli pid 7"}}`,
+      `${time},"type":"process list modified","data":{"op":"remove","file":"web","request":"stop"}}`,
+      `${time},"type":"process list modified","data":{"op":"add","file":"web","request":"start"}}`,
+      `${time},"type":"process list modified","data":{"op":"update","file":"web","request":"kill","signal":"SIGHUP"}}`,
+      `${time},"type":"process list modified","data":{"op":"remove","file":"web","request":"stop","restored":true}}`
+    ])
+    for (const entry of requests) assert.deepStrictEqual(decoded(encodeLine(entry)), entry)
+    assert.deepStrictEqual(requests.map((entry) => formatHuman(entry).slice(25)), [
+      "web: restarted on request by cli pid 7",
+      "web: stopped and held down on request",
+      "web: started on request",
+      "web: sent SIGHUP on request",
+      "web: still held down (stopped on request before cronmon restarted)"
+    ])
+  })
 })

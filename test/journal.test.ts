@@ -160,6 +160,7 @@ describe("previous state", () => {
   it("a journal that ends with monitor quit left nothing", () => {
     assert.deepStrictEqual(previousStateOf(fixture.split("\n").filter((l) => l !== "").reverse()), {
       leftovers: [],
+      held: [],
       uncleanSessions: 0,
       badLines: 0
     })

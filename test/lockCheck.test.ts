@@ -3,8 +3,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { ALREADY_RUNNING, alreadyRunning } from "../src/domain/AlreadyRunning.ts"
-import { LOCK_EX, LOCK_NB, loadLibc } from "../src/layers/Libc.ts"
-import { daemonPaths, flockListed, isLockedElsewhere, lockState, runningDaemon, SESSION_SEARCH_BYTES } from "../src/programs/lockCheck.ts"
+import { LOCK_EX, LOCK_NB, loadLibc } from "../src/internal/Libc.ts"
+import { daemonPaths, flockListed, isLockedElsewhere, lockState, runningDaemon, SESSION_SEARCH_BYTES } from "../src/internal/LockCheck.ts"
 import { JournalLocked } from "../src/services/Journal.ts"
 
 const daemonJournal = (argv: ReadonlyArray<string>, environment: Record<string, string>, cwd: string) =>

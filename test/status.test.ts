@@ -10,10 +10,11 @@ import { TestClock } from "effect/testing"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { randomAccess } from "../src/layers/JournalFile.ts"
+import { randomAccess } from "../src/internal/Files.ts"
 import { renderLine, selectLines } from "../src/programs/journal.ts"
-import { plain, styleFor } from "../src/programs/Output.ts"
-import type { LockState } from "../src/programs/lockCheck.ts"
+import { plain, styleFor } from "../src/internal/Terminal.ts"
+import type { LockState } from "../src/internal/LockCheck.ts"
+import { type StatusReport, statusJsonOf } from "../src/domain/Status.ts"
 import { statusExitCode, statusJson, statusReport, statusText } from "../src/programs/status.ts"
 import { type ProcessIdentity, System } from "../src/services/System.ts"
 
@@ -38,6 +39,8 @@ const golden = (name: string, output: string) => {
   assert.strictEqual(actual, expected, updating ? `golden/${name} differed: rewritten` : `golden/${name}`)
 }
 
+const textOf = (r: StatusReport) => statusText(statusJsonOf(r), plain, r.found)
+
 const unused = () => Effect.die("not used by status")
 
 /** A System whose only live processes are `table`'s. */
@@ -53,6 +56,7 @@ const systemWith = (table: Readonly<Record<number, ProcessIdentity>>) =>
       becomeSubreaper: unused(),
       bootedAt: unused(),
       groupMembers: unused,
+      groupUsage: unused,
       children: unused(),
       reap: unused,
       marked: unused
@@ -80,8 +84,8 @@ describe("status", () => {
     Effect.gen(function*() {
       const r = yield* report(CRONMON_JOURNAL, { 4410: daemon4410, 4458: web4458 })
       assert.strictEqual(statusExitCode(r), 0)
-      golden("status-running.txt", statusText(r, plain) + "\n")
-      golden("status-running.json", statusJson(r) + "\n")
+      golden("status-running.txt", textOf(r) + "\n")
+      golden("status-running.json", statusJson(statusJsonOf(r)) + "\n")
     }))
 
   it.effect("a service name with a newline stays on one row", () =>
@@ -95,7 +99,7 @@ describe("status", () => {
         line("acquired lock", { journal_id: "x" }) + line("process list modified", { op: "add", file: "new\nline" }) +
           line("process spawn error", { file: "new\nline", reason: "bad\nreason" })
       )
-      const text = statusText(yield* report(file, {}), plain)
+      const text = textOf(yield* report(file, {}))
       assert.include(text, "new\\nline")
       assert.include(text, "bad\\nreason")
       assert.isFalse(text.split("\n").some((row) => row === "line" || row.startsWith("line ")))
@@ -108,14 +112,14 @@ describe("status", () => {
       const r = yield* report(CRONMON_JOURNAL, { 4410: reused })
       assert.strictEqual(r.daemon.state, "crashed")
       assert.strictEqual(statusExitCode(r), 3)
-      golden("status-crashed.txt", statusText(r, plain) + "\n")
+      golden("status-crashed.txt", textOf(r) + "\n")
     }))
 
   it.effect("the Go original's journal, cleanly stopped: exit 3", () =>
     Effect.gen(function*() {
       const r = yield* report(GO_JOURNAL, {})
       assert.strictEqual(statusExitCode(r), 3)
-      golden("status-go.txt", statusText(r, plain) + "\n")
+      golden("status-go.txt", textOf(r) + "\n")
     }))
 
   it.effect("the Go original's journal without its monitor quit: unknown, exit 4", () =>
@@ -136,7 +140,7 @@ describe("status", () => {
     Effect.gen(function*() {
       const r = yield* report("/nonexistent/cronmon/journal.json", {}, "unknown")
       assert.strictEqual(
-        statusText(r, plain).split("\n")[0],
+        textOf(r).split("\n")[0],
         "cronmon is not running: no journal at /nonexistent/cronmon/journal.json (cronmon has not run with it)"
       )
     }))
@@ -156,7 +160,7 @@ describe("status", () => {
       assert.strictEqual(r.daemon.state, "running")
       assert.strictEqual(r.daemon.pid, null)
       assert.strictEqual(statusExitCode(r), 0)
-      assert.match(statusText(r, plain), /^cronmon is running: it holds the journal's lock/)
+      assert.match(textOf(r), /^cronmon is running: it holds the journal's lock/)
       // Only the last events left, of a session that ended: not the running daemon's.
       const ended = yield* report(GO_JOURNAL, {}, "held")
       assert.strictEqual(ended.daemon.state, "running")
@@ -179,7 +183,7 @@ describe("status", () => {
       assert.strictEqual(r.daemon.state, "running")
       assert.strictEqual(r.daemon.pid, null)
       assert.notStrictEqual(r.daemon.since, null)
-      assert.match(statusText(r, plain), /^cronmon is running: pid not recorded, up /)
+      assert.match(textOf(r), /^cronmon is running: pid not recorded, up /)
       assert.strictEqual(statusExitCode(r), 0)
     }))
 

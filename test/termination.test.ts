@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { JournalMemory } from "../src/layers/JournalMemory.ts"
-import { Hurry, type Terminable, terminate, untilGone } from "../src/domain/Termination.ts"
+import { Hurry, type Terminable, terminate, untilGone } from "../src/internal/Termination.ts"
 import { SimulatedProcesses } from "../src/layers/ProcessesSimulated.ts"
 import * as TestKit from "../src/layers/TestKit.ts"
 import { ProcessSupervisor } from "../src/services/ProcessSupervisor.ts"
@@ -25,7 +25,7 @@ const group = (pgid: number) =>
   }))
 
 /** Runs `effect` in the background while the clock moves `by`, and returns its result. */
-const whileClockMoves = <A>(effect: Effect.Effect<A>, by: Duration.Input) =>
+const whileClockMoves = <A, E>(effect: Effect.Effect<A, E>, by: Duration.Input) =>
   Effect.flatMap(Effect.forkChild(effect, { startImmediately: true }), (fiber) =>
     Effect.andThen(TestClock.adjust(by), Fiber.join(fiber)))
 

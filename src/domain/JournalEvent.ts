@@ -112,14 +112,33 @@ export const ProcessExited = event("process exited", {
   signal: Schema.optionalKey(Schema.String)
 })
 /**
- * The set of services changed because the scripts directory changed.
- * `reason` says why a file that is still there was removed (`not executable`).
+ * What a request to the daemon asks of one service (`cronmon restart`, …).
+ *
+ * @since 0.1.0
+ */
+export const Request = Schema.Literals(["restart", "stop", "start", "kill"])
+
+/** @since 0.1.0 */
+export type Request = typeof Request.Type
+
+/**
+ * The set of services changed: the scripts directory changed, or (with
+ * `request`) someone asked the daemon to restart (`op` `update`), stop and
+ * hold down (`remove`), start (`add`) or signal (`update`, with `signal`) a
+ * service. `by` says who asked, when known; `restored` marks a hold read
+ * back from an earlier session that did not end cleanly. The Go original
+ * reads these as ordinary changes and ignores the extra fields. `reason`
+ * says why a file that is still there was removed (`not executable`).
  *
  * @since 0.1.0
  */
 export const ProcessListModified = event("process list modified", {
   op: Schema.Literals(["add", "remove", "update"]),
   file: Schema.String,
+  request: Schema.optionalKey(Request),
+  by: Schema.optionalKey(Schema.String),
+  signal: Schema.optionalKey(Schema.String),
+  restored: Schema.optionalKey(Schema.Boolean),
   reason: Schema.optionalKey(Schema.String)
 })
 
@@ -237,8 +256,26 @@ export const Events = {
   listModified: (op: "add" | "remove" | "update", file: string, reason?: string): JournalEvent => ({
     type: "process list modified",
     data: { op, file, ...(reason === undefined ? {} : { reason }) }
+  }),
+  requested: (
+    request: Request,
+    file: string,
+    facts: { readonly by?: string | undefined; readonly signal?: string | undefined; readonly restored?: boolean } = {}
+  ): JournalEvent => ({
+    type: "process list modified",
+    data: {
+      op: REQUEST_OP[request],
+      file,
+      request,
+      ...(facts.by === undefined ? {} : { by: facts.by }),
+      ...(facts.signal === undefined ? {} : { signal: facts.signal }),
+      ...(facts.restored === true ? { restored: true } : {})
+    }
   })
 } as const
+
+// How a request reads as a change of the process list, for the Go original.
+const REQUEST_OP = { restart: "update", stop: "remove", start: "add", kill: "update" } as const
 
 /**
  * How a process ended: its exit code, or the signal that killed it.
@@ -299,11 +336,21 @@ const describe = (entry: JournalEntry): string => {
       return `${file}: pid ${pid} ${how}${error === undefined ? "" : ` (${error})`}`
     }
     case "process list modified": {
-      const { op, file, reason } = entry.data
-      const what = op === "remove" && reason === "not executable"
-        ? "no longer executable"
-        : `${{ add: "added", remove: "removed", update: "changed" }[op]}${reason === undefined ? "" : ` (${reason})`}`
-      return `${file}: ${what} in the scripts directory`
+      const { file, op, request, by, signal, restored, reason } = entry.data
+      if (request === undefined) {
+        const what = op === "remove" && reason === "not executable"
+          ? "no longer executable"
+          : `${{ add: "added", remove: "removed", update: "changed" }[op]}${reason === undefined ? "" : ` (${reason})`}`
+        return `${file}: ${what} in the scripts directory`
+      }
+      if (restored === true) return `${file}: still held down (stopped on request before cronmon restarted)`
+      const done = {
+        restart: "restarted",
+        stop: "stopped and held down",
+        start: "started",
+        kill: `sent ${signal ?? "a signal"}`
+      }[request]
+      return `${file}: ${done} on request${by === undefined ? "" : ` by ${by}`}`
     }
   }
 }

@@ -34,6 +34,8 @@ export interface Leftover {
 export interface PreviousState {
   /** Processes to check and terminate before any service starts, oldest first. */
   readonly leftovers: ReadonlyArray<Leftover>
+  /** Services stopped on request and still held down when those sessions ended, in the order they were held. */
+  readonly held: ReadonlyArray<string>
   /** Sessions walked that did not end with `monitor quit`. */
   readonly uncleanSessions: number
   /** Lines that could not be decoded on the way (skipped). */
@@ -67,12 +69,13 @@ export const previousStateOf = (newestFirst: Iterable<string>): PreviousState =>
     inSession = entry.type !== "acquired lock"
     unclean.push(entry)
   }
-  const leftovers = Running.fold(unclean.reverse()).processes.map(({ time, data }): Leftover => ({
+  const running = Running.fold(unclean.reverse())
+  const leftovers = running.processes.map(({ time, data }): Leftover => ({
     file: data.file,
     pid: data.pid,
     pgid: data.pgid,
     startTime: data.start_time,
     spawnedAt: time
   }))
-  return { leftovers, uncleanSessions, badLines }
+  return { leftovers, held: running.held, uncleanSessions, badLines }
 }

@@ -20,10 +20,19 @@ export interface Running {
   readonly processes: ReadonlyArray<Spawned>
   /** Services added or updated and not removed since, in the order they were added. */
   readonly services: ReadonlyArray<string>
+  /**
+   * Services stopped on request and held down: not since started on
+   * request, nor removed from the scripts directory. A clean end of the
+   * session (`monitor quit`) releases them all.
+   */
+  readonly held: ReadonlyArray<string>
 }
 
 /** Nothing running, no service known. @since 0.1.0 */
-export const empty: Running = { processes: [], services: [] }
+export const empty: Running = { processes: [], services: [], held: [] }
+
+const without = (names: ReadonlyArray<string>, name: string) => names.filter((other) => other !== name)
+const including = (names: ReadonlyArray<string>, name: string) => names.includes(name) ? names : [...names, name]
 
 const others = (running: Running, file: string, pid: number) =>
   running.processes.filter((spawned) => spawned.data.pid !== pid || spawned.data.file !== file)
@@ -36,10 +45,16 @@ export const step = (running: Running, entry: JournalEntry): Running => {
     case "process exited":
       return { ...running, processes: others(running, entry.data.file, entry.data.pid) }
     case "process list modified": {
-      const { op, file } = entry.data
-      if (op === "remove") return { ...running, services: running.services.filter((name) => name !== file) }
-      return running.services.includes(file) ? running : { ...running, services: [...running.services, file] }
+      const { op, file, request } = entry.data
+      // A request changes the hold alone: the file is where it was.
+      if (request === "stop") return { ...running, held: including(running.held, file) }
+      if (request === "start" || request === "restart") return { ...running, held: without(running.held, file) }
+      if (request === "kill") return running
+      if (op === "remove") return { ...running, services: without(running.services, file), held: without(running.held, file) }
+      return { ...running, services: including(running.services, file) }
     }
+    case "monitor quit":
+      return { ...running, held: [] }
     default:
       return running
   }

@@ -19,6 +19,28 @@ export const isIgnoredName = (name: string): boolean =>
   name === "" || name.includes("/") || EDITOR_ARTEFACT.test(name)
 
 /**
+ * Why `name` is not a plain file name (empty, `.`, `..`, holding `/` or a
+ * NUL), or `undefined` when it is one: only a plain name stays inside the
+ * scripts directory.
+ *
+ * @example
+ * ```ts
+ * plainNameProblem("../outside") // "it holds a /"
+ * ```
+ * @since 0.1.0
+ */
+export const plainNameProblem = (name: string): string | undefined =>
+  name === ""
+    ? "it is empty"
+    : name === "." || name === ".."
+    ? `${name} is a directory`
+    : name.includes("/")
+    ? "it holds a /"
+    : name.includes("\0")
+    ? "it holds a NUL"
+    : undefined
+
+/**
  * The identity and content stamp of a service file: a save that replaces the
  * file changes `ino`, one that rewrites it in place changes `size` or `mtimeMs`
  * (as does `touch`, the usual way to ask for a restart).

@@ -8,6 +8,8 @@
 import { Duration, Result } from "effect"
 import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN, nextRestart, type RestartPolicy } from "./Backoff.ts"
 import { decodeLine, type JournalEntry } from "./JournalEvent.ts"
+import type { StatusJson } from "../services/Control.ts"
+import type { ResourceUsage } from "../services/System.ts"
 import * as Running from "./Running.ts"
 
 /**
@@ -43,6 +45,8 @@ export interface LastExit {
 export interface ServiceStatus {
   readonly name: string
   readonly state: ServiceState
+  /** Stopped on request and held down (`state` is then `stopped`) until started on request. */
+  readonly held: boolean
   /** Its process while running. */
   readonly pid: number | null
   /** Recorded at spawn (cronmon only), to tell a reused PID apart. */
@@ -80,16 +84,206 @@ interface Tracked {
   state: ServiceState
   since: number | null
   nextStartAt: number | null
-  /** When each start was attempted: spawned, or failed to spawn. */
+  /** Whether a start was attempted yet: the session's first is not a restart. */
+  attempted: boolean
+  /** When each later start was attempted (spawned, or failed to spawn), within the last hour of the session. */
   attempts: Array<number>
   lastExit: LastExit | null
   reason: string | null
   removed: boolean
+  held: boolean
   /** Restarts since the last stable run, as the supervisor's schedule counts them. */
   restarts: number
+  /** Its next start begins a new schedule (a file change or a request): the delays start over. */
+  fresh: boolean
 }
 
 const HOUR = 3_600_000
+
+/**
+ * A session's events folded so far, one at a time, oldest first: what the
+ * journal's reader (`sessionStatusOf`) and the running daemon (its journal
+ * keeps one for its own session) both ask for the status of services.
+ * An `acquired lock` begins the fold again.
+ *
+ * @example
+ * ```ts
+ * const session = makeSessionFold()
+ * for (const entry of entries) session.step(entry)
+ * const { services } = session.status(Date.now())
+ * ```
+ * @since 0.1.0
+ */
+export interface SessionFold {
+  readonly step: (entry: JournalEntry) => void
+  /** The session as of `now`; `badLines` says how many lines could not be read on the way. */
+  readonly status: (now: number, badLines?: number) => SessionStatus
+}
+
+/**
+ * A new, empty fold of one session.
+ *
+ * @since 0.1.0
+ */
+export const makeSessionFold = (): SessionFold => {
+  let services = new Map<string, Tracked>()
+  const track = (name: string): Tracked => {
+    let tracked = services.get(name)
+    if (tracked === undefined) {
+      tracked = {
+        state: "stopped",
+        since: null,
+        nextStartAt: null,
+        attempted: false,
+        attempts: [],
+        lastExit: null,
+        reason: null,
+        removed: false,
+        held: false,
+        restarts: 0,
+        fresh: false
+      }
+      services.set(name, tracked)
+    }
+    return tracked
+  }
+  // The policy the session's daemon recorded, else the original's (which records none).
+  let policy: RestartPolicy = { delays: DEFAULT_DELAYS, stableRun: DEFAULT_STABLE_RUN }
+  // The restart delay the supervisor's schedule picks after a run of `ranFor`.
+  const nextDelay = (tracked: Tracked, ranFor: number): number => {
+    const next = nextRestart(policy, tracked.restarts, Duration.millis(ranFor))
+    tracked.restarts = next.restarts
+    return Duration.toMillis(next.delay)
+  }
+  // A start attempt at `time`: a new schedule counts from zero.
+  const attempt = (tracked: Tracked, time: number) => {
+    if (tracked.fresh) Object.assign(tracked, { fresh: false, restarts: 0 })
+    if (tracked.attempted) tracked.attempts.push(time)
+    tracked.attempted = true
+    // Only the last hour is ever counted.
+    while ((tracked.attempts[0] ?? time) <= time - HOUR) tracked.attempts.shift()
+  }
+  let startedAt: number | null = null
+  let pid: number | null = null
+  let quitAt: number | null = null
+  let lastEventAt: number | null = null
+  let running = Running.empty
+
+  const step = (entry: JournalEntry): void => {
+    lastEventAt = entry.time
+    switch (entry.type) {
+      case "acquired lock":
+        services = new Map()
+        running = Running.empty
+        quitAt = null
+        startedAt = entry.time
+        pid = entry.data.pid ?? null
+        policy = entry.data.restart_delays_ms !== undefined && entry.data.stable_run_ms !== undefined
+          ? { delays: entry.data.restart_delays_ms.map(Duration.millis), stableRun: Duration.millis(entry.data.stable_run_ms) }
+          : { delays: DEFAULT_DELAYS, stableRun: DEFAULT_STABLE_RUN }
+        break
+      case "monitor quit":
+        quitAt = entry.time
+        break
+      case "process list modified": {
+        const tracked = track(entry.data.file)
+        const { request, op } = entry.data
+        if (request === "stop") {
+          tracked.held = true
+          // Waiting out a delay or failing: nothing more will start it.
+          if (tracked.state === "waiting" || tracked.state === "failing") {
+            Object.assign(tracked, { state: "stopped", since: entry.time, nextStartAt: null, reason: null })
+          }
+        } else if (request === "start" || request === "restart") {
+          Object.assign(tracked, { held: false, fresh: true })
+        } else if (request === undefined) {
+          tracked.removed = op === "remove"
+          if (op === "remove") tracked.held = false
+          else tracked.fresh = true
+        }
+        break
+      }
+      case "process spawned": {
+        const tracked = track(entry.data.file)
+        attempt(tracked, entry.time)
+        Object.assign(tracked, { state: "running", since: entry.time, nextStartAt: null, reason: null })
+        break
+      }
+      case "process exited": {
+        const tracked = track(entry.data.file)
+        const run = Running.processOf(running, entry.data.file)
+        const ranFor = run === undefined ? 0 : entry.time - run.time
+        tracked.lastExit = {
+          pid: entry.data.pid,
+          code: entry.data.exit_code === -1 ? null : entry.data.exit_code,
+          signal: entry.data.signal ?? null,
+          error: entry.data.error ?? null,
+          at: entry.time
+        }
+        if (run !== undefined && run.data.pid !== entry.data.pid) break // an older run's exit
+        const down = tracked.removed || tracked.held
+        // Stopped for a new schedule: started again at once, with its delays from the first.
+        const delay = down || tracked.fresh ? 0 : nextDelay(tracked, ranFor)
+        Object.assign(tracked, {
+          state: down ? "stopped" : "waiting",
+          since: entry.time,
+          nextStartAt: down ? null : entry.time + delay
+        })
+        break
+      }
+      case "process spawn error": {
+        const tracked = track(entry.data.file)
+        attempt(tracked, entry.time)
+        const delay = nextDelay(tracked, 0)
+        const down = tracked.removed || tracked.held
+        Object.assign(tracked, {
+          state: down ? "stopped" : "failing",
+          since: tracked.state === "failing" ? tracked.since : entry.time,
+          nextStartAt: down ? null : entry.time + delay,
+          reason: entry.data.reason
+        })
+        break
+      }
+    }
+    running = Running.step(running, entry)
+  }
+
+  const status = (now: number, badLines = 0): SessionStatus => {
+    const list = Array.from(services, ([name, tracked]): ServiceStatus | undefined => {
+      // A removed file whose process is gone: said so, with its last exit.
+      const state: ServiceState = tracked.removed && tracked.state !== "running"
+        ? "removed"
+        : quitAt !== null
+        ? "stopped"
+        : tracked.state
+      const stopped = state === "stopped" || state === "removed"
+      const current = tracked.state === "running" && !stopped ? Running.processOf(running, name) : undefined
+      const restartsLastHour = tracked.attempts.filter((at) => at > now - HOUR && at <= now).length
+      return {
+        name,
+        state,
+        held: tracked.held && quitAt === null,
+        pid: current?.data.pid ?? null,
+        startTime: current?.data.start_time ?? null,
+        since: stopped ? tracked.lastExit?.at ?? tracked.since : tracked.since,
+        nextStartAt: stopped ? null : tracked.nextStartAt,
+        restartsLastHour,
+        lastExit: tracked.lastExit,
+        reason: stopped ? null : tracked.reason
+      }
+    }).filter((service): service is ServiceStatus => service !== undefined)
+    list.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    return {
+      startedAt,
+      pid,
+      quitAt,
+      lastEventAt,
+      services: list,
+      badLines
+    }
+  }
+  return { step, status }
+}
 
 /**
  * Folds journal lines given newest first: reads back to the start of the
@@ -114,129 +308,82 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
     entries.push(decoded.success)
     if (decoded.success.type === "acquired lock") break
   }
-  entries.reverse()
-  const services = new Map<string, Tracked>()
-  const track = (name: string): Tracked => {
-    let tracked = services.get(name)
-    if (tracked === undefined) {
-      tracked = {
-        state: "stopped",
-        since: null,
-        nextStartAt: null,
-        attempts: [],
-        lastExit: null,
-        reason: null,
-        removed: false,
-        restarts: 0
-      }
-      services.set(name, tracked)
-    }
-    return tracked
-  }
-  // The policy the session's daemon recorded, else the original's (which records none).
-  let policy: RestartPolicy = { delays: DEFAULT_DELAYS, stableRun: DEFAULT_STABLE_RUN }
-  // The restart delay the supervisor's schedule picks after a run of `ranFor`.
-  const nextDelay = (tracked: Tracked, ranFor: number): number => {
-    const next = nextRestart(policy, tracked.restarts, Duration.millis(ranFor))
-    tracked.restarts = next.restarts
-    return Duration.toMillis(next.delay)
-  }
-  let startedAt: number | null = null
-  let pid: number | null = null
-  let quitAt: number | null = null
-  let running = Running.empty
-  for (const entry of entries) {
-    switch (entry.type) {
-      case "acquired lock":
-        startedAt = entry.time
-        pid = entry.data.pid ?? null
-        if (entry.data.restart_delays_ms !== undefined && entry.data.stable_run_ms !== undefined) {
-          policy = { delays: entry.data.restart_delays_ms.map(Duration.millis), stableRun: Duration.millis(entry.data.stable_run_ms) }
-        }
-        break
-      case "monitor quit":
-        quitAt = entry.time
-        break
-      case "process list modified": {
-        const tracked = track(entry.data.file)
-        tracked.removed = entry.data.op === "remove"
-        break
-      }
-      case "process spawned": {
-        const tracked = track(entry.data.file)
-        Object.assign(tracked, {
-          state: "running",
-          since: entry.time,
-          nextStartAt: null,
-          reason: null
-        })
-        tracked.attempts.push(entry.time)
-        break
-      }
-      case "process exited": {
-        const tracked = track(entry.data.file)
-        const run = Running.processOf(running, entry.data.file)
-        const ranFor = run === undefined ? 0 : entry.time - run.time
-        tracked.lastExit = {
-          pid: entry.data.pid,
-          code: entry.data.exit_code === -1 ? null : entry.data.exit_code,
-          signal: entry.data.signal ?? null,
-          error: entry.data.error ?? null,
-          at: entry.time
-        }
-        if (run !== undefined && run.data.pid !== entry.data.pid) break // an older run's exit
-        const delay = nextDelay(tracked, ranFor)
-        Object.assign(tracked, {
-          state: tracked.removed ? "stopped" : "waiting",
-          since: entry.time,
-          nextStartAt: tracked.removed ? null : entry.time + delay
-        })
-        break
-      }
-      case "process spawn error": {
-        const tracked = track(entry.data.file)
-        const delay = nextDelay(tracked, 0)
-        Object.assign(tracked, {
-          state: tracked.removed ? "stopped" : "failing",
-          since: tracked.state === "failing" ? tracked.since : entry.time,
-          nextStartAt: tracked.removed ? null : entry.time + delay,
-          reason: entry.data.reason
-        })
-        tracked.attempts.push(entry.time)
-        break
-      }
-    }
-    running = Running.step(running, entry)
-  }
-  const list = Array.from(services, ([name, tracked]): ServiceStatus | undefined => {
-    // A removed file whose process is gone: said so, with its last exit.
-    const state: ServiceState = tracked.removed && tracked.state !== "running"
-      ? "removed"
-      : quitAt !== null
-      ? "stopped"
-      : tracked.state
-    const stopped = state === "stopped" || state === "removed"
-    const current = tracked.state === "running" && !stopped ? Running.processOf(running, name) : undefined
-    const restartsLastHour = tracked.attempts.slice(1).filter((at) => at > now - HOUR && at <= now).length
-    return {
-      name,
-      state,
-      pid: current?.data.pid ?? null,
-      startTime: current?.data.start_time ?? null,
-      since: stopped ? tracked.lastExit?.at ?? tracked.since : tracked.since,
-      nextStartAt: stopped ? null : tracked.nextStartAt,
-      restartsLastHour,
-      lastExit: tracked.lastExit,
-      reason: stopped ? null : tracked.reason
-    }
-  }).filter((service): service is ServiceStatus => service !== undefined)
-  list.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
-  return {
-    startedAt,
-    pid,
-    quitAt,
-    lastEventAt: entries[entries.length - 1]?.time ?? null,
-    services: list,
-    badLines
-  }
+  const session = makeSessionFold()
+  for (const entry of entries.reverse()) session.step(entry)
+  return session.status(now, badLines)
 }
+
+/**
+ * The daemon's state: `running`; `stopped` (its last session ended with
+ * `monitor quit`); `crashed` (the last session did not end and its process
+ * is gone: a stale journal); `unknown` (a session that did not end, written
+ * without the daemon's pid, as the Go original does); `absent` (no journal,
+ * or an empty one).
+ *
+ * @since 0.1.0
+ */
+export type DaemonState = "running" | "stopped" | "crashed" | "unknown" | "absent"
+
+/**
+ * Everything `status` finds, from the journal or from the running daemon,
+ * before `statusJsonOf` shapes it for `--json` and the table.
+ *
+ * @since 0.1.0
+ */
+export interface StatusReport {
+  readonly journal: string
+  /** Whether the journal file exists (not in the JSON: `absent` says it). */
+  readonly found: boolean
+  readonly now: number
+  readonly daemon: {
+    readonly state: DaemonState
+    readonly pid: number | null
+    /** When it took the lock. */
+    readonly since: number | null
+    readonly quitAt: number | null
+    readonly lastEventAt: number | null
+  }
+  readonly services: ReadonlyArray<ServiceStatus>
+}
+
+const iso = (millis: number | null) => millis === null ? null : new Date(millis).toISOString()
+
+/**
+ * A report as `status --json` prints it (the `StatusJson` schema): times
+ * RFC 3339, durations in milliseconds, `null` for what does not apply.
+ * `usage`, by service name, holds what running services use; without it
+ * (read from the journal alone) `cpu` and `memory` are `null`. The one
+ * shaping of a status, from the journal or from the daemon.
+ *
+ * @since 0.1.0
+ */
+export const statusJsonOf = (report: StatusReport, usage: ReadonlyMap<string, ResourceUsage> = new Map()): StatusJson => ({
+  journal: report.journal,
+  now: new Date(report.now).toISOString(),
+  daemon: {
+    state: report.daemon.state,
+    pid: report.daemon.pid,
+    since: iso(report.daemon.since),
+    uptime_ms: report.daemon.state === "running" && report.daemon.since !== null ? report.now - report.daemon.since : null,
+    quit_at: iso(report.daemon.quitAt),
+    last_event_at: iso(report.daemon.lastEventAt)
+  },
+  services: report.services.map((service) => {
+    const running = service.state === "running"
+    const used = running ? usage.get(service.name) : undefined
+    return {
+      name: service.name,
+      state: service.state,
+      held: service.held,
+      pid: service.pid,
+      since: iso(service.since),
+      uptime_ms: running && service.since !== null ? report.now - service.since : null,
+      next_start_at: iso(service.nextStartAt),
+      restarts_last_hour: service.restartsLastHour,
+      last_exit: service.lastExit === null ? null : { ...service.lastExit, at: new Date(service.lastExit.at).toISOString() },
+      reason: service.reason,
+      cpu: used?.cpuPercent ?? null,
+      memory: used?.residentBytes ?? null
+    }
+  })
+})

@@ -29,8 +29,9 @@ import * as Running from "../domain/Running.ts"
 import { HumanLog } from "../services/HumanLog.ts"
 import { Journal, JournalLocked, JournalUnavailable } from "../services/Journal.ts"
 import { System } from "../services/System.ts"
-import { ensureDirectory } from "./Directories.ts"
-import { randomAccess } from "./Files.ts"
+import { ensureDirectory } from "../internal/Directories.ts"
+import { randomAccess } from "../internal/Files.ts"
+import * as JournalFeed from "../internal/JournalFeed.ts"
 
 /**
  * How the journal file is opened.
@@ -47,13 +48,6 @@ export interface Options {
   readonly scriptsDir?: string | undefined
 }
 
-/**
- * Positioned reads on an open descriptor (defined with the other file
- * helpers, which load nothing of Effect, for the cron tick).
- *
- * @since 0.1.0
- */
-export { randomAccess } from "./Files.ts"
 
 /** Whether `fd` is the file now at `file` (not one moved away or removed). */
 const isFileAt = (fd: number, file: string): boolean => {
@@ -251,13 +245,14 @@ const shrink = (w: Writer): Effect.Effect<Cut | undefined> =>
 
 // What a journal begun again, truncated or moved must hold for previous
 // state and `status`: this session's `acquired lock`, why, the services
-// known and the processes still running (earlier sessions' leftovers not
+// known, those held down and the processes still running (earlier sessions' leftovers not
 // yet cleaned up included), so that nothing running is ever forgotten.
 const carried = (w: Writer, time: number, why: JournalEvent) =>
   Effect.map(Ref.get(w.state), ({ running }): ReadonlyArray<JournalEntry> => [
     w.acquired,
     { time, ...why },
     ...running.services.map((name): JournalEntry => ({ time, ...Events.listModified("add", name) })),
+    ...running.held.map((name): JournalEntry => ({ time, ...Events.requested("stop", name, { restored: true }) })),
     ...running.processes
   ])
 
@@ -434,8 +429,9 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
         },
         catch: (error) => new JournalUnavailable({ path: file, reason: errorMessage(error) })
       })
-      // Earlier sessions' leftovers run until this session says they exited.
-      const running = Running.fold(previousState.leftovers.map(spawnOf))
+      // Earlier sessions' leftovers run until this session says they exited;
+      // their holds last until this session releases them.
+      const running = { ...Running.fold(previousState.leftovers.map(spawnOf)), held: previousState.held }
       yield* Ref.update(state, (current) => ({ ...current, sessionStart: size, running }))
       const queue = yield* Queue.unbounded<Effect.Effect<unknown>>()
       const watcher = yield* Ref.make<fs.FSWatcher | undefined>(undefined)
@@ -447,10 +443,14 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       }
       const w: Writer = { file, maxBytes, state, queue, watcher, human, system, acquired, lost }
       yield* Effect.acquireRelease(watch(w), () => Effect.flatMap(Ref.get(watcher), (last) => Effect.sync(() => last?.close())))
+      const feed = yield* JournalFeed.make
+      yield* feed.publish(acquired)
       const append = (event: JournalEvent) =>
         Effect.flatMap(Clock.currentTimeMillis, (time) => {
           const entry: JournalEntry = { time, ...event }
-          return Effect.andThen(human.event(entry), Queue.offer(queue, record(w, entry, false)))
+          return Effect.andThen(human.event(entry), Queue.offer(queue, record(w, entry, false))).pipe(
+            Effect.andThen(feed.publish(entry))
+          )
         })
       const flush = Effect.flatMap(
         Deferred.make<void>(),
@@ -475,6 +475,14 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       // Runs first when the layer closes: what was appended is on disk
       // before the lock is released.
       yield* Effect.addFinalizer(() => flush)
-      return Journal.of({ id, append, flush, previousState, lost: Deferred.await(lost) })
+      return Journal.of({
+        id,
+        append,
+        flush,
+        previousState,
+        lost: Deferred.await(lost),
+        events: feed.events,
+        sessionStatus: feed.sessionStatus
+      })
     })
   )

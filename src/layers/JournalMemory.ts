@@ -9,6 +9,7 @@ import { Events, type JournalEntry } from "../domain/JournalEvent.ts"
 import type { PreviousState } from "../domain/PreviousState.ts"
 import { HumanLog } from "../services/HumanLog.ts"
 import { Journal } from "../services/Journal.ts"
+import * as JournalFeed from "../internal/JournalFeed.ts"
 
 /**
  * Reads back what was appended to the in-memory journal.
@@ -19,7 +20,7 @@ export class JournalMemory extends Context.Service<JournalMemory, {
   readonly entries: Effect.Effect<ReadonlyArray<JournalEntry>>
 }>()("cronmon/JournalMemory") {}
 
-const nothingLeft: PreviousState = { leftovers: [], uncleanSessions: 0, badLines: 0 }
+const nothingLeft: PreviousState = { leftovers: [], held: [], uncleanSessions: 0, badLines: 0 }
 
 /**
  * A journal held in memory; like the file journal it starts with
@@ -35,16 +36,22 @@ export const layer = (previousState: PreviousState = nothingLeft): Layer.Layer<J
   Layer.effectContext(Effect.gen(function*() {
     const ref = yield* Ref.make<ReadonlyArray<JournalEntry>>([])
     const human = yield* HumanLog
+    const feed = yield* JournalFeed.make
     const id = "memory"
     const journal = Journal.of({
       id,
       previousState,
       lost: Effect.never,
       flush: Effect.void,
+      events: feed.events,
+      sessionStatus: feed.sessionStatus,
       append: (event) =>
         Effect.flatMap(Clock.currentTimeMillis, (time) => {
           const entry: JournalEntry = { time, ...event }
-          return Effect.andThen(Ref.update(ref, (entries) => [...entries, entry]), human.event(entry))
+          return Ref.update(ref, (entries) => [...entries, entry]).pipe(
+            Effect.andThen(human.event(entry)),
+            Effect.andThen(feed.publish(entry))
+          )
         })
     })
     yield* journal.append(Events.acquiredLock(id))

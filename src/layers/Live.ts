@@ -6,15 +6,17 @@
 import { Effect, Layer } from "effect"
 import { errorMessage } from "../domain/Errors.ts"
 import { Events } from "../domain/JournalEvent.ts"
+import type { Control } from "../services/Control.ts"
 import { Journal, type JournalLocked, type JournalUnavailable } from "../services/Journal.ts"
 import type { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { LogsUnavailable } from "../services/ServiceLogs.ts"
 import { Settings, type SettingsShape } from "../services/Settings.ts"
 import type { System } from "../services/System.ts"
 import { type Watcher, WatchError } from "../services/Watcher.ts"
-import { prepareDirectory } from "./Directories.ts"
+import * as ControlLocal from "./ControlLocal.ts"
+import { prepareDirectory } from "../internal/Directories.ts"
 import * as JournalFile from "./JournalFile.ts"
-import * as ProcessSupervisorLive from "./ProcessSupervisorLive.ts"
+import * as ProcessSupervisorSpawner from "./ProcessSupervisorSpawner.ts"
 import * as ServiceLogsFile from "./ServiceLogsFile.ts"
 import * as ServiceSpawnerNode from "./ServiceSpawnerNode.ts"
 import * as SystemLinux from "./SystemLinux.ts"
@@ -37,7 +39,7 @@ import * as WatcherChokidar from "./WatcherChokidar.ts"
  * @since 0.1.0
  */
 export const layer = (settings: SettingsShape): Layer.Layer<
-  Journal | ProcessSupervisor | Watcher | Settings | System,
+  Control | Journal | ProcessSupervisor | Watcher | Settings | System,
   JournalLocked | JournalUnavailable | WatchError | LogsUnavailable
 > =>
   Layer.unwrap(Effect.gen(function*() {
@@ -63,8 +65,9 @@ export const layer = (settings: SettingsShape): Layer.Layer<
         ))
         : Effect.void
     ))
-    return Layer.mergeAll(ProcessSupervisorLive.layer, WatcherChokidar.layer, announced).pipe(
+    const supervisor = ProcessSupervisorSpawner.layer.pipe(
       Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawnerNode.layer)),
       Layer.provideMerge(journal)
     )
+    return Layer.mergeAll(ControlLocal.layer, WatcherChokidar.layer, announced).pipe(Layer.provideMerge(supervisor))
   }))

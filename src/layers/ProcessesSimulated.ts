@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Deferred, type Duration, Effect, Layer, Option, Stream } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Stream } from "effect"
 import * as path from "node:path"
 import type { ExitStatus } from "../domain/JournalEvent.ts"
 import { ServiceSpawner, SpawnError } from "../services/ServiceSpawner.ts"
@@ -25,13 +25,16 @@ import { System } from "../services/System.ts"
 export interface Behaviour {
   /** Fail the spawn with this errno code (`ENOENT`, `EACCES`, …). */
   readonly spawnError?: string | undefined
-  /** Exit on its own after this long, with `exitCode` (default 0). */
+  /** Exit on its own after this long, with `exitCode` (default 0); zero: at once, as it starts. */
   readonly runFor?: Duration.Input | undefined
   readonly exitCode?: number | undefined
   /** Survive SIGTERM (only SIGKILL ends it). */
   readonly ignoresSigterm?: boolean | undefined
   /** Exit with this code on SIGTERM, as a shell's `trap 'exit 143' TERM` does. */
   readonly sigtermExitCode?: number | undefined
+  /** What it uses while it runs: CPU (percent of one core) and resident memory (bytes); 0 when unset. */
+  readonly cpuPercent?: number | undefined
+  readonly residentBytes?: number | undefined
   /** Processes it starts in its own group at once, each behaving as given. */
   readonly children?: ReadonlyArray<Behaviour> | undefined
 }
@@ -133,8 +136,10 @@ export const layer: Layer.Layer<ServiceSpawner | System | SimulatedProcesses> = 
         table.set(pid, simulated)
         yield* record((at) => ({ _tag: "Spawned", file, pid, at }))
         if (behaviour.runFor !== undefined) {
-          const exitCode = behaviour.exitCode ?? 0
-          yield* Effect.forkIn(Effect.andThen(Effect.sleep(behaviour.runFor), end(pid, { code: exitCode, signal: null })), scope)
+          const exited = end(pid, { code: behaviour.exitCode ?? 0, signal: null })
+          // Zero: gone as soon as it started, before anyone looks.
+          if (Duration.isZero(Duration.fromInputUnsafe(behaviour.runFor))) yield* exited
+          else yield* Effect.forkIn(Effect.andThen(Effect.sleep(behaviour.runFor), exited), scope)
         }
         yield* Effect.forEach(behaviour.children ?? [], (child) => start(file, child, pid))
         return simulated
@@ -169,6 +174,16 @@ export const layer: Layer.Layer<ServiceSpawner | System | SimulatedProcesses> = 
       bootedAt: Effect.sync(() => bootedAt),
       groupMembers: (pgid) => Effect.sync(() => targets(-pgid).map(identityOf)),
       becomeSubreaper: Effect.succeed(false),
+      groupUsage: (pgids) =>
+        Effect.sync(() =>
+          new Map(pgids.flatMap((pgid) => {
+            const members = targets(-pgid)
+            return members.length === 0 ? [] : [[pgid, {
+              cpuPercent: members.reduce((sum, { behaviour }) => sum + (behaviour.cpuPercent ?? 0), 0),
+              residentBytes: members.reduce((sum, { behaviour }) => sum + (behaviour.residentBytes ?? 0), 0)
+            }] as const]
+          }))
+        ),
       children: Effect.sync(() => Array.from(table.keys(), (pid) => ({ pid, zombie: false }))),
       reap: () => Effect.succeed(false)
     })

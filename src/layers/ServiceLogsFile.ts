@@ -1,24 +1,23 @@
 /**
- * Services' output appended to `NAME.log` in the logs directory, rotated by
- * size (`NAME.log.1` … `NAME.log.N`), optionally time-stamped per line.
+ * Services' output appended to `NAME.log` in the logs directory (see
+ * `RotatingLog` for pacing, rotation and timestamps).
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Layer, RcMap, Stream } from "effect"
 import * as path from "node:path"
 import { Events } from "../domain/JournalEvent.ts"
 import { Journal } from "../services/Journal.ts"
 import { ServiceLogs } from "../services/ServiceLogs.ts"
 import { Settings } from "../services/Settings.ts"
-import { RotatingLog } from "./RotatingLog.ts"
+import * as RotatingLog from "../internal/RotatingLog.ts"
 
 /**
- * The live `ServiceLogs`. Every writer of one name (a service's run, and
+ * The live `ServiceLogs`. Every writer of one name (a service's runs, and
  * processes an earlier run left behind that still print) shares one
- * `RotatingLog`, so that rotation is decided in one place; it is closed
- * when the last of them ends. Output is read as fast as it comes: a slow or
- * full disk drops output with a rate-limited `warning`, never blocks the
- * service.
+ * `RotatingLog`, so that rotation is decided in one place. The last of them
+ * to end has written all it held (`endLine`), so the log is closed at once,
+ * its descriptor and memory released; a later writer opens it again.
  *
  * @since 0.1.0
  */
@@ -27,59 +26,24 @@ export const layer: Layer.Layer<ServiceLogs, never, Journal | Settings> = Layer.
   Effect.gen(function*() {
     const journal = yield* Journal
     const settings = yield* Settings
-    const warn = (error: string) => {
-      Effect.runFork(journal.append(Events.warning("logs", error)))
-    }
-    const open = new Map<string, { readonly log: RotatingLog; users: number }>()
-    // A log being closed is finished before the next one of that name opens.
-    const closing = new Map<string, Promise<void>>()
-
-    const acquire = (name: string) =>
-      Effect.promise(async () => {
-        await closing.get(name)
-        const current = open.get(name)
-        if (current !== undefined) {
-          current.users++
-          return current.log
-        }
-        const log = new RotatingLog({
+    const scope = yield* Effect.scope
+    // A warning is journaled on the side: the journal may be on the disk that fails.
+    const warn = (message: string) => Effect.asVoid(Effect.forkIn(journal.append(Events.warning("logs", message)), scope))
+    const logs = yield* RcMap.make({
+      lookup: (name: string) =>
+        RotatingLog.make({
           file: path.join(settings.logsDir, `${name}.log`),
           maxBytes: settings.logMaxBytes,
           keep: settings.logKeep,
           timestamps: settings.logTimestamps,
-          now: Date.now,
           warn
         })
-        open.set(name, { log, users: 1 })
-        return log
-      })
-
-    const release = (name: string) =>
-      Effect.promise(async () => {
-        const current = open.get(name)
-        if (current === undefined || --current.users > 0) return
-        open.delete(name)
-        const done = current.log.close().catch(() => {}).finally(() => closing.delete(name))
-        closing.set(name, done)
-        await done
-      })
-
+    })
     return ServiceLogs.of({
       write: (name, output) =>
-        Effect.acquireUseRelease(
-          acquire(name),
-          (log) =>
-            // Behind the disk, stop taking output: the pipe fills and the
-            // service waits, as it would writing to the file itself, rather
-            // than lose lines (dropped only when the disk stalls or fails).
-            Effect.ignore(Stream.runForEach(output, (chunk) =>
-              Effect.andThen(
-                Effect.sync(() => log.push(chunk)),
-                Effect.suspend(() => log.behind ? Effect.promise(() => log.room()) : Effect.void)
-              ))).pipe(
-              Effect.ensuring(Effect.sync(() => log.endLine()))
-            ),
-          () => release(name)
+        RcMap.get(logs, name).pipe(
+          Effect.flatMap((log) => Stream.runForEachArray(output, log.write).pipe(Effect.ignore, Effect.ensuring(log.endLine))),
+          Effect.scoped
         )
     })
   })

@@ -7,12 +7,20 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Option } from "effect"
+import { Clock, Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { errorCode } from "../domain/Errors.ts"
-import { type Child, type ProcessIdentity, SERVICE_MARK, type SpawnRefusal, System, SystemCallError } from "../services/System.ts"
-import { LOCK_EX, LOCK_NB, loadLibc, PR_SET_CHILD_SUBREAPER, WNOHANG } from "./Libc.ts"
+import {
+  type Child,
+  type ProcessIdentity,
+  type ResourceUsage,
+  SERVICE_MARK,
+  type SpawnRefusal,
+  System,
+  SystemCallError
+} from "../services/System.ts"
+import { LOCK_EX, LOCK_NB, loadLibc, PR_SET_CHILD_SUBREAPER, WNOHANG } from "../internal/Libc.ts"
 
 /**
  * Reads a process's state, group and start time from `/proc/PID/stat`. The
@@ -174,6 +182,50 @@ export const checkExecutable = (file: string): Option.Option<SpawnRefusal> => {
   return isFile ? Option.none() : Option.some({ code: "EACCES", message: `bad interpreter ${interpreter}: not a file` })
 }
 
+/**
+ * The group and CPU time (user plus system, in clock ticks) of a process
+ * from its `/proc/PID/stat`, or `undefined` for a zombie or a line that
+ * does not parse.
+ *
+ * @since 0.1.0
+ */
+export const parseCpuTicks = (stat: string): { readonly pgid: number; readonly ticks: number } | undefined => {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  // fields[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
+  const pgid = Number(fields[2])
+  const ticks = Number(fields[11]) + Number(fields[12])
+  return fields[0] !== "Z" && Number.isInteger(pgid) && Number.isFinite(ticks) ? { pgid, ticks } : undefined
+}
+
+// The CPU time of every live process of the groups, by pid.
+const groupTicks = (pgids: ReadonlySet<number>): ReadonlyMap<number, { readonly pgid: number; readonly ticks: number }> => {
+  const found = new Map<number, { readonly pgid: number; readonly ticks: number }>()
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = parseCpuTicks(fs.readFileSync(`/proc/${entry}/stat`, "latin1"))
+      if (stat !== undefined && pgids.has(stat.pgid)) found.set(Number(entry), stat)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found
+}
+
+// Resident memory of a process in bytes (VmRSS), 0 when gone or a kernel thread.
+const residentBytes = (pid: number): number => {
+  try {
+    const rss = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, "latin1"))
+    return rss === null ? 0 : Number(rss[1]) * 1024
+  } catch {
+    return 0
+  }
+}
+
+// The window over which CPU is measured: long enough for clock ticks of
+// 10 ms to mean something, short enough for a status to answer at once.
+const USAGE_WINDOW_MILLIS = 250
+
 // This process's group, read once: only setpgid/setsid in this process
 // could change it, and cronmon calls neither. (Read for every kill before,
 // it cost a /proc read per signal: ~0.3 ms per service in a stop-all.)
@@ -242,6 +294,26 @@ export const layer: Layer.Layer<System> = Layer.sync(System, () => {
         })
       }),
     becomeSubreaper: Effect.sync(() => linux && libc.prctl(PR_SET_CHILD_SUBREAPER, 1) === 0),
+    groupUsage: (pgids) =>
+      Effect.gen(function*() {
+        const wanted = new Set(pgids)
+        if (!linux || wanted.size === 0) return new Map<number, ResourceUsage>()
+        const before = groupTicks(wanted)
+        const startedAt = yield* Clock.currentTimeMillis
+        yield* Effect.sleep(USAGE_WINDOW_MILLIS)
+        const after = groupTicks(wanted)
+        const seconds = ((yield* Clock.currentTimeMillis) - startedAt) / 1000
+        const usage = new Map<number, { cpuPercent: number; residentBytes: number }>()
+        for (const [pid, { pgid, ticks }] of after) {
+          const used = usage.get(pgid) ?? { cpuPercent: 0, residentBytes: 0 }
+          // A process born within the window counts from its start.
+          const ran = (ticks - (before.get(pid)?.ticks ?? 0)) / CLOCK_TICKS_PER_SECOND
+          used.cpuPercent += seconds > 0 ? Math.max(0, ran) / seconds * 100 : 0
+          used.residentBytes += residentBytes(pid)
+          usage.set(pgid, used)
+        }
+        return usage
+      }),
     marked: (journal) =>
       Effect.sync(() => {
         if (!linux) return []

@@ -1,12 +1,13 @@
 /**
  * Everything the daemon needs, simulated: an in-memory journal, a hand-fed
- * watcher, simulated processes and the real supervisor, for deterministic
- * tests under `TestClock`.
+ * watcher, simulated processes, the real supervisor and `Control` on it,
+ * for deterministic tests under `TestClock`.
  *
  * @since 0.1.0
  */
 import { Effect, Layer, Stream } from "effect"
 import type { PreviousState } from "../domain/PreviousState.ts"
+import type { Control } from "../services/Control.ts"
 import type { Journal } from "../services/Journal.ts"
 import type { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import type { ServiceSpawner } from "../services/ServiceSpawner.ts"
@@ -14,9 +15,10 @@ import { ServiceLogs } from "../services/ServiceLogs.ts"
 import { makeSettings, Settings, type SettingsShape } from "../services/Settings.ts"
 import type { System } from "../services/System.ts"
 import type { Watcher } from "../services/Watcher.ts"
+import * as ControlLocal from "./ControlLocal.ts"
 import * as JournalMemory from "./JournalMemory.ts"
 import * as ProcessesSimulated from "./ProcessesSimulated.ts"
-import * as ProcessSupervisorLive from "./ProcessSupervisorLive.ts"
+import * as ProcessSupervisorSpawner from "./ProcessSupervisorSpawner.ts"
 import * as WatcherQueue from "./WatcherQueue.ts"
 
 /**
@@ -53,6 +55,7 @@ export const layer = (
   settings: Partial<SettingsShape> = {},
   previousState?: PreviousState
 ): Layer.Layer<
+  | Control
   | ProcessSupervisor
   | Journal
   | JournalMemory.JournalMemory
@@ -63,7 +66,8 @@ export const layer = (
   | ProcessesSimulated.SimulatedProcesses
   | Settings
 > =>
-  ProcessSupervisorLive.layer.pipe(
+  ControlLocal.layer.pipe(
+    Layer.provideMerge(ProcessSupervisorSpawner.layer),
     Layer.provide(discardLogs),
     Layer.provideMerge(Layer.mergeAll(
       JournalMemory.layer(previousState),

@@ -19,7 +19,7 @@ import {
   type ScriptChange,
   strictModesRefusal
 } from "../domain/ServiceFile.ts"
-import { makeSettler, type Settler } from "../domain/Settler.ts"
+import { makeSettler, type Settler } from "../internal/Settler.ts"
 import { errorCode, errorMessage } from "../domain/Errors.ts"
 import { Events } from "../domain/JournalEvent.ts"
 import { Journal } from "../services/Journal.ts"

@@ -10,14 +10,14 @@ import { Events } from "../domain/JournalEvent.ts"
 import { formatDurationMillis } from "../domain/Paths.ts"
 import type { Leftover } from "../domain/PreviousState.ts"
 import type { ScriptChange } from "../domain/ServiceFile.ts"
-import { Hurry, type StopSignal, type Terminable, terminate, untilGone } from "../domain/Termination.ts"
+import { Hurry, type StopSignal, type Terminable, terminate, untilGone } from "../internal/Termination.ts"
 import { HumanLog } from "../services/HumanLog.ts"
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { Settings } from "../services/Settings.ts"
 import { type ProcessIdentity, System } from "../services/System.ts"
 import { Watcher } from "../services/Watcher.ts"
-import { startReaper } from "./reaper.ts"
+import { startReaper } from "./daemon/reaper.ts"
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const
 
@@ -163,14 +163,15 @@ const applyChange = (journal: Journal["Service"], supervisor: ProcessSupervisor[
   Effect.gen(function*() {
     if (change._tag === "Refuse") {
       yield* journal.append(Events.warning("strict modes", change.reason))
-      if ((yield* supervisor.supervised).includes(change.name)) {
-        yield* journal.append(Events.listModified("remove", change.name))
-      }
+      const known = [...yield* supervisor.supervised, ...yield* supervisor.held]
+      if (known.includes(change.name)) yield* journal.append(Events.listModified("remove", change.name))
       return supervisor.stop(change.name)
     }
     yield* journal.append(Events.listModified(OP[change._tag], change.name, change._tag === "Remove" ? change.reason : undefined))
     return change._tag === "Remove" ? supervisor.stop(change.name) : supervisor.start(change.name)
-  })
+  }).pipe(Effect.map(Effect.catchTag("InvalidServiceName", (error) =>
+    journal.append(Events.warning("watcher", `${JSON.stringify(error.name)} is not a plain file name: ignored`))
+  )))
 
 /**
  * Supervises until `until` completes, the journal is lost to another daemon,
@@ -196,6 +197,13 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>, beforeStop:
           "they keep running until its next start terminates them"
       ))
     }
+    // Held down when the earlier sessions ended: kept down, and said so in
+    // this session, whose status and next crash must know it too.
+    yield* Effect.forEach(
+      journal.previousState.held,
+      (name) => Effect.ignore(supervisor.hold(name, { restored: true })),
+      { discard: true }
+    )
     const reaper = yield* startReaper
     // Orphans are terminated alongside the services, then once more for
     // those that services left while they stopped.

@@ -12,8 +12,8 @@ import { decodeLine, formatHuman, type JournalEntry, parseRfc3339 } from "../dom
 import { notAJournal } from "../domain/JournalShape.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { parseDurationMillis } from "../domain/Paths.ts"
-import { randomAccess } from "../layers/JournalFile.ts"
-import { type Follower, follower } from "./Follow.ts"
+import { randomAccess } from "../internal/Files.ts"
+import { type Follower, follower } from "../internal/Follow.ts"
 
 /**
  * What to print.

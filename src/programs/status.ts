@@ -6,18 +6,19 @@
  *
  * @since 0.1.0
  */
-import { Clock, Data, Effect, Option } from "effect"
+import { Clock, Data, Effect, Option, Schema } from "effect"
 import * as fs from "node:fs"
 import { errorCode, NotAJournal, Unreadable } from "../domain/Errors.ts"
 import { notAJournal } from "../domain/JournalShape.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { escapeControls } from "../domain/JournalEvent.ts"
-import { type LastExit, type ServiceStatus, sessionStatusOf } from "../domain/Status.ts"
-import { randomAccess } from "../layers/JournalFile.ts"
+import { type DaemonState, type ServiceState, type ServiceStatus, sessionStatusOf, type StatusReport } from "../domain/Status.ts"
+import { StatusJson } from "../services/Control.ts"
+import { randomAccess } from "../internal/Files.ts"
 import { System } from "../services/System.ts"
-import { formatAgo, formatDuration, type Style, table } from "./Output.ts"
-import { openRegularFile } from "../layers/Files.ts"
-import type { LockState } from "./lockCheck.ts"
+import { formatAgo, formatDuration, type Style, table } from "../internal/Terminal.ts"
+import { openRegularFile } from "../internal/Files.ts"
+import type { LockState } from "../internal/LockCheck.ts"
 
 /**
  * The journal could not be read, or is not a journal, so the daemon's state
@@ -29,38 +30,6 @@ export class StatusUnknown extends Data.TaggedError("StatusUnknown")<{ readonly 
   override get message() {
     return this.reason.message
   }
-}
-
-/**
- * The daemon's state: `running`; `stopped` (its last session ended with
- * `monitor quit`); `crashed` (the last session did not end and its process
- * is gone: a stale journal); `unknown` (a session that did not end, written
- * without the daemon's pid, as the Go original does); `absent` (no journal,
- * or an empty one).
- *
- * @since 0.1.0
- */
-export type DaemonState = "running" | "stopped" | "crashed" | "unknown" | "absent"
-
-/**
- * Everything `status` says. `--json` prints it as documented in docs/status.md.
- *
- * @since 0.1.0
- */
-export interface StatusReport {
-  readonly journal: string
-  /** Whether the journal file exists (not in the JSON: `absent` says it). */
-  readonly found: boolean
-  readonly now: number
-  readonly daemon: {
-    readonly state: DaemonState
-    readonly pid: number | null
-    /** When it took the lock. */
-    readonly since: number | null
-    readonly quitAt: number | null
-    readonly lastEventAt: number | null
-  }
-  readonly services: ReadonlyArray<ServiceStatus>
 }
 
 // /proc start times have clock-tick resolution, and the lock is taken a
@@ -175,98 +144,90 @@ export const statusReport = (
  *
  * @since 0.1.0
  */
-export const statusExitCode = (report: StatusReport): number =>
-  report.daemon.state === "running" ? 0 : report.daemon.state === "unknown" ? 4 : 3
+export const statusExitCode = (status: { readonly daemon: { readonly state: DaemonState } }): number =>
+  status.daemon.state === "running" ? 0 : status.daemon.state === "unknown" ? 4 : 3
 
-const iso = (millis: number | null) => millis === null ? null : new Date(millis).toISOString()
-
-const exitJson = (exit: LastExit | null) =>
-  exit === null
-    ? null
-    : { pid: exit.pid, code: exit.code, signal: exit.signal, error: exit.error, at: iso(exit.at) }
+const encodeStatus = Schema.encodeSync(StatusJson)
 
 /**
- * The report as the stable JSON documented in docs/status.md: times RFC 3339,
- * durations in milliseconds, `null` for what does not apply.
+ * The status as the stable JSON documented in docs/status.md, encoded
+ * through its schema, whether it came from the journal or the daemon.
  *
  * @since 0.1.0
  */
-export const statusJson = (report: StatusReport): string =>
-  JSON.stringify({
-    journal: report.journal,
-    now: iso(report.now),
-    daemon: {
-      state: report.daemon.state,
-      pid: report.daemon.pid,
-      since: iso(report.daemon.since),
-      uptime_ms: report.daemon.state === "running" && report.daemon.since !== null
-        ? report.now - report.daemon.since
-        : null,
-      quit_at: iso(report.daemon.quitAt),
-      last_event_at: iso(report.daemon.lastEventAt)
-    },
-    services: report.services.map((service) => ({
-      name: service.name,
-      state: service.state,
-      pid: service.pid,
-      since: iso(service.since),
-      uptime_ms: service.state === "running" && service.since !== null ? report.now - service.since : null,
-      next_start_at: iso(service.nextStartAt),
-      restarts_last_hour: service.restartsLastHour,
-      last_exit: exitJson(service.lastExit),
-      reason: service.reason
-    }))
-  }, null, 2)
+export const statusJson = (status: StatusJson): string => JSON.stringify(encodeStatus(status), null, 2)
 
-const daemonLine = (report: StatusReport): string => {
-  const { daemon, now } = report
-  const at = (millis: number | null) => millis === null ? "?" : `${iso(millis)}, ${formatAgo(now - millis)}`
+const millisOf = (time: string | null): number | null => time === null ? null : Date.parse(time)
+
+const daemonLine = (status: StatusJson, journalFound: boolean): string => {
+  const { daemon } = status
+  const now = Date.parse(status.now)
+  const at = (time: string | null) => time === null ? "?" : `${time}, ${formatAgo(now - Date.parse(time))}`
   switch (daemon.state) {
     case "running":
       return daemon.since === null
         ? "cronmon is running: it holds the journal's lock (pid unknown: its session is not in the journal)"
         : `cronmon is running: ${daemon.pid === null ? "pid not recorded" : `pid ${daemon.pid}`}, up ${
-          formatDuration(now - daemon.since)
-        } (since ${iso(daemon.since)})`
+          formatDuration(now - Date.parse(daemon.since))
+        } (since ${daemon.since})`
     case "stopped":
-      return `cronmon is not running: stopped at ${at(daemon.quitAt)}`
+      return `cronmon is not running: stopped at ${at(daemon.quit_at)}`
     case "crashed":
       return `cronmon is not running: stale journal from a crashed run (pid ${daemon.pid}, last event at ${
-        at(daemon.lastEventAt)
+        at(daemon.last_event_at)
       })`
     case "unknown":
       return `cronmon state unknown: the last session (no daemon pid recorded) did not end; last event at ${
-        at(daemon.lastEventAt)
+        at(daemon.last_event_at)
       }`
     case "absent":
-      return report.found
-        ? `cronmon is not running: no events in ${report.journal}`
-        : `cronmon is not running: no journal at ${report.journal} (cronmon has not run with it)`
+      return journalFound
+        ? `cronmon is not running: no events in ${status.journal}`
+        : `cronmon is not running: no journal at ${status.journal} (cronmon has not run with it)`
   }
 }
 
-const stateText = (service: ServiceStatus, now: number): string => {
-  const due = (at: number | null) =>
-    at === null ? "" : at > now ? ` in ${formatDuration(at - now)}` : " due"
+type ServiceJson = StatusJson["services"][number]
+
+const stateText = (service: ServiceJson, now: number): string => {
+  const next = millisOf(service.next_start_at)
+  const due = next === null ? "" : next > now ? ` in ${formatDuration(next - now)}` : " due"
   switch (service.state) {
     case "waiting":
-      return `waiting (restart${due(service.nextStartAt)})`
+      return `waiting (restart${due})`
     case "failing":
-      return `failing to spawn (retry${due(service.nextStartAt)})`
+      return `failing to spawn (retry${due})`
     case "gone":
       return "gone (exit not journaled)"
+    case "stopped":
+      return service.held ? "stopped (held)" : "stopped"
     default:
       return service.state
   }
 }
 
-const exitText = (exit: LastExit | null, now: number): string => {
+const exitText = (exit: ServiceJson["last_exit"], now: number): string => {
   if (exit === null) return "-"
   const how = exit.code !== null ? `code ${exit.code}` : exit.signal ?? "signal"
-  return `${how}, ${formatAgo(now - exit.at)}`
+  return `${how}, ${formatAgo(now - Date.parse(exit.at))}`
 }
 
-const STATE_COLOUR: Readonly<Record<ServiceStatus["state"], "green" | "yellow" | "red" | "dim">> = {
+// Resident memory as `top` and `pm2 list` show it: binary units, three digits.
+const memoryText = (bytes: number | null): string => {
+  if (bytes === null) return "-"
+  const units = ["B", "K", "M", "G", "T"]
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${unit === 0 || value >= 100 ? Math.round(value) : value.toFixed(1)}${units[unit]}`
+}
+
+const cpuText = (percent: number | null): string => percent === null ? "-" : `${percent.toFixed(1)}%`
+
+const STATE_COLOUR: Readonly<Record<ServiceState, "green" | "yellow" | "red" | "dim">> = {
   running: "green",
   waiting: "yellow",
   failing: "red",
@@ -276,30 +237,33 @@ const STATE_COLOUR: Readonly<Record<ServiceStatus["state"], "green" | "yellow" |
 }
 
 /**
- * The report for people: a line about the daemon, then a table of
- * services. Aligned and coloured only when `style` says so.
+ * The status for people: a line about the daemon, then a table of
+ * services. Aligned and coloured only when `style` says so. `journalFound`
+ * tells an absent journal from an empty one.
  *
  * @since 0.1.0
  */
-export const statusText = (report: StatusReport, style: Style): string => {
-  const { now } = report
-  const rows = report.services.map((service) => [
+export const statusText = (status: StatusJson, style: Style, journalFound = true): string => {
+  const now = Date.parse(status.now)
+  const rows = status.services.map((service) => [
     escapeControls(service.name),
     style.colour(STATE_COLOUR[service.state], stateText(service, now)),
     service.pid === null ? "-" : String(service.pid),
-    service.state === "running" && service.since !== null ? formatDuration(now - service.since) : "-",
-    String(service.restartsLastHour),
-    exitText(service.lastExit, now)
+    service.uptime_ms === null ? "-" : formatDuration(service.uptime_ms),
+    cpuText(service.cpu),
+    memoryText(service.memory),
+    String(service.restarts_last_hour),
+    exitText(service.last_exit, now)
   ])
-  const failures = report.services.flatMap((service) =>
+  const failures = status.services.flatMap((service) =>
     service.reason === null ? [] : [escapeControls(`${service.name}: ${service.reason}`)]
   )
   return [
-    daemonLine(report),
-    `journal: ${report.journal}`,
+    daemonLine(status, journalFound),
+    `journal: ${status.journal}`,
     ...(rows.length === 0
       ? ["no services"]
-      : ["", ...table(["NAME", "STATE", "PID", "UPTIME", "RESTARTS/1H", "LAST EXIT"], rows, style)]),
+      : ["", ...table(["NAME", "STATE", "PID", "UPTIME", "CPU", "MEM", "RESTARTS/1H", "LAST EXIT"], rows, style)]),
     ...(failures.length === 0 ? [] : ["", ...failures])
   ].join("\n")
 }

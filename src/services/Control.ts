@@ -123,11 +123,14 @@ export type ReadError = typeof ReadError.Type
  * How an action waits: by default until it is done (a restarted or started
  * service runs a new instance, a stopped one's process group is gone, a
  * signal is sent); with `wait: false`, only until the daemon accepted it.
+ * `by` says who asks, as the journal records it (`cli pid 4242`): a
+ * courtesy of the client, not a proof.
  *
  * @since 0.1.0
  */
 export const ActionOptions = Schema.Struct({
-  wait: Schema.optionalKey(Schema.Boolean)
+  wait: Schema.optionalKey(Schema.Boolean),
+  by: Schema.optionalKey(Schema.String)
 })
 
 /**

@@ -4,10 +4,11 @@
  *
  * @since 0.1.0
  */
-import { Context, Data, type Effect } from "effect"
+import { Context, Data, type Effect, type Stream } from "effect"
 import { ALREADY_RUNNING } from "../domain/AlreadyRunning.ts"
-import type { JournalEvent } from "../domain/JournalEvent.ts"
+import type { JournalEntry, JournalEvent } from "../domain/JournalEvent.ts"
 import type { PreviousState } from "../domain/PreviousState.ts"
+import type { SessionStatus } from "../domain/Status.ts"
 
 /**
  * Another process holds the journal's lock: a daemon is already running.
@@ -61,6 +62,17 @@ export class Journal extends Context.Service<Journal, {
    * lost while the journal cannot be written). Closing the journal flushes.
    */
   readonly flush: Effect.Effect<void>
+  /**
+   * Every event appended from now on (subscribed when the stream starts),
+   * stamped, in order; ends when the journal closes. A subscriber more than
+   * 4096 events behind loses the oldest.
+   */
+  readonly events: Stream.Stream<JournalEntry>
+  /**
+   * This session's services as of `now`, folded from what it appended: the
+   * fold `status` applies to the journal's tail, so both agree.
+   */
+  readonly sessionStatus: (now: number) => Effect.Effect<SessionStatus>
   /** What earlier sessions left behind, as found when the journal was opened. */
   readonly previousState: PreviousState
   /**

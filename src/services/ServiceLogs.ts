@@ -27,8 +27,12 @@ export class LogsUnavailable extends Data.TaggedError("LogsUnavailable")<{
  */
 export class ServiceLogs extends Context.Service<ServiceLogs, {
   /**
-   * Appends a service's output to its log until the stream ends. Never
-   * fails: output that cannot be written is dropped with a warning.
+   * Appends a service's output to its log until the stream ends, taking
+   * the next chunks only once the last are written: a producer that reads
+   * no further ahead than it is pulled makes a service faster than the
+   * disk wait. Never fails: output is dropped, with a warning, only when
+   * the disk fails or stalls. Chunks from `OutputBlocks` are given back
+   * (`release`) once written or dropped.
    */
   readonly write: (name: string, output: Stream.Stream<Uint8Array, unknown>) => Effect.Effect<void>
 }>()("cronmon/ServiceLogs") {}

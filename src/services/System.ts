@@ -72,6 +72,13 @@ export class System extends Context.Service<System, {
   readonly bootedAt: Effect.Effect<number>
   /** The live processes of a process group, with their identities. */
   readonly groupMembers: (pgid: number) => Effect.Effect<ReadonlyArray<ProcessIdentity & { readonly pid: number }>>
+  /**
+   * What each process group (by its ID) uses now: CPU (percent of one
+   * core, over a window of a fraction of a second, as `top` shows it) and
+   * resident memory, summed over its live members. A group with no live
+   * member is left out.
+   */
+  readonly groupUsage: (pgids: ReadonlyArray<number>) => Effect.Effect<ReadonlyMap<number, ResourceUsage>>
   /** The direct children of this process, and which of them are zombies. */
   readonly children: Effect.Effect<ReadonlyArray<Child>>
   /** Collects a zombie child's exit status without waiting; `false` when it is not one. */
@@ -93,6 +100,16 @@ export class System extends Context.Service<System, {
 export interface SpawnRefusal {
   readonly code: string
   readonly message: string
+}
+
+/**
+ * What a process group uses: CPU in percent of one core, resident memory in bytes.
+ *
+ * @since 0.1.0
+ */
+export interface ResourceUsage {
+  readonly cpuPercent: number
+  readonly residentBytes: number
 }
 
 /**

@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { DAEMON_FLAGS, type FlagSpec } from "../../src/domain/DaemonFlags.ts"
-import { daemonPaths } from "../../src/programs/lockCheck.ts"
+import { daemonPaths } from "../../src/internal/LockCheck.ts"
 import { CLI, NODE, Sandbox, waitFor, waitForJournal } from "./harness.ts"
 
 describe("command line", () => {

@@ -1,11 +1,13 @@
 /**
  * Services' output: stdout and stderr appended to LOGS/NAME.log, mode 0600,
- * in the order written, rotated by size without losing or splitting lines.
+ * in the order written, rotated by size without losing or splitting lines,
+ * a service faster than its log paced rather than its output dropped.
  */
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { modeOf, Sandbox, waitFor, waitForSpawns } from "./harness.ts"
+import { delay, eventsOf, modeOf, Sandbox, waitFor, waitForSpawns } from "./harness.ts"
 
 describe("service output", () => {
   let sandbox: Sandbox
@@ -85,5 +87,52 @@ describe("service output", () => {
     const expected = Array.from({ length: lines }, (_, i) => `${i + 1} the quick brown fox jumps over the lazy dog\n`)
       .join("") + "done\n"
     expect(all === expected).toBe(true)
+  })
+
+  it("makes a service that writes faster than its log is written wait, losing nothing", { timeout: 30_000 }, async () => {
+    // The log is a FIFO read by the test: a disk exactly as slow as the test.
+    fs.mkdirSync(sandbox.logs, { mode: 0o750 })
+    const log = path.join(sandbox.logs, "burst.log")
+    execFileSync("mkfifo", ["-m", "600", log])
+    const reader = fs.openSync(log, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
+    const received: Array<Buffer> = []
+    let receivedBytes = 0
+    const readAvailable = () => {
+      const buffer = Buffer.allocUnsafe(1 << 20)
+      for (;;) {
+        let bytes = 0
+        try {
+          bytes = fs.readSync(reader, buffer)
+        } catch {
+          return // EAGAIN: nothing more for now
+        }
+        if (bytes <= 0) return
+        received.push(Buffer.from(buffer.subarray(0, bytes)))
+        receivedBytes += bytes
+      }
+    }
+    try {
+      const total = 64 * 1024 * 1024
+      const finished = path.join(sandbox.root, "finished")
+      sandbox.writeScript("burst", `yes 'the quick brown fox' | head -c ${total}\n: > '${finished}'\nexec sleep 1000`)
+      sandbox.startDaemon(sandbox.daemonArgs(["--log-max-size", "1g"]))
+      await waitForSpawns(sandbox, "burst")
+      // Nothing taken for a while (less than the 5 s after which output is
+      // dropped): the service waits in write(2).
+      await delay(1_500)
+      expect(fs.existsSync(finished)).toBe(false)
+      const deadline = Date.now() + 20_000
+      while (receivedBytes < total && Date.now() < deadline) {
+        readAvailable()
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      const expected = Buffer.from("the quick brown fox\n".repeat(Math.ceil(total / 20))).subarray(0, total)
+      expect(receivedBytes).toBe(total)
+      expect(Buffer.concat(received).equals(expected)).toBe(true)
+      await waitFor(() => fs.existsSync(finished), { message: "the service to finish once its output was taken" })
+      expect(eventsOf(sandbox.readJournal(), "warning")).toEqual([])
+    } finally {
+      fs.closeSync(reader)
+    }
   })
 })

@@ -12,8 +12,8 @@ import type { RunningDaemon } from "../domain/AlreadyRunning.ts"
 import { DAEMON_FLAGS, type FlagSpec, isAmount, readAmount } from "../domain/DaemonFlags.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { defaultPaths } from "../domain/Paths.ts"
-import { LOCK_EX, LOCK_NB, loadLibc } from "../layers/Libc.ts"
-import { openRegularFile, randomAccess } from "../layers/Files.ts"
+import { LOCK_EX, LOCK_NB, loadLibc } from "./Libc.ts"
+import { openRegularFile, randomAccess } from "./Files.ts"
 
 // Each way of writing a daemon flag: `--name`, `-alias`, and `--no-name` for a switch.
 const BY_ARGUMENT: ReadonlyMap<string, FlagSpec> = new Map(

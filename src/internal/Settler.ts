@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { type Duration, Effect, FiberMap, type Scope } from "effect"
-import { diff, type Fingerprint, type Inspection, isIgnoredName, type ScriptChange } from "./ServiceFile.ts"
+import { diff, type Fingerprint, type Inspection, isIgnoredName, type ScriptChange } from "../domain/ServiceFile.ts"
 
 /**
  * A settler's inputs: how to look at a name, how long to wait, where changes go.

@@ -1,0 +1,292 @@
+/**
+ * The C library calls Node lacks (`flock`, `prctl`, `waitpid`, `execv`, and
+ * the Unix datagram socket calls of the notify socket), through koffi.
+ * Nothing from Effect here: the CLI's entry uses it to decide lock-or-exit
+ * before it loads anything else.
+ *
+ * @since 0.1.0
+ */
+import { createRequire } from "node:module"
+
+/** `flock` operations. @since 0.1.0 */
+export const LOCK_EX = 2
+/** @since 0.1.0 */
+export const LOCK_NB = 4
+/** `prctl` option. @since 0.1.0 */
+export const PR_SET_CHILD_SUBREAPER = 36
+/** `pipe2` flag (Linux). @since 0.1.0 */
+export const O_CLOEXEC = 0o2000000
+/** `fcntl` command (Linux). @since 0.1.0 */
+export const F_SETPIPE_SZ = 1031
+/** `waitpid` option. @since 0.1.0 */
+export const WNOHANG = 1
+/** `fcntl` command: set the descriptor's flags (`FD_CLOEXEC`). @since 0.1.0 */
+export const F_SETFD = 2
+
+/**
+ * The calls, typed.
+ *
+ * @since 0.1.0
+ */
+export interface Libc {
+  readonly flock: (fd: number, operation: number) => number
+  readonly prctl: (option: number, arg: number) => number
+  readonly waitpid: (pid: number, options: number) => number
+  readonly errno: () => number
+  /** `pipe2(fds, O_CLOEXEC)`: `[read, write]`, or `undefined` on failure. */
+  readonly pipe: () => readonly [number, number] | undefined
+  /** Grows a pipe's buffer (`F_SETPIPE_SZ`); the size granted, or -1. */
+  readonly setPipeSize: (fd: number, bytes: number) => number
+  /**
+   * Replaces this process with `file` run with `argv` (`execv`: same pid,
+   * same environment), stdin, stdout and stderr kept (Node marks them
+   * close-on-exec at start). Returns only when it fails: -1.
+   */
+  readonly exec: (file: string, argv: ReadonlyArray<string>) => number
+  readonly EWOULDBLOCK: number
+  readonly EINTR: number
+}
+
+const asNumber = (value: unknown): number => typeof value === "number" ? value : -1
+
+// glibc names its C library libc.so.6; musl (Alpine) libc.musl-ARCH.so.1.
+const MUSL_ARCH: Readonly<Record<string, string>> = { x64: "x86_64", arm64: "aarch64", arm: "armhf" }
+const muslArch = (): string => MUSL_ARCH[process.arch] ?? process.arch
+
+const loadFirst = (koffi: typeof import("koffi"), names: ReadonlyArray<string>) => {
+  let failure: unknown
+  for (const name of names) {
+    try {
+      return koffi.load(name)
+    } catch (error) {
+      failure = error
+    }
+  }
+  throw failure
+}
+
+/**
+ * Loads the C library (glibc, musl, or macOS's). koffi is a native addon:
+ * loaded through `require`, so that the bundled CLI keeps it external, and
+ * only when called.
+ *
+ * @since 0.1.0
+ */
+export const loadLibc = (): Libc => (loaded ??= load())
+
+// Loaded once per process: the cron tick's lock check and the daemon share it.
+let loaded: Libc | undefined
+
+// koffi and the C library, opened once for every group of calls.
+let opened: { readonly koffi: typeof import("koffi"); readonly libc: import("koffi").LibraryHandle } | undefined
+const open = () => {
+  if (opened !== undefined) return opened
+  const require = createRequire(import.meta.url)
+  const koffi: typeof import("koffi") = require("koffi")
+  const names = process.platform === "darwin" ? ["libc.dylib"] : ["libc.so.6", `libc.musl-${muslArch()}.so.1`, "libc.so"]
+  opened = { koffi, libc: loadFirst(koffi, names) }
+  return opened
+}
+
+const load = (): Libc => {
+  const { koffi, libc } = open()
+  const darwin = process.platform === "darwin"
+  const flock = libc.func("int flock(int fd, int operation)")
+  const prctl = darwin
+    ? undefined
+    : libc.func("int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)")
+  const waitpid = libc.func("int waitpid(int pid, _Out_ int *status, int options)")
+  const pipe2 = darwin ? undefined : libc.func("int pipe2(_Out_ int *fds, int flags)")
+  const fcntl = libc.func("int fcntl(int fd, int cmd, int arg)")
+  const execv = libc.func("int execv(const char *path, const char **argv)")
+  return {
+    flock: (fd, operation) => asNumber(flock(fd, operation)),
+    prctl: (option, arg) => prctl === undefined ? -1 : asNumber(prctl(option, arg, 0, 0, 0)),
+    waitpid: (pid, options) => asNumber(waitpid(pid, [0], options)),
+    errno: () => koffi.errno(),
+    pipe: () => {
+      const fds = new Int32Array(2)
+      if (pipe2 === undefined || asNumber(pipe2(fds, O_CLOEXEC)) !== 0) return undefined
+      return [fds[0] ?? -1, fds[1] ?? -1]
+    },
+    setPipeSize: (fd, bytes) => darwin ? -1 : asNumber(fcntl(fd, F_SETPIPE_SZ, bytes)),
+    exec: (file, argv) => {
+      for (const fd of [0, 1, 2]) fcntl(fd, F_SETFD, 0)
+      return asNumber(execv(file, [...argv, null]))
+    },
+    EWOULDBLOCK: koffi.os.errno["EWOULDBLOCK"] ?? 11,
+    EINTR: koffi.os.errno["EINTR"] ?? 4
+  }
+}
+
+/** Socket constants (Linux, generic architectures). @since 0.1.0 */
+export const AF_UNIX = 1
+/** @since 0.1.0 */
+export const SOCK_DGRAM = 2
+/** @since 0.1.0 */
+export const SOCK_NONBLOCK = 0o4000
+/** @since 0.1.0 */
+export const SOL_SOCKET = 1
+/** `setsockopt` option: have the kernel attach the sender's credentials (PowerPC numbers it 20). @since 0.1.0 */
+export const SO_PASSCRED = process.arch === "ppc64" ? 20 : 16
+/** Control message types. @since 0.1.0 */
+export const SCM_RIGHTS = 1
+/** @since 0.1.0 */
+export const SCM_CREDENTIALS = 2
+/** `recvmsg` flags. @since 0.1.0 */
+export const MSG_CTRUNC = 0x8
+/** @since 0.1.0 */
+export const MSG_TRUNC = 0x20
+/** @since 0.1.0 */
+export const MSG_DONTWAIT = 0x40
+/** @since 0.1.0 */
+export const MSG_CMSG_CLOEXEC = 0x40000000
+/** The longest socket path, its NUL excluded (`sun_path` holds 108 bytes). @since 0.1.0 */
+export const SOCKET_PATH_MAX_BYTES = 107
+
+/**
+ * C memory that never moves (the kernel writes into it during a call that
+ * holds only its address), with typed access in the machine's byte order.
+ *
+ * @since 0.1.0
+ */
+export interface NativeMemory {
+  readonly address: bigint
+  /** The memory itself, without copy: valid until `free`. */
+  readonly bytes: Buffer
+  readonly readSize: (offset: number) => number
+  readonly writeSize: (offset: number, value: number) => void
+  readonly writeAddress: (offset: number, address: bigint) => void
+  readonly readInt: (offset: number) => number
+  readonly readUnsigned: (offset: number) => number
+  readonly free: () => void
+}
+
+/**
+ * Where the fields of `struct msghdr` and `struct iovec` lie, and the
+ * machine's word (`size_t`), which aligns control messages.
+ *
+ * @since 0.1.0
+ */
+export interface MessageHeaderLayout {
+  readonly headerBytes: number
+  readonly iov: number
+  readonly iovlen: number
+  readonly control: number
+  readonly controllen: number
+  readonly flags: number
+  readonly iovecBytes: number
+  readonly iovecLength: number
+  readonly word: number
+}
+
+/**
+ * The calls of a non-blocking Unix datagram receiver, and libuv's own
+ * readiness watch (`uv_poll`, through koffi) so that reading happens on the
+ * event loop when data is there, on no thread and with no timer.
+ *
+ * @since 0.1.0
+ */
+export interface DatagramCalls {
+  /** `socket(domain, type, 0)`: a descriptor, or -1. */
+  readonly socket: (domain: number, type: number) => number
+  /** `bind` to a `struct sockaddr_un` given whole: 0, or -1. */
+  readonly bind: (fd: number, address: Uint8Array) => number
+  /** `setsockopt` of an `int` option: 0, or -1. */
+  readonly setIntOption: (fd: number, level: number, name: number, value: number) => number
+  /** `recvmsg(fd, header, flags)`: the bytes received, or -1. */
+  readonly receiveMessage: (fd: number, header: bigint, flags: number) => number
+  readonly close: (fd: number) => number
+  readonly errno: () => number
+  /** An errno's name (`EADDRINUSE`), for one-line messages. */
+  readonly errnoName: (errno: number) => string
+  readonly allocate: (bytes: number) => NativeMemory
+  /**
+   * Calls `onReadable` from the event loop whenever `fd` has data (level
+   * triggered: again on the next turn while data is left); `failure` is a
+   * negative libuv error code when polling failed, else 0. Close the watch
+   * before the descriptor.
+   */
+  readonly watchReadable: (fd: number, onReadable: (failure: number) => void) => { readonly close: () => void }
+  readonly layout: MessageHeaderLayout
+  readonly EAGAIN: number
+  readonly EINTR: number
+}
+
+let datagramCalls: DatagramCalls | undefined
+
+/**
+ * Loads the datagram calls, once; `undefined` where koffi cannot watch a
+ * descriptor on libuv's loop (`koffi.node.poll`, koffi 2.15 and later).
+ *
+ * @since 0.1.0
+ */
+export const loadDatagramCalls = (): DatagramCalls | undefined => {
+  if (datagramCalls !== undefined) return datagramCalls
+  const { koffi, libc } = open()
+  // Not yet documented by koffi (its changelog warns that it may change): checked, not assumed.
+  const poll: unknown = koffi.node?.poll
+  if (typeof poll !== "function") return undefined
+  const socket = libc.func("int socket(int domain, int type, int protocol)")
+  const bind = libc.func("int bind(int fd, const void *address, uint32_t length)")
+  const setsockopt = libc.func("int setsockopt(int fd, int level, int name, const void *value, uint32_t length)")
+  const recvmsg = libc.func("intptr_t recvmsg(int fd, void *header, int flags)")
+  const close = libc.func("int close(int fd)")
+  const header = koffi.struct("cronmon_msghdr", {
+    msg_name: "void *",
+    msg_namelen: "uint32_t",
+    msg_iov: "void *",
+    msg_iovlen: "size_t",
+    msg_control: "void *",
+    msg_controllen: "size_t",
+    msg_flags: "int"
+  })
+  const iovec = koffi.struct("cronmon_iovec", { iov_base: "void *", iov_len: "size_t" })
+  const intValue = new Int32Array(1) // the machine's byte order
+  datagramCalls = {
+    socket: (domain, type) => asNumber(socket(domain, type, 0)),
+    bind: (fd, address) => asNumber(bind(fd, address, address.length)),
+    setIntOption: (fd, level, name, value) => {
+      intValue[0] = value
+      return asNumber(setsockopt(fd, level, name, intValue, 4))
+    },
+    receiveMessage: (fd, at, flags) => asNumber(recvmsg(fd, at, flags)),
+    close: (fd) => asNumber(close(fd)),
+    errno: () => koffi.errno(),
+    errnoName: (errno) => Object.entries(koffi.os.errno).find(([, code]) => code === errno)?.[0] ?? `errno ${errno}`,
+    allocate: (bytes) => {
+      const address: bigint = koffi.alloc("uint8", bytes)
+      const number = (value: unknown) => typeof value === "bigint" ? Number(value) : asNumber(value)
+      return {
+        address,
+        bytes: Buffer.from(koffi.view(address, bytes)),
+        readSize: (offset) => number(koffi.decode(address, offset, "size_t")),
+        writeSize: (offset, value) => koffi.encode(address, offset, "size_t", value),
+        writeAddress: (offset, pointer) => koffi.encode(address, offset, "uintptr_t", pointer),
+        readInt: (offset) => asNumber(koffi.decode(address, offset, "int")),
+        readUnsigned: (offset) => asNumber(koffi.decode(address, offset, "uint32_t")),
+        free: () => koffi.free(address)
+      }
+    },
+    watchReadable: (fd, onReadable) => {
+      // koffi calls back with (status, events), not the (events) its types say.
+      const handle = koffi.node.poll(fd, { readable: true }, (status: unknown) =>
+        onReadable(typeof status === "number" && status < 0 ? status : 0))
+      return { close: () => handle.close() }
+    },
+    layout: {
+      headerBytes: koffi.sizeof(header),
+      iov: koffi.offsetof(header, "msg_iov"),
+      iovlen: koffi.offsetof(header, "msg_iovlen"),
+      control: koffi.offsetof(header, "msg_control"),
+      controllen: koffi.offsetof(header, "msg_controllen"),
+      flags: koffi.offsetof(header, "msg_flags"),
+      iovecBytes: koffi.sizeof(iovec),
+      iovecLength: koffi.offsetof(iovec, "iov_len"),
+      word: koffi.sizeof("size_t")
+    },
+    EAGAIN: koffi.os.errno["EAGAIN"] ?? 11,
+    EINTR: koffi.os.errno["EINTR"] ?? 4
+  }
+  return datagramCalls
+}

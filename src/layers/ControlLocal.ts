@@ -1,0 +1,99 @@
+/**
+ * `Control` in the daemon's own process: requests go to the supervisor
+ * (which validates every name, orders the requests of each service and
+ * journals them), the status is the journal's fold of this session with
+ * what only the running daemon knows (exact next starts, CPU and memory),
+ * and events come from the journal. What the control socket serves, and
+ * what an app that embeds the daemon uses directly.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Duration, Effect, Layer } from "effect"
+import { signalNamed } from "../domain/Signals.ts"
+import { type ServiceStatus, statusJsonOf } from "../domain/Status.ts"
+import { type ActionDone, type ActionError, type ActionOptions, Control, InvalidSignal } from "../services/Control.ts"
+import { Journal } from "../services/Journal.ts"
+import { ProcessSupervisor, type RequestOptions } from "../services/ProcessSupervisor.ts"
+import { Settings } from "../services/Settings.ts"
+import { type ResourceUsage, System } from "../services/System.ts"
+
+const requestOptions = (options: ActionOptions | undefined): RequestOptions => ({ wait: options?.wait, by: options?.by })
+
+/**
+ * `Control` on the supervisor, journal, settings and system of this process.
+ *
+ * @example
+ * ```ts
+ * const program = Control.use((control) => control.restart("web"))
+ * program.pipe(Effect.provide(Layer.provide(ControlLocal.layer, Cronmon.layer(options))))
+ * ```
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Settings | System> = Layer.effect(
+  Control,
+  Effect.gen(function*() {
+    const supervisor = yield* ProcessSupervisor
+    const journal = yield* Journal
+    const settings = yield* Settings
+    const system = yield* System
+
+    // What every running service's group uses: measured over a window, so
+    // status requests that come together (a dashboard, a burst of clients)
+    // share one measurement instead of each scanning /proc twice.
+    const measureUsage = yield* Effect.cachedWithTTL(
+      Effect.flatMap(supervisor.pids, (pids) => system.groupUsage([...pids.values()])),
+      Duration.zero
+    )
+
+    const status = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const session = yield* journal.sessionStatus(now)
+      const nextStarts = yield* supervisor.nextStarts
+      // The journal's fold replays the restart delays from journal times;
+      // the supervisor knows when its schedule will start each service.
+      const services = session.services.map((service): ServiceStatus => {
+        const exact = nextStarts.get(service.name)
+        return exact !== undefined && (service.state === "waiting" || service.state === "failing")
+          ? { ...service, nextStartAt: exact }
+          : service
+      })
+      // Each service leads its own process group.
+      const running = services.flatMap((service) => service.state === "running" && service.pid !== null ? [service] : [])
+      const byGroup = yield* measureUsage
+      const usage = new Map<string, ResourceUsage>(
+        running.flatMap((service) => {
+          const used = service.pid === null ? undefined : byGroup.get(service.pid)
+          return used === undefined ? [] : [[service.name, used] as const]
+        })
+      )
+      return statusJsonOf({
+        journal: settings.journalPath,
+        found: true,
+        now,
+        daemon: {
+          state: "running",
+          pid: session.pid,
+          since: session.startedAt,
+          quitAt: null,
+          lastEventAt: session.lastEventAt
+        },
+        services
+      }, usage)
+    })
+
+    return Control.of({
+      restart: (name, options) => supervisor.restart(name, requestOptions(options)),
+      stop: (name, options) => supervisor.hold(name, requestOptions(options)),
+      start: (name, options) => supervisor.release(name, requestOptions(options)),
+      kill: (name, signal, options) =>
+        Effect.suspend((): Effect.Effect<ActionDone, ActionError> => {
+          const parsed = signalNamed(signal)
+          return parsed === undefined
+            ? Effect.fail(new InvalidSignal({ signal }))
+            : supervisor.signal(name, parsed, requestOptions(options))
+        }),
+      status,
+      events: journal.events
+    })
+  })
+)
