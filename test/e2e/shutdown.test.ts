@@ -150,7 +150,7 @@ describe("daemon life", () => {
     expect(tick.result.stderr).toMatch(/^cronmon is already running \(pid \d+, scripts /)
     expect(tick.files.every((file) => /^cronmon(-chunk-\w+)?\.js$/.test(file)), tick.files.join(" ")).toBe(true)
     expect(tick.modules.filter((module) => !module.startsWith("src/")), tick.modules.join(" ")).toEqual([])
-    expect(tick.modules).toContain("src/programs/lockCheck.ts")
+    expect(tick.modules).toContain("src/internal/LockCheck.ts")
     // What the same measure finds when the CLI is loaded: Effect.
     const cli = loadedModules(sandbox, ["--version"])
     expect(cli.modules.some((module) => module.startsWith("node_modules/effect/"))).toBe(true)
