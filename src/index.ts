@@ -149,7 +149,7 @@ export { defaultSettings, makeSettings, Settings, type SettingsShape } from "./s
  * ```
  * @since 0.1.0
  */
-export { ServiceLogs } from "./services/ServiceLogs.ts"
+export { LogsUnavailable, ServiceLogs } from "./services/ServiceLogs.ts"
 
 /**
  * Starts a service's file as a process of its own, and its errors.
