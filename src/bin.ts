@@ -6,10 +6,11 @@
  *
  * @since 0.1.0
  */
+import { alreadyRunning } from "./domain/AlreadyRunning.ts"
 import { isControlAction } from "./domain/DaemonFlags.ts"
 import { nodeTooOld } from "./domain/NodeVersion.ts"
-import { execOnPinnedNode } from "./pinnedNode.ts"
-import { ALREADY_RUNNING, daemonJournal, isLockedElsewhere } from "./programs/lockCheck.ts"
+import { execOnPinnedNode } from "./internal/PinnedNode.ts"
+import { daemonPaths, isLockedElsewhere, runningDaemon } from "./internal/LockCheck.ts"
 
 // First: the modules above only define functions (the tick stays one file
 // with them), and the CLI, with Effect, is loaded only after this check.
@@ -20,9 +21,9 @@ if (tooOld !== undefined) {
   process.exitCode = 1
 } else {
   const argv = process.argv.slice(2)
-  const journal = daemonJournal(argv, process.env, process.cwd())
-  if (journal !== undefined && isLockedElsewhere(journal)) {
-    process.stderr.write(`${ALREADY_RUNNING}\n`)
+  const asked = daemonPaths(argv, process.env, process.cwd())
+  if (asked !== undefined && isLockedElsewhere(asked.journal)) {
+    process.stderr.write(`${alreadyRunning(runningDaemon(asked.journal), asked.scripts)}\n`)
   } else {
     // A control command is loaded alone (plain Node, no Effect) when it is
     // in its plain form; the CLI says what is wrong with any other.

@@ -18,7 +18,7 @@ import type { Watcher } from "../services/Watcher.ts"
 import * as ControlLocal from "./ControlLocal.ts"
 import * as JournalMemory from "./JournalMemory.ts"
 import * as ProcessesSimulated from "./ProcessesSimulated.ts"
-import * as ProcessSupervisorLive from "./ProcessSupervisorLive.ts"
+import * as ProcessSupervisorSpawner from "./ProcessSupervisorSpawner.ts"
 import * as WatcherQueue from "./WatcherQueue.ts"
 
 /**
@@ -67,7 +67,7 @@ export const layer = (
   | Settings
 > =>
   ControlLocal.layer.pipe(
-    Layer.provideMerge(ProcessSupervisorLive.layer),
+    Layer.provideMerge(ProcessSupervisorSpawner.layer),
     Layer.provide(discardLogs),
     Layer.provideMerge(Layer.mergeAll(
       JournalMemory.layer(previousState),

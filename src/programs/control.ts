@@ -25,15 +25,16 @@ import {
   type ControlAction,
   DAEMON_FLAGS,
   type FlagSpec,
+  isAmount,
   isControlAction,
-  VALUE_KINDS
+  readAmount
 } from "../domain/DaemonFlags.ts"
 import { escapeControls } from "../domain/EscapeControls.ts"
 import { defaultPaths } from "../domain/Paths.ts"
 import { plainNameProblem } from "../domain/ServiceFile.ts"
 import { signalNamed } from "../domain/Signals.ts"
-import { lockState } from "./lockCheck.ts"
-import { formatDuration } from "./Output.ts"
+import { lockState } from "../internal/LockCheck.ts"
+import { formatDuration } from "../internal/Terminal.ts"
 
 
 /**
@@ -107,20 +108,23 @@ export const controlRequest = (
       continue
     }
     const value = equals > 0 ? arg.slice(equals + 1) : rest[++i]
-    const valid = spec.kind === "signal" ? signalNamed : VALUE_KINDS[spec.kind].parse
-    if (value === undefined || valid(value) === undefined) return undefined
+    if (value === undefined) return undefined
+    if (spec.kind === "signal" ? signalNamed(value) === undefined : isAmount(spec) && "refusal" in readAmount(spec, value)) {
+      return undefined
+    }
     values.set(spec, value)
   }
   const signal = signalNamed(values.get(CONTROL_FLAGS.signal) ?? "TERM")
   if (names.length === 0 || signal === undefined) return undefined
   const timeout = values.get(CONTROL_FLAGS.timeout)
+  const timeoutMillis = timeout === undefined ? undefined : readAmount(CONTROL_FLAGS.timeout, timeout)
   return {
     action,
     names,
     journal: path.resolve(cwd, values.get(DAEMON_FLAGS.journal) ?? defaultPaths(env).journal),
     signal,
     wait: !values.has(CONTROL_FLAGS.noWait),
-    timeoutMillis: timeout === undefined ? undefined : VALUE_KINDS.duration.parse(timeout)
+    timeoutMillis: timeoutMillis !== undefined && "value" in timeoutMillis ? timeoutMillis.value : undefined
   }
 }
 

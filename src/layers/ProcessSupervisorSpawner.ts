@@ -22,7 +22,7 @@ import { restartBackoff } from "../domain/Backoff.ts"
 import { Events, type Request } from "../domain/JournalEvent.ts"
 import * as Metrics from "../domain/Metrics.ts"
 import { plainNameProblem } from "../domain/ServiceFile.ts"
-import { type Terminable, terminate, untilGone } from "../domain/Termination.ts"
+import { type Terminable, terminate, untilGone } from "../internal/Termination.ts"
 import {
   type ActionDone,
   ActionFailed,
