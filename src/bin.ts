@@ -6,11 +6,10 @@
  *
  * @since 0.1.0
  */
-import { alreadyRunning } from "./domain/AlreadyRunning.ts"
 import { isControlAction } from "./domain/DaemonFlags.ts"
 import { nodeTooOld } from "./domain/NodeVersion.ts"
 import { execOnPinnedNode } from "./internal/PinnedNode.ts"
-import { daemonPaths, isLockedElsewhere, runningDaemon } from "./internal/LockCheck.ts"
+import { alreadyRunningLine, daemonPaths, isLockedElsewhere } from "./internal/LockCheck.ts"
 
 // First: the modules above only define functions (the tick stays one file
 // with them), and the CLI, with Effect, is loaded only after this check.
@@ -23,7 +22,7 @@ if (tooOld !== undefined) {
   const argv = process.argv.slice(2)
   const asked = daemonPaths(argv, process.env, process.cwd())
   if (asked !== undefined && isLockedElsewhere(asked.journal)) {
-    process.stderr.write(`${alreadyRunning(runningDaemon(asked.journal), asked.scripts)}\n`)
+    process.stderr.write(`${alreadyRunningLine(asked.journal, asked.scripts)}\n`)
   } else {
     // A control command is loaded alone (plain Node, no Effect) when it is
     // in its plain form; the CLI says what is wrong with any other.

@@ -15,15 +15,15 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Cronmon from "./Cronmon.ts"
 import { AMOUNTS, CONTROL_FLAGS, type ControlAction, DAEMON_FLAGS, type FlagSpec, readAmount } from "./domain/DaemonFlags.ts"
-import { alreadyRunning } from "./domain/AlreadyRunning.ts"
 import { defaultPaths } from "./domain/Paths.ts"
 import { signalNamed, signalRefusal } from "./domain/Signals.ts"
+import * as ControlClient from "./layers/ControlClient.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import { runControl } from "./programs/control.ts"
 import { cronCommand } from "./programs/cron.ts"
 import { journalCommand, parseSince } from "./programs/journal.ts"
-import { lockState, runningDaemon } from "./internal/LockCheck.ts"
+import { alreadyRunningLine, lockState } from "./internal/LockCheck.ts"
 import { logsCommand } from "./programs/logs.ts"
 import { styleFor } from "./internal/Terminal.ts"
 import { statusJsonOf } from "./domain/Status.ts"
@@ -146,8 +146,6 @@ const status = Command.make("status", {
     const file = path.resolve((yield* root).journal)
     const style = styleFor(process.stdout.isTTY === true, process.env)
     // A daemon that answers within a second says it live; else the journal.
-    // Loaded here: the daemon and the other commands do without it.
-    const ControlClient = yield* Effect.promise(() => import("./layers/ControlClient.ts"))
     const live = yield* ControlClient.make(file).pipe(
       Effect.flatMap(({ control }) => control.status),
       Effect.scoped,
@@ -304,7 +302,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
     Effect.catchTags({
       ExitWith: (exit) => Effect.succeed(exit.code),
       // Another daemon holds the journal: said as the cron tick says it.
-      RunningElsewhere: ({ journal, scripts }) => said(alreadyRunning(runningDaemon(journal), scripts), 0),
+      RunningElsewhere: ({ journal, scripts }) => said(alreadyRunningLine(journal, scripts), 0),
       JournalUnavailable: (error) => said(`cronmon: ${error.message}`, 1),
       // The scripts directory cannot be made or read: the reason names it.
       WatchError: (error) => said(`cronmon: ${error.reason}`, 1),
