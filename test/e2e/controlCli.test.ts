@@ -98,7 +98,8 @@ describe("control commands against a stub daemon", { timeout: 20_000 }, () => {
 
   it("through the CLI (a form the lean path leaves to it), the same lines and codes", async () => {
     const lean = await run("restart", "nosuch", "web")
-    const full = await run("restart", "--log-level", "none", "nosuch", "web")
+    // `--` ends the flags: effect/cli takes it, the lean path leaves it to the CLI.
+    const full = await sandbox.runAsync(["restart", "-j", sandbox.journal, "--", "nosuch", "web"])
     expect(full).toMatchObject({ status: lean.status, stdout: lean.stdout, stderr: lean.stderr })
   })
 
