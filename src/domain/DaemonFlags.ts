@@ -51,6 +51,96 @@ export const DAEMON_FLAGS = {
 } as const satisfies Readonly<Record<string, FlagSpec>>
 
 /**
+ * The key of one of the daemon's flags (a `Cronmon.Options` field).
+ *
+ * @since 0.1.0
+ */
+export type DaemonFlag = keyof typeof DAEMON_FLAGS
+
+// The daemon's flags of one kind.
+type FlagsOfKind<Kind extends FlagSpec["kind"]> = {
+  [Key in DaemonFlag]: (typeof DAEMON_FLAGS)[Key]["kind"] extends Kind ? Key : never
+}[DaemonFlag]
+
+/**
+ * The daemon's flags given on a command line, each with its value: a path
+ * as written (not yet resolved), an amount read (milliseconds, bytes, a
+ * count), a switch on or off. Keyed as `Cronmon.Options`.
+ *
+ * @since 0.1.0
+ */
+export type DaemonArguments =
+  & { readonly [Key in FlagsOfKind<"path">]?: string }
+  & { readonly [Key in FlagsOfKind<"duration" | "size" | "count">]?: number }
+  & { readonly [Key in FlagsOfKind<"switch">]?: boolean }
+
+const kindOf = <Kind extends FlagSpec["kind"]>(kinds: ReadonlyArray<Kind>) => (key: DaemonFlag): key is FlagsOfKind<Kind> =>
+  kinds.some((kind) => kind === DAEMON_FLAGS[key].kind)
+const isPathFlag = kindOf(["path"])
+const isAmountFlag = kindOf(["duration", "size", "count"])
+const isSwitchFlag = kindOf(["switch"])
+
+const isDaemonFlag = (key: string): key is DaemonFlag => key in DAEMON_FLAGS
+
+// Each way of writing a daemon flag: `--name`, `-alias`, and `--no-name` for a switch.
+const BY_ARGUMENT = new Map(
+  Object.keys(DAEMON_FLAGS).filter(isDaemonFlag).flatMap((key) => {
+    const spec: FlagSpec = DAEMON_FLAGS[key]
+    const ways = [`--${spec.name}`, ...(spec.alias === undefined ? [] : [`-${spec.alias}`])]
+    return [
+      ...ways.map((argument): [string, { key: DaemonFlag; negated: boolean }] => [argument, { key, negated: false }]),
+      ...(spec.kind === "switch" ? [[`--no-${spec.name}`, { key, negated: true }] satisfies [string, { key: DaemonFlag; negated: boolean }]] : [])
+    ]
+  })
+)
+
+/**
+ * The daemon's flags that `argv` (without node and the script) gives, when
+ * it asks for nothing but the daemon in the forms the CLI reads alike:
+ * `--name value`, `--name=value`, `-alias value`, `--switch`, `--no-switch`,
+ * each at most once, each value one the CLI takes. `undefined` for anything
+ * else (a subcommand, `--help`, a typo, a flag given twice, a value refused
+ * or beginning with `-`): the CLI answers those, with its usage errors.
+ *
+ * @example
+ * ```ts
+ * readDaemonArguments(["-s", "scripts", "--stop-timeout=2s"]) // { scripts: "scripts", stopTimeout: 2000 }
+ * readDaemonArguments(["status"]) // undefined
+ * ```
+ * @since 0.1.0
+ */
+export const readDaemonArguments = (argv: ReadonlyArray<string>): DaemonArguments | undefined => {
+  const paths: { [Key in FlagsOfKind<"path">]?: string } = {}
+  const amounts: { [Key in FlagsOfKind<"duration" | "size" | "count">]?: number } = {}
+  const switches: { [Key in FlagsOfKind<"switch">]?: boolean } = {}
+  const seen = new Set<DaemonFlag>()
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? ""
+    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
+    const flag = BY_ARGUMENT.get(equals > 0 ? arg.slice(0, equals) : arg)
+    // effect/cli refuses a flag given twice (`-j a -j b`, `--x --no-x`).
+    if (flag === undefined || seen.has(flag.key)) return undefined
+    seen.add(flag.key)
+    const { key } = flag
+    if (isSwitchFlag(key)) {
+      if (equals > 0) return undefined
+      switches[key] = !flag.negated
+      continue
+    }
+    const value = equals > 0 ? arg.slice(equals + 1) : argv[++i]
+    // A value that looks like a flag is the CLI's to judge (`-s --logs x`: a missing value).
+    if (value === undefined || value.startsWith("-")) return undefined
+    if (isPathFlag(key)) paths[key] = value
+    else if (isAmountFlag(key)) {
+      const read = readAmount(DAEMON_FLAGS[key], value)
+      if ("refusal" in read) return undefined
+      amounts[key] = read.value
+    }
+  }
+  return { ...paths, ...amounts, ...switches }
+}
+
+/**
  * The commands that act on a running daemon, whose lean path `bin.ts`
  * takes without loading the CLI.
  *
