@@ -87,6 +87,8 @@ export const ProcessSpawnError = event("process spawn error", { file: Schema.Str
 /**
  * A service's process started. `pgid` and `start_time` (field 22 of
  * `/proc/PID/stat`) identify it beyond a reusable PID; the Go original omits them.
+ * `notifies` marks the run of a service that announced its readiness before
+ * (`READY=1`): it is starting until it announces it again.
  *
  * @since 0.1.0
  */
@@ -94,7 +96,8 @@ export const ProcessSpawned = event("process spawned", {
   file: Schema.String,
   pid: Schema.Int,
   pgid: Schema.optionalKey(Schema.Int),
-  start_time: Schema.optionalKey(Schema.String)
+  start_time: Schema.optionalKey(Schema.String),
+  notifies: Schema.optionalKey(Schema.Boolean)
 })
 /**
  * A service's process is gone. `exit_code` is -1 when a signal ended it, and
@@ -124,8 +127,10 @@ export type Request = typeof Request.Type
  * `request`) someone asked the daemon to restart (`op` `update`), stop and
  * hold down (`remove`), start (`add`) or signal (`update`, with `signal`) a
  * service. `by` says who asked, when known; `restored` marks a hold read
- * back from an earlier session that did not end cleanly. The Go original
- * reads these as ordinary changes and ignores the extra fields.
+ * back from an earlier session that did not end cleanly. With `ready`
+ * (`op` `update`), the service's process of that pid announced that it is
+ * ready (`READY=1`): no change of the file. The Go original reads these as
+ * ordinary changes and ignores the extra fields.
  *
  * @since 0.1.0
  */
@@ -135,7 +140,8 @@ export const ProcessListModified = event("process list modified", {
   request: Schema.optionalKey(Request),
   by: Schema.optionalKey(Schema.String),
   signal: Schema.optionalKey(Schema.String),
-  restored: Schema.optionalKey(Schema.Boolean)
+  restored: Schema.optionalKey(Schema.Boolean),
+  ready: Schema.optionalKey(Schema.Int)
 })
 
 /**
@@ -236,8 +242,13 @@ export const Events = {
   spawned: (
     file: string,
     pid: number,
-    identity: { readonly pgid?: number; readonly start_time?: string } = {}
-  ): JournalEvent => ({ type: "process spawned", data: { file, pid, ...identity } }),
+    identity: { readonly pgid?: number; readonly start_time?: string } = {},
+    notifies = false
+  ): JournalEvent => ({ type: "process spawned", data: { file, pid, ...identity, ...(notifies ? { notifies } : {}) } }),
+  ready: (file: string, pid: number): JournalEvent => ({
+    type: "process list modified",
+    data: { op: "update", file, ready: pid }
+  }),
   exited: (file: string, pid: number, status: ExitStatus, error?: string): JournalEvent => ({
     type: "process exited",
     data: {
@@ -283,6 +294,18 @@ export interface ExitStatus {
 }
 
 /**
+ * How a process ended, in words: `exited with code 1`, `killed by SIGTERM`.
+ *
+ * @example
+ * ```ts
+ * describeExit({ code: null, signal: "SIGKILL" }) // "killed by SIGKILL"
+ * ```
+ * @since 0.1.0
+ */
+export const describeExit = (status: ExitStatus): string =>
+  status.code === null ? `killed by ${status.signal ?? "a signal"}` : `exited with code ${status.code}`
+
+/**
  * Control characters (a newline in a file name) written as JSON escapes, so
  * that one event or one row stays one line.
  *
@@ -324,14 +347,15 @@ const describe = (entry: JournalEntry): string => {
     case "process spawn error":
       return `${entry.data.file}: cannot start: ${entry.data.reason}`
     case "process spawned":
-      return `${entry.data.file}: started, pid ${entry.data.pid}`
+      return `${entry.data.file}: started, pid ${entry.data.pid}${entry.data.notifies === true ? ", not ready yet" : ""}`
     case "process exited": {
       const { exit_code, signal, error, pid, file } = entry.data
-      const how = exit_code === -1 ? `killed by ${signal ?? "a signal"}` : `exited with code ${exit_code}`
+      const how = describeExit({ code: exit_code === -1 ? null : exit_code, signal: signal ?? null })
       return `${file}: pid ${pid} ${how}${error === undefined ? "" : ` (${error})`}`
     }
     case "process list modified": {
-      const { file, op, request, by, signal, restored } = entry.data
+      const { file, op, request, by, signal, restored, ready } = entry.data
+      if (ready !== undefined) return `${file}: ready, pid ${ready}`
       if (request === undefined) {
         return `${file}: ${{ add: "added", remove: "removed", update: "changed" }[op]} in the scripts directory`
       }
