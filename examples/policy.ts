@@ -2,7 +2,7 @@
 // under TestClock, run with Effect.runPromise. It takes no real time.
 import { Metrics } from "cronmon"
 import * as CronmonTest from "cronmon/testing"
-import { Duration, Effect } from "effect"
+import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 import * as assert from "node:assert/strict"
 
@@ -16,7 +16,7 @@ const scenario = Effect.gen(function*() {
     { service: "worker", spawns: 5, exits: 4, restarts: 4, spawnErrors: 0, running: true }
   ])
 }).pipe(
-  Effect.provide(CronmonTest.layer({ restartDelays: [Duration.seconds(1), Duration.seconds(10)] })),
+  Effect.provide(CronmonTest.layer({ restartDelays: ["1 second", "10 seconds"] })),
   Effect.provide(TestClock.layer())
 )
 

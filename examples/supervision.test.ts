@@ -3,7 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Metrics } from "cronmon"
 import * as CronmonTest from "cronmon/testing"
-import { Duration, Effect } from "effect"
+import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 
 describe("my supervision policy", () => {
@@ -24,8 +24,8 @@ describe("my supervision policy", () => {
         running: true
       })
     }).pipe(Effect.provide(CronmonTest.layer({
-      restartDelays: [Duration.seconds(1), Duration.seconds(10)],
-      stableRun: Duration.minutes(1)
+      restartDelays: ["1 second", "10 seconds"],
+      stableRun: "1 minute"
     }))))
 
   it.effect("a worker that ignores SIGTERM is killed when the stop timeout passes", () =>
@@ -39,7 +39,7 @@ describe("my supervision policy", () => {
         entry.type === "process exited" ? [[entry.time, entry.data.signal]] : []
       )
       assert.deepStrictEqual(exits, [[2000, "SIGKILL"]])
-    }).pipe(Effect.provide(CronmonTest.layer({ stopTimeout: Duration.seconds(2) }))))
+    }).pipe(Effect.provide(CronmonTest.layer({ stopTimeout: "2 seconds" }))))
 
   it.effect("a script that cannot start is retried with the same delays", () =>
     Effect.gen(function*() {

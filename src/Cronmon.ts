@@ -21,17 +21,18 @@ import * as path from "node:path"
 import { errorMessage } from "./domain/Errors.ts"
 import { linesBackward } from "./domain/LinesBackward.ts"
 import { type PreviousState, previousStateOf } from "./domain/PreviousState.ts"
-import { randomAccess } from "./layers/JournalFile.ts"
+import { randomAccess } from "./internal/Files.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as Live from "./layers/Live.ts"
 import * as Daemon from "./programs/daemon.ts"
 import type { Control } from "./services/Control.ts"
 import { type Journal, type JournalLocked, JournalUnavailable } from "./services/Journal.ts"
 import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
+import type { LogsUnavailable } from "./services/ServiceLogs.ts"
 import { defaultSettings, makeSettings, type Settings, type SettingsShape } from "./services/Settings.ts"
 import type { System } from "./services/System.ts"
 import type { Watcher, WatchError } from "./services/Watcher.ts"
-import { openRegularFile } from "./layers/Files.ts"
+import { openRegularFile } from "./internal/Files.ts"
 
 /**
  * What to supervise and how: the CLI's flags as options. Paths are resolved
@@ -125,10 +126,10 @@ export type Services = Control | Journal | ProcessSupervisor | Watcher | Setting
  * The daemon's services, live, without supervision started: the journal
  * opened and locked, the chokidar watcher, the process supervisor on real
  * processes and `Control` on it, service logs in files, Linux's process
- * facilities. The scripts
- * directory is created when missing. Fails with `JournalLocked` when another
- * daemon holds the journal, `WatchError` when the scripts path is not a
- * directory.
+ * facilities. The scripts and logs directories are created when missing.
+ * Fails with `JournalLocked` when another daemon holds the journal,
+ * `WatchError` when the scripts path is not a directory, `LogsUnavailable`
+ * when the logs path is not one (or cannot be written).
  *
  * @example
  * ```ts
@@ -136,11 +137,8 @@ export type Services = Control | Journal | ProcessSupervisor | Watcher | Setting
  * ```
  * @since 0.1.0
  */
-export const services = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError> => {
-  const { echo } = options
-  const live = Live.layer(settings(options))
-  return echo === undefined ? live : Layer.provide(live, HumanLogConsole.layerEcho((line) => Effect.sync(() => echo(line))))
-}
+export const services = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError | LogsUnavailable> =>
+  Layer.provide(Live.layer(settings(options)), HumanLogConsole.layerEchoOption(options.echo))
 
 /**
  * Supervision in the background for the life of the layer, on whichever
@@ -175,7 +173,7 @@ export const supervision: Layer.Layer<never, never, Services> = Layer.effectDisc
  * ```
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError> =>
+export const layer = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError | LogsUnavailable> =>
   supervision.pipe(Layer.provideMerge(services(options)))
 
 /**
@@ -194,8 +192,10 @@ export const supervise: <E, R>(until: Effect.Effect<unknown, E, R>) => Effect.Ef
   Daemon.supervise
 
 /**
- * Supervises until SIGINT, SIGTERM or SIGHUP, as the `cronmon` command does
- * (a second signal while services stop does not kill the process).
+ * Supervises until SIGINT, SIGTERM or SIGHUP, as the `cronmon` command does:
+ * a stop that waits on services says so, and a second SIGINT or SIGTERM
+ * while they stop sends them SIGKILL at once (it never kills the process
+ * before its services are down).
  *
  * @example
  * ```ts
@@ -203,9 +203,7 @@ export const supervise: <E, R>(until: Effect.Effect<unknown, E, R>) => Effect.Ef
  * ```
  * @since 0.1.0
  */
-export const superviseUntilSignal: Effect.Effect<void, never, Services> = Effect.scoped(
-  Effect.flatMap(Daemon.shutdownSignals, Daemon.supervise)
-)
+export const superviseUntilSignal: Effect.Effect<void, never, Services> = Daemon.superviseUntilSignal
 
 /**
  * What earlier sessions recorded in a journal file left behind: processes

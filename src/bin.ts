@@ -5,10 +5,10 @@
  *
  * @since 0.1.0
  */
-import { ALREADY_RUNNING } from "./domain/AlreadyRunning.ts"
+import { alreadyRunning } from "./domain/AlreadyRunning.ts"
 import { nodeTooOld } from "./domain/NodeVersion.ts"
-import { execOnPinnedNode } from "./pinnedNode.ts"
-import { daemonJournal, isLockedElsewhere } from "./programs/lockCheck.ts"
+import { execOnPinnedNode } from "./internal/PinnedNode.ts"
+import { daemonPaths, isLockedElsewhere, runningDaemon } from "./internal/LockCheck.ts"
 
 // First: the modules above only define functions (the tick stays one file
 // with them), and the CLI, with Effect, is loaded only after this check.
@@ -19,9 +19,9 @@ if (tooOld !== undefined) {
   process.exitCode = 1
 } else {
   const argv = process.argv.slice(2)
-  const journal = daemonJournal(argv, process.env, process.cwd())
-  if (journal !== undefined && isLockedElsewhere(journal)) {
-    process.stderr.write(`${ALREADY_RUNNING}\n`)
+  const asked = daemonPaths(argv, process.env, process.cwd())
+  if (asked !== undefined && isLockedElsewhere(asked.journal)) {
+    process.stderr.write(`${alreadyRunning(runningDaemon(asked.journal), asked.scripts)}\n`)
   } else {
     const { run } = await import("./cli.ts")
     run(argv)

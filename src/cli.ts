@@ -14,18 +14,19 @@ import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Cronmon from "./Cronmon.ts"
-import { DAEMON_FLAGS, type FlagSpec, VALUE_KINDS } from "./domain/DaemonFlags.ts"
+import { AMOUNTS, DAEMON_FLAGS, type FlagSpec, readAmount } from "./domain/DaemonFlags.ts"
+import { alreadyRunning } from "./domain/AlreadyRunning.ts"
 import { defaultPaths } from "./domain/Paths.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import { cronCommand } from "./programs/cron.ts"
 import { journalCommand, parseSince } from "./programs/journal.ts"
-import { lockState } from "./programs/lockCheck.ts"
+import { lockState, runningDaemon } from "./internal/LockCheck.ts"
 import { logsCommand } from "./programs/logs.ts"
-import { styleFor } from "./programs/Output.ts"
+import { styleFor } from "./internal/Terminal.ts"
 import { statusJsonOf } from "./domain/Status.ts"
 import { statusExitCode, statusJson, statusReport, statusText } from "./programs/status.ts"
-import { describeError, quietUsagePresenter, usageLine } from "./programs/Usage.ts"
+import { cronmonGlobalFlags, describeError, joinDashedValues, quietUsagePresenter, usageLine } from "./internal/Usage.ts"
 
 declare const CRONMON_VERSION: string | undefined
 
@@ -39,6 +40,9 @@ export const version: string = typeof CRONMON_VERSION === "string" ? CRONMON_VER
 // A command's exit code other than 0 that is no error (`status`, not running: 3).
 class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
 
+// Another daemon holds the journal this one was asked to run on, watching `scripts`.
+class RunningElsewhere extends Data.TaggedError("RunningElsewhere")<{ readonly journal: string; readonly scripts: string }> {}
+
 const defaults = defaultPaths(process.env)
 
 // The effect/cli side of the daemon's flag table: alias, placeholder and help text.
@@ -50,16 +54,22 @@ const described = (spec: FlagSpec, suffix = "") => <A>(self: Flag.Flag<A>): Flag
 const pathFlag = (spec: FlagSpec & { readonly name: keyof typeof defaults }) =>
   Flag.String(spec.name).pipe(described(spec, ` (default: ${defaults[spec.name]})`), Flag.withDefault(defaults[spec.name]))
 
-// Flags left out are `undefined`: `Cronmon.settings` gives them its defaults.
-const amountFlag = (spec: FlagSpec & { readonly kind: "duration" | "size" }) =>
+// A duration, size or count, refused in the table's words when out of its
+// range. Flags left out are `undefined`: `Cronmon.settings` gives them its defaults.
+const amountFlag = (spec: FlagSpec & { readonly kind: keyof typeof AMOUNTS }) =>
   Flag.String(spec.name).pipe(
-    Flag.filterMap((text) => Option.fromUndefinedOr(VALUE_KINDS[spec.kind].parse(text)), VALUE_KINDS[spec.kind].refusal),
-    described(spec),
-    Flag.withDefault(undefined)
+    Flag.filterMap(
+      (text) => {
+        const read = readAmount(spec, text)
+        return "value" in read ? Option.some(read.value) : Option.none()
+      },
+      (text) => {
+        const read = readAmount(spec, text)
+        return "refusal" in read ? read.refusal : ""
+      }
+    ),
+    described(spec)
   )
-
-const countFlag = (spec: FlagSpec & { readonly kind: "count" }) =>
-  Flag.Int(spec.name).pipe(Flag.filter((count) => count >= 0, VALUE_KINDS.count.refusal), described(spec), Flag.withDefault(undefined))
 
 const switchFlag = (spec: FlagSpec & { readonly kind: "switch" }) =>
   Flag.Boolean(spec.name).pipe(described(spec), Flag.withDefault(undefined))
@@ -75,18 +85,23 @@ const sharedFlags = { journal: pathFlag(DAEMON_FLAGS.journal), logs: pathFlag(DA
 // `Cronmon.Options`, which they become.
 const daemonOnlyFlags = {
   scripts: pathFlag(DAEMON_FLAGS.scripts),
-  stopTimeout: amountFlag(DAEMON_FLAGS.stopTimeout),
-  journalMaxBytes: amountFlag(DAEMON_FLAGS.journalMaxBytes),
+  stopTimeout: amountFlag(DAEMON_FLAGS.stopTimeout).pipe(Flag.withDefault(undefined)),
+  journalMaxBytes: amountFlag(DAEMON_FLAGS.journalMaxBytes).pipe(Flag.withDefault(undefined)),
   strictModes: switchFlag(DAEMON_FLAGS.strictModes),
-  logMaxBytes: amountFlag(DAEMON_FLAGS.logMaxBytes),
-  logKeep: countFlag(DAEMON_FLAGS.logKeep),
+  logMaxBytes: amountFlag(DAEMON_FLAGS.logMaxBytes).pipe(Flag.withDefault(undefined)),
+  logKeep: amountFlag(DAEMON_FLAGS.logKeep).pipe(Flag.withDefault(undefined)),
   logTimestamps: switchFlag(DAEMON_FLAGS.logTimestamps)
 } as const
 
 const root = Command.make("cronmon", daemonOnlyFlags).pipe(
   Command.withSharedFlags(sharedFlags),
   Command.withHandler((options) =>
-    Cronmon.superviseUntilSignal.pipe(Effect.provide(Cronmon.services(options)), Effect.provide(HumanLogConsole.layer))
+    Cronmon.superviseUntilSignal.pipe(
+      Effect.provide(Cronmon.services(options)),
+      Effect.provide(HumanLogConsole.layer),
+      Effect.catchTag("JournalLocked", (locked) =>
+        Effect.fail(new RunningElsewhere({ journal: locked.path, scripts: path.resolve(options.scripts) })))
+    )
   ),
   Command.withExamples([
     { command: "cronmon --scripts ~/services", description: "Run the daemon in the foreground (Ctrl-C stops)" },
@@ -103,7 +118,11 @@ const root = Command.make("cronmon", daemonOnlyFlags).pipe(
 
 const cron = Command.make("cron", daemonOnlyFlags, (own) =>
   Effect.flatMap(root, ({ journal, logs }) =>
-    cronCommand([process.execPath, fs.realpathSync(process.argv[1] ?? "cronmon")], Cronmon.settings({ ...own, journal, logs }))
+    cronCommand(
+      [process.execPath, fs.realpathSync(process.argv[1] ?? "cronmon")],
+      Cronmon.settings({ ...own, journal, logs }),
+      process.env
+    )
   )).pipe(
     Command.withDescription("Prints crontab lines that start cronmon at boot and every minute, with these flags"),
     Command.withExamples([
@@ -117,7 +136,7 @@ const cron = Command.make("cron", daemonOnlyFlags, (own) =>
 const status = Command.make("status", {
   json: Flag.Boolean("json").pipe(
     Flag.withDefault(false),
-    Flag.withDescription("Print the status as JSON (documented in the README)")
+    Flag.withDescription("Print the status as JSON (documented in docs/status.md)")
   )
 }, ({ json }) =>
   Effect.gen(function*() {
@@ -150,7 +169,7 @@ const journal = Command.make("journal", {
     // A value that is neither is a usage error (exit 2), found before reading.
     Flag.filterMap(
       (text) => Option.fromUndefinedOr(parseSince(text, Date.now())),
-      (text) => `not a duration or a time: ${text} (try 10m, 2h, 1d or 2026-11-23T19:00:00Z)`
+      (text) => `not a duration or a time: ${text} (use 10m, 2h, 1d or 2026-11-23T19:00:00Z)`
     ),
     Flag.withDefault(undefined),
     Flag.withDescription("Only events since then: 10m, 2h, 1d, or a time such as 2026-11-23T19:00:00Z")
@@ -171,13 +190,8 @@ const journal = Command.make("journal", {
 
 const logs = Command.make("logs", {
   name: Argument.String("NAME").pipe(Argument.withDescription("The service (its file name)")),
-  lines: Flag.Int("lines").pipe(
-    Flag.withAlias("n"),
-    Flag.withDefault(10),
-    Flag.withMetavar("N"),
-    Flag.withDescription("How many of the last lines to print"),
-    Flag.filter((count) => count >= 0, (count) => `not a count of lines: ${count}`)
-  ),
+  lines: amountFlag({ name: "lines", alias: "n", kind: "count", metavar: "N", description: "How many of the last lines to print (default: 10)" })
+    .pipe(Flag.withDefault(10)),
   follow: Flag.Boolean("follow").pipe(
     Flag.withAlias("f"),
     Flag.withDefault(false),
@@ -207,26 +221,30 @@ const said = (line: string, code: number) => Effect.as(Console.error(line), code
  * @since 0.1.0
  */
 export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
-  Command.runWith(app, { version })(argv).pipe(
+  Command.runWith(app, { version })(joinDashedValues(argv)).pipe(
     Effect.as(0),
     // Every way a command ends other than success: the one line it says, and its exit code.
     Effect.catchTags({
       ExitWith: (exit) => Effect.succeed(exit.code),
       // Another daemon holds the journal: said as the cron tick says it.
-      JournalLocked: (error) => said(error.message, 0),
+      RunningElsewhere: ({ journal, scripts }) => said(alreadyRunning(runningDaemon(journal), scripts), 0),
       JournalUnavailable: (error) => said(`cronmon: ${error.message}`, 1),
       // The scripts directory cannot be made or read: the reason names it.
       WatchError: (error) => said(`cronmon: ${error.reason}`, 1),
+      LogsUnavailable: (error) => said(`cronmon: ${error.message}`, 1),
       Unreadable: (error) => said(`cronmon: ${error.message}`, 1),
       NoLog: (error) => said(`cronmon: ${error.message}`, 1),
       NewlineInPath: (error) => said(`cronmon: ${error.message}`, 1),
       // The daemon's state is unknown: 4, as init scripts have it.
       StatusUnknown: (error) => said(`cronmon: ${error.message}`, 4),
+      // `journal` on a file that is not one: unknown too, and nothing written to it.
+      NotAJournal: (error) => said(`cronmon: ${error.message}`, 4),
       // Help without errors was asked for and printed; errors are usage errors.
       ShowHelp: (help) => help.errors.length === 0 ? Effect.succeed(0) : said(usageLine(help), 2)
     }),
     Effect.catch((error) => said(`cronmon: ${describeError(error)}`, 2)),
     Effect.provide(quietUsagePresenter),
+    Effect.provide(cronmonGlobalFlags),
     Effect.provide(NodeServices.layer)
   )
 

@@ -34,7 +34,7 @@ import type { Layer } from "effect"
 import * as ControlLocalLayer from "./layers/ControlLocal.ts"
 import * as JournalFile from "./layers/JournalFile.ts"
 import * as NotifySocketLinux from "./layers/NotifySocketLinux.ts"
-import * as ProcessSupervisorLayers from "./layers/ProcessSupervisorLive.ts"
+import * as ProcessSupervisorLayers from "./layers/ProcessSupervisorSpawner.ts"
 import * as ServiceLogsFile from "./layers/ServiceLogsFile.ts"
 import * as ServiceSpawnerNode from "./layers/ServiceSpawnerNode.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
@@ -149,7 +149,7 @@ export { defaultSettings, makeSettings, Settings, type SettingsShape } from "./s
  * ```
  * @since 0.1.0
  */
-export { ServiceLogs } from "./services/ServiceLogs.ts"
+export { LogsUnavailable, ServiceLogs } from "./services/ServiceLogs.ts"
 
 /**
  * Starts a service's file as a process of its own, and its errors.

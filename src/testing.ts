@@ -20,12 +20,14 @@
  * ```
  * @since 0.1.0
  */
-import { Effect, Layer, Metric, Queue } from "effect"
+import { Deferred, Effect, Layer, Metric, Queue } from "effect"
 import * as Cronmon from "./Cronmon.ts"
 import { TestClock } from "effect/testing"
 import type { JournalEntry } from "./domain/JournalEvent.ts"
 import type { PreviousState } from "./domain/PreviousState.ts"
 import type { ScriptChange } from "./domain/ServiceFile.ts"
+import { Hurry } from "./internal/Termination.ts"
+import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import { JournalMemory } from "./layers/JournalMemory.ts"
 import * as NotifySocketSimulated from "./layers/NotifySocketSimulated.ts"
 import { type Behaviour, SimulatedProcesses } from "./layers/ProcessesSimulated.ts"
@@ -126,10 +128,30 @@ export type TestServices =
   | ServiceSpawner
 
 /**
- * The daemon's services, simulated (`Cronmon.services`' twin), with the real
- * `ProcessSupervisor`, and an Effect `MetricRegistry` of its own (so each
- * test reads only its own metrics). Supervision is not started: drive the
- * supervisor yourself, or use `layer`.
+ * The test kit's settings from the options `Cronmon.layer` takes (so one
+ * policy object serves both): paths under `/` unless given, durations as
+ * any `Duration` input (`"5 seconds"`, `Duration.seconds(5)`).
+ *
+ * @example
+ * ```ts
+ * CronmonTest.settingsOf({ stopTimeout: "2 seconds" }).stopTimeout // Duration.seconds(2)
+ * ```
+ * @since 0.1.0
+ */
+export const settingsOf = (options: Partial<Cronmon.Options> = {}): SettingsShape =>
+  Cronmon.settings({
+    scripts: TestKit.testSettings.scriptsDir,
+    journal: TestKit.testSettings.journalPath,
+    logs: TestKit.testSettings.logsDir,
+    ...options
+  })
+
+/**
+ * The daemon's services, simulated (`Cronmon.services`' twin, from the same
+ * options, `echo` included), with the real `ProcessSupervisor`, and an
+ * Effect `MetricRegistry` of its own (so each test reads only its own
+ * metrics). Supervision is not started: drive the supervisor yourself, or
+ * use `layer`.
  *
  * @example
  * ```ts
@@ -139,26 +161,41 @@ export type TestServices =
  * ```
  * @since 0.1.0
  */
-export const services = (settings: Partial<SettingsShape> = {}, previousState?: PreviousState): Layer.Layer<TestServices> =>
-  Layer.merge(TestKit.layer(settings, previousState), Layer.sync(Metric.MetricRegistry, () => new Map()))
+export const services = (options: Partial<Cronmon.Options> = {}, previousState?: PreviousState): Layer.Layer<TestServices> =>
+  Layer.merge(TestKit.layer(settingsOf(options), previousState), Layer.sync(Metric.MetricRegistry, () => new Map())).pipe(
+    Layer.provide(HumanLogConsole.layerEchoOption(options.echo))
+  )
+
+// Supervision until the layer is released. Released, the daemon stops
+// every service, and under TestClock a stop timeout passes only when the
+// test moves the clock: a service that ignores SIGTERM would hold the test
+// up for good. So the release hurries every stop (SIGKILL at once).
+const supervision: Layer.Layer<never, never, Cronmon.Services> = Layer.effectDiscard(Effect.gen(function*() {
+  const released = yield* Deferred.make<void>()
+  yield* Effect.forkScoped(Cronmon.supervise(Effect.never).pipe(Effect.provideService(Hurry, Deferred.await(released))))
+  // Added last, run first: before the supervision's interruption waits for its stops.
+  yield* Effect.addFinalizer(() => Deferred.succeed(released, undefined))
+}))
 
 /**
- * The whole simulated daemon (`Cronmon.layer`'s twin): `services` supervised
- * in the background, as `cronmon` does. Changes fed to the watcher start,
- * restart and stop services, and so do requests to its `Control`;
- * releasing the layer stops everything and writes `monitor quit`.
+ * The whole simulated daemon (`Cronmon.layer`'s twin, from the same
+ * options): `services` supervised in the background, as `cronmon` does.
+ * Changes fed to the watcher start, restart and stop services, and so do
+ * requests to its `Control`; releasing the layer stops everything (a
+ * service that ignores SIGTERM gets SIGKILL at once: the test's clock need
+ * not move) and writes `monitor quit`.
  *
  * @example
  * ```ts
  * Effect.gen(function*() {
  *   yield* CronmonTest.add("web")
  *   yield* TestClock.adjust("1 minute")
- * }).pipe(Effect.provide(CronmonTest.layer()))
+ * }).pipe(Effect.provide(CronmonTest.layer({ restartDelays: ["1 second", "10 seconds"] })))
  * ```
  * @since 0.1.0
  */
-export const layer = (settings: Partial<SettingsShape> = {}, previousState?: PreviousState): Layer.Layer<TestServices> =>
-  Cronmon.supervision.pipe(Layer.provideMerge(services(settings, previousState)))
+export const layer = (options: Partial<Cronmon.Options> = {}, previousState?: PreviousState): Layer.Layer<TestServices> =>
+  supervision.pipe(Layer.provideMerge(services(options, previousState)))
 
 /**
  * Feeds one change to the hand-fed watcher, then lets the daemon act on it

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ensureDirectory } from "../src/layers/Directories.ts"
+import { ensureDirectory } from "../src/internal/Directories.ts"
 
 describe("ensureDirectory", () => {
   it("creates missing levels with the mode, and accepts what exists", () => {

@@ -139,6 +139,22 @@ describe("journal events", () => {
     )
   })
 
+  it("says a service whose file lost its execute bit is no longer executable, not removed", () => {
+    assert.strictEqual(
+      formatHuman({ time: T, ...Events.listModified("remove", "web", "not executable") }),
+      "2026-11-23T19:03:38.123Z web: no longer executable in the scripts directory"
+    )
+    assert.strictEqual(
+      formatHuman({ time: T, ...Events.listModified("remove", "web") }),
+      "2026-11-23T19:03:38.123Z web: removed in the scripts directory"
+    )
+    // The Go original reads the line: the reason is an extra field of its data.
+    assert.strictEqual(
+      encodeLine({ time: T, ...Events.listModified("remove", "web", "not executable") }),
+      `{"time":"2026-11-23T19:03:38.123Z","type":"process list modified","data":{"op":"remove","file":"web","reason":"not executable"}}`
+    )
+  })
+
   it("requests are process list modified with optional fields: the Go original's op, and facts it ignores", () => {
     const time = `{"time":"2026-11-23T19:03:38.123Z"`
     const requests = [

@@ -6,7 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { follower } from "../src/programs/Follow.ts"
+import { follower } from "../src/internal/Follow.ts"
 import { logFiles } from "../src/programs/logs.ts"
 
 const sandbox = () => fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-follow-"))

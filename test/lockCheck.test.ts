@@ -2,10 +2,13 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ALREADY_RUNNING } from "../src/domain/AlreadyRunning.ts"
-import { LOCK_EX, LOCK_NB, loadLibc } from "../src/layers/Libc.ts"
-import { daemonJournal, flockListed, isLockedElsewhere, lockState } from "../src/programs/lockCheck.ts"
+import { ALREADY_RUNNING, alreadyRunning } from "../src/domain/AlreadyRunning.ts"
+import { LOCK_EX, LOCK_NB, loadLibc } from "../src/internal/Libc.ts"
+import { daemonPaths, flockListed, isLockedElsewhere, lockState, runningDaemon, SESSION_SEARCH_BYTES } from "../src/internal/LockCheck.ts"
 import { JournalLocked } from "../src/services/Journal.ts"
+
+const daemonJournal = (argv: ReadonlyArray<string>, environment: Record<string, string>, cwd: string) =>
+  daemonPaths(argv, environment, cwd)?.journal
 
 const env = { HOME: "/home/me" }
 
@@ -25,8 +28,17 @@ describe("the cron tick's lock check", () => {
     )
   })
 
+  it("finds the scripts directory it would watch, to compare with the running daemon's", () => {
+    assert.deepStrictEqual(daemonPaths([], env, "/w"), {
+      journal: "/home/me/.config/cronmon/journal.json",
+      scripts: "/home/me/.config/cronmon/scripts"
+    })
+    assert.deepStrictEqual(daemonPaths(["-s", "s", "--journal=/j"], env, "/w"), { journal: "/j", scripts: "/w/s" })
+    assert.deepStrictEqual(daemonPaths(["--scripts", "/s"], env, "/w")?.scripts, "/s")
+  })
+
   it("leaves everything else to the CLI", () => {
-    for (const argv of [["--stop-timeout", "xyz"], ["--stop-timeout=-1"], ["cron"], ["--help"], ["-h"], ["--version"], ["-j"], ["-jj.json"], ["-s", "s", "cron"], ["--bogus"], ["--log-keep", "-1"], ["--log-max-size", "0"], ["--journal-max-size", "lots"], ["--strict-modes=no"]]) {
+    for (const argv of [["--stop-timeout", "xyz"], ["--stop-timeout=-1"], ["cron"], ["--help"], ["-h"], ["--version"], ["-j"], ["-jj.json"], ["-s", "s", "cron"], ["--bogus"], ["--log-keep", "-1"], ["--log-max-size", "0"], ["--journal-max-size", "lots"], ["--strict-modes=no"], ["--stop-timeout", "0"], ["--log-max-size", "1"], ["--journal-max-size", "1k"], ["--log-keep", "1001"]]) {
       assert.isUndefined(daemonJournal(argv, env, "/w"), argv.join(" "))
     }
   })
@@ -80,7 +92,41 @@ describe("the cron tick's lock check", () => {
     assert.isFalse(flockListed(fs.readFileSync("/proc/locks", "latin1"), dev, ino))
   })
 
-  it("says what the daemon says when it finds the lock taken", () => {
-    assert.strictEqual(new JournalLocked({ path: "/j" }).message, ALREADY_RUNNING)
+  it("JournalLocked says what the tick says, and names the journal", () => {
+    assert.strictEqual(
+      new JournalLocked({ path: "/j" }).message,
+      `${ALREADY_RUNNING}: another process holds the lock of the journal /j`
+    )
+  })
+
+  it("reads the running daemon's pid and scripts directory from its session's start, at the journal's end", () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-lock-")), "journal.json")
+    const line = (type: string, data: object) => JSON.stringify({ time: "2026-11-23T19:00:00Z", type, data }) + "\n"
+    const ended = line("acquired lock", { journal_id: "x", pid: 10, scripts: "/old" }) + line("monitor quit", {})
+    const current = line("acquired lock", { journal_id: "x", pid: 42, scripts: "/srv/scripts" }) +
+      line("process spawned", { file: "web", pid: 43 })
+    assert.deepStrictEqual(runningDaemon(file), {}, "no journal")
+    fs.writeFileSync(file, ended + current)
+    assert.deepStrictEqual(runningDaemon(file), { pid: 42, scripts: "/srv/scripts" })
+    fs.writeFileSync(file, ended)
+    assert.deepStrictEqual(runningDaemon(file), {}, "its session is not in the journal (truncated)")
+    fs.writeFileSync(file, line("acquired lock", { journal_id: "x" }))
+    assert.deepStrictEqual(runningDaemon(file), { pid: undefined, scripts: undefined }, "the Go original records neither")
+    // A session begun further back than the tick reads: not looked for.
+    const filler = line("warning", { component: "w", error: "x".repeat(1000) })
+    fs.writeFileSync(file, current + filler.repeat(Math.ceil(SESSION_SEARCH_BYTES / filler.length)))
+    assert.deepStrictEqual(runningDaemon(file), {})
+  })
+
+  it("says the running daemon's pid and scripts directory, and warns when it watches another than asked", () => {
+    assert.strictEqual(alreadyRunning({}), "cronmon is already running")
+    assert.strictEqual(alreadyRunning({ pid: 42 }, "/a"), "cronmon is already running (pid 42)")
+    assert.strictEqual(alreadyRunning({ pid: 42, scripts: "/a" }, "/a"), "cronmon is already running (pid 42, scripts /a)")
+    assert.strictEqual(
+      alreadyRunning({ pid: 42, scripts: "/a" }, "/b"),
+      "cronmon is already running (pid 42, scripts /a)\n" +
+        "cronmon: warning: it watches /a, not /b: stop it first to watch another directory with this journal, " +
+        "or give /b a journal of its own (-j)"
+    )
   })
 })

@@ -13,7 +13,7 @@ import * as ControlLocal from "../src/layers/ControlLocal.ts"
 import * as JournalMemory from "../src/layers/JournalMemory.ts"
 import * as NotifySocketLinux from "../src/layers/NotifySocketLinux.ts"
 import * as ProcessesSimulated from "../src/layers/ProcessesSimulated.ts"
-import * as ProcessSupervisorLive from "../src/layers/ProcessSupervisorLive.ts"
+import * as ProcessSupervisorSpawner from "../src/layers/ProcessSupervisorSpawner.ts"
 import * as TestKit from "../src/layers/TestKit.ts"
 import { Control, NotifyRefused, NotReady } from "../src/services/Control.ts"
 import { ProcessSupervisor } from "../src/services/ProcessSupervisor.ts"
@@ -211,7 +211,7 @@ describe("readiness", () => {
 describe("readiness without a notify socket", () => {
   // The test kit with the socket a platform without one gets.
   const withoutSocket = ControlLocal.layer.pipe(
-    Layer.provideMerge(ProcessSupervisorLive.layer),
+    Layer.provideMerge(ProcessSupervisorSpawner.layer),
     Layer.provide(TestKit.discardLogs),
     Layer.provideMerge(Layer.mergeAll(
       JournalMemory.layer(),

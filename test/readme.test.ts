@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest"
 const ROOT = path.resolve(import.meta.dirname, "..")
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), "utf8")
 
-/** The README and the reference pages it links to. */
-const PAGES = ["README.md", ...fs.readdirSync(path.join(ROOT, "docs")).filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`)]
+/** The README, the architecture page and the reference pages the README links to. */
+const PAGES = ["README.md", "ARCHITECTURE.md", ...fs.readdirSync(path.join(ROOT, "docs")).filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`)]
 
 /** A heading's anchor, as Markdown renderers make it: `## Reading it: \`x\`` → `reading-it-x`. */
 const anchor = (heading: string) => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} -]/gu, "").replaceAll(" ", "-")
@@ -38,9 +38,9 @@ describe("README and docs", () => {
     }
   })
 
-  it.each(PAGES)("%s: the examples and npm scripts it names exist", (page) => {
+  it.each(PAGES)("%s: the examples, sources and npm scripts it names exist", (page) => {
     const text = read(page)
-    for (const [file] of text.matchAll(/\bexamples\/[\w.-]+\.ts\b/g)) {
+    for (const [file] of text.matchAll(/\b(?:examples|src)\/[\w./-]+\.ts\b/g)) {
       expect(fs.existsSync(path.join(ROOT, file)), `${page} names ${file}`).toBe(true)
     }
     const { scripts } = JSON.parse(read("package.json")) as { readonly scripts: Record<string, string> }

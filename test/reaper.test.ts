@@ -3,7 +3,7 @@ import { Effect, Option } from "effect"
 import { JournalMemory } from "../src/layers/JournalMemory.ts"
 import { SimulatedProcesses } from "../src/layers/ProcessesSimulated.ts"
 import * as TestKit from "../src/layers/TestKit.ts"
-import { startReaper } from "../src/programs/reaper.ts"
+import { startReaper } from "../src/programs/daemon/reaper.ts"
 import { ProcessSupervisor } from "../src/services/ProcessSupervisor.ts"
 import { System } from "../src/services/System.ts"
 

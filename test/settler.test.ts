@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 import { diff, type Fingerprint, isIgnoredName, type ScriptChange, strictModesRefusal } from "../src/domain/ServiceFile.ts"
-import { makeSettler } from "../src/domain/Settler.ts"
+import { makeSettler } from "../src/internal/Settler.ts"
 
 /** A scripts directory in memory, and the changes a settler makes of it. */
 const setup = Effect.gen(function*() {

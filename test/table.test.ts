@@ -4,7 +4,7 @@
  */
 import { stripVTControlCharacters } from "node:util"
 import { describe, expect, it } from "vitest"
-import { displayWidth, plain, styleFor, table } from "../src/programs/Output.ts"
+import { displayWidth, plain, styleFor, table } from "../src/internal/Terminal.ts"
 
 const aligned = styleFor(true, { NO_COLOR: "1" })
 

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber } from "effect"
+import { Deferred, Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { JournalMemory } from "../src/layers/JournalMemory.ts"
-import { type Terminable, terminate, untilGone } from "../src/domain/Termination.ts"
+import { Hurry, type Terminable, terminate, untilGone } from "../src/internal/Termination.ts"
 import { SimulatedProcesses } from "../src/layers/ProcessesSimulated.ts"
 import * as TestKit from "../src/layers/TestKit.ts"
 import { ProcessSupervisor } from "../src/services/ProcessSupervisor.ts"
@@ -46,6 +46,28 @@ describe("terminate", () => {
       const sent = yield* whileClockMoves(terminate(target, Duration.millis(2500)), "10 seconds")
       assert.strictEqual(sent, "SIGKILL")
       assert.deepStrictEqual(yield* signals, ["1000 SIGTERM 0", "1001 SIGTERM 0", "1002 SIGTERM 0", "1002 SIGKILL 2500"])
+    }).pipe(Effect.provide(TestKit.layer())))
+
+  it.effect("hurried, it sends SIGKILL at once to what ignores SIGTERM, and does not wait in later stops", () =>
+    Effect.gen(function*() {
+      yield* (yield* SimulatedProcesses).setBehaviour("web", { ignoresSigterm: true })
+      const hurry = yield* Deferred.make<void>()
+      const hurried = <A, R>(effect: Effect.Effect<A, never, R>) => Effect.provideService(effect, Hurry, Deferred.await(hurry))
+      const first = yield* (yield* ServiceSpawner).spawn("/scripts/web")
+      const stopping = yield* Effect.forkChild(hurried(terminate(yield* group(first.pid), Duration.hours(1))), { startImmediately: true })
+      yield* TestClock.adjust("10 seconds")
+      assert.isUndefined(stopping.pollUnsafe(), "waiting out its stop timeout")
+      yield* Deferred.succeed(hurry, undefined)
+      // Without the clock moving: the SIGKILL, at 10 s.
+      assert.strictEqual(yield* Fiber.join(stopping), "SIGKILL")
+      const second = yield* (yield* ServiceSpawner).spawn("/scripts/web")
+      assert.strictEqual(yield* hurried(terminate(yield* group(second.pid), Duration.hours(1))), "SIGKILL")
+      assert.deepStrictEqual(yield* signals, [
+        "1000 SIGTERM 0",
+        "1000 SIGKILL 10000",
+        `${second.pid} SIGTERM 10000`,
+        `${second.pid} SIGKILL 10000`
+      ])
     }).pipe(Effect.provide(TestKit.layer())))
 
   it.effect("waits a bounded grace after SIGKILL for a target that does not go", () =>

@@ -1,17 +1,19 @@
 /**
  * The daemon's flags as one plain table: the CLI declares them with
- * effect/cli from it, and the cron tick checks its arguments against it
- * before anything of Effect is loaded (so this module imports none).
+ * effect/cli from it, `cron` prints them back from it, and the cron tick
+ * checks its arguments against it before anything of Effect is loaded (so
+ * this module imports none).
  *
  * @since 0.1.0
  */
-import { parseDurationMillis, parseSizeBytes } from "./Paths.ts"
+import { formatDurationMillis, formatSizeBytes, parseDurationMillis, parseSizeBytes } from "./Paths.ts"
 
 /**
  * One flag: `--name`, its alias `-a`, the placeholder help shows for its
  * value, what help says of it, and its kind: a `path`; a `duration` (`3s`, in
- * milliseconds); a `size` (`16M`, in bytes, more than 0); a `count` (`5`); or
- * a `switch`, which takes no value (`--name`, `--no-name`).
+ * milliseconds); a `size` (`16M`, in bytes); a `count` (`5`); or a `switch`,
+ * which takes no value (`--name`, `--no-name`). A duration, size or count
+ * takes the values of its `range`, both ends included.
  *
  * @since 0.1.0
  */
@@ -21,7 +23,11 @@ export interface FlagSpec {
   readonly kind: "path" | "duration" | "size" | "count" | "switch"
   readonly metavar?: string
   readonly description: string
+  readonly range?: readonly [min: number, max: number]
 }
+
+const KiB = 1024
+const TiB = 1024 ** 4
 
 /**
  * Every flag of the daemon, keyed by its `Cronmon.Options` field, in the
@@ -32,40 +38,70 @@ export interface FlagSpec {
  */
 export const DAEMON_FLAGS = {
   scripts: { name: "scripts", alias: "s", kind: "path", metavar: "DIR", description: "Directory of services: every executable file in it is kept running" },
-  stopTimeout: { name: "stop-timeout", kind: "duration", metavar: "DURATION", description: "Time between SIGTERM and SIGKILL when stopping a service: 500ms, 3s, 1m (default: 3s)" },
-  journalMaxBytes: { name: "journal-max-size", kind: "size", metavar: "SIZE", description: "Keep the journal under this size by dropping its oldest sessions: 512k, 16M, 1G (default: 16M)" },
+  stopTimeout: { name: "stop-timeout", kind: "duration", metavar: "DURATION", range: [100, 3_600_000], description: "Time between SIGTERM and SIGKILL when stopping a service: 500ms, 3s, 1m; 100ms to 1h (default: 3s)" },
+  journalMaxBytes: { name: "journal-max-size", kind: "size", metavar: "SIZE", range: [4 * KiB, TiB], description: "Keep the journal under this size by dropping its oldest sessions: 512k, 16M, 1G; 4k to 1T (default: 16M)" },
   strictModes: { name: "strict-modes", kind: "switch", description: "Refuse scripts writable by group or others or owned by another user (default: on; --no-strict-modes turns it off)" },
-  logMaxBytes: { name: "log-max-size", kind: "size", metavar: "SIZE", description: "Rotate a service's log when it reaches this size (default: 10M)" },
-  logKeep: { name: "log-keep", kind: "count", metavar: "N", description: "Rotated logs kept per service, NAME.log.1 … NAME.log.N (default: 5)" },
+  logMaxBytes: { name: "log-max-size", kind: "size", metavar: "SIZE", range: [4 * KiB, TiB], description: "Rotate a service's log when it reaches this size: 4k to 1T (default: 10M)" },
+  logKeep: { name: "log-keep", kind: "count", metavar: "N", range: [0, 1000], description: "Rotated logs kept per service, NAME.log.1 … NAME.log.N: 0 to 1000 (default: 5)" },
   logTimestamps: { name: "log-timestamps", kind: "switch", description: "Prefix each line of a service's output with the time it was read (default: off)" },
   journal: { name: "journal", alias: "j", kind: "path", metavar: "FILE", description: "Journal file; also the lock that keeps one daemon per journal" },
   logs: { name: "logs", kind: "path", metavar: "DIR", description: "Directory of the services' output, NAME.log each" }
 } as const satisfies Readonly<Record<string, FlagSpec>>
 
 /**
- * Each kind of value: how the CLI takes it (`undefined`: refused) and what it
- * says of one it refuses. A count is digits here; the CLI parses it with
- * effect/cli's integers (keeping their messages) and refuses negatives: what
- * the tick takes, the CLI takes too.
+ * Each kind of amount: how it is read (`undefined`: not one), how it is
+ * written back (so that reading it again gives the same value), and how a
+ * refusal names it.
  *
  * @example
  * ```ts
- * VALUE_KINDS.duration.parse("500ms") // 500
+ * AMOUNTS.duration.parse("500ms") // 500
+ * AMOUNTS.duration.format(90_000) // "90s"
  * ```
  * @since 0.1.0
  */
-export const VALUE_KINDS = {
-  path: { parse: (text: string): string => text },
-  duration: { parse: parseDurationMillis, refusal: (text: string) => `not a duration: ${text} (try 3s, 500ms or 1m)` },
-  size: {
-    parse: (text: string): number | undefined => {
-      const bytes = parseSizeBytes(text)
-      return bytes !== undefined && bytes > 0 ? bytes : undefined
-    },
-    refusal: (text: string) => `not a size: ${text} (try 16M, 512k or 1G)`
-  },
+export const AMOUNTS = {
+  duration: { parse: parseDurationMillis, format: formatDurationMillis, what: "a duration", use: "500ms, 3s, 1m", below: "too short", above: "too long" },
+  size: { parse: parseSizeBytes, format: formatSizeBytes, what: "a size", use: "512k, 16M, 1G", below: "too small", above: "too large" },
   count: {
     parse: (text: string): number | undefined => /^\d+$/.test(text) ? Number(text) : undefined,
-    refusal: (count: number) => `not a count of files: ${count}`
+    format: (count: number): string => `${count}`,
+    what: "a count",
+    use: "0, 5, 10",
+    below: "too small",
+    above: "too large"
   }
 } as const
+
+/**
+ * Whether a flag takes an amount (a duration, size or count).
+ *
+ * @since 0.1.0
+ */
+export const isAmount = (spec: FlagSpec): spec is FlagSpec & { readonly kind: keyof typeof AMOUNTS } =>
+  spec.kind in AMOUNTS
+
+/**
+ * The value of an amount flag's argument, or why it is refused, in the one
+ * wording every bad value gets: `not a duration: -1s (use 500ms, 3s, 1m)`,
+ * `too short: 0 (at least 100ms)`.
+ *
+ * @example
+ * ```ts
+ * readAmount(DAEMON_FLAGS.stopTimeout, "2s") // { value: 2000 }
+ * readAmount(DAEMON_FLAGS.stopTimeout, "0") // { refusal: "too short: 0 (at least 100ms)" }
+ * ```
+ * @since 0.1.0
+ */
+export const readAmount = (
+  spec: FlagSpec & { readonly kind: keyof typeof AMOUNTS },
+  text: string
+): { readonly value: number } | { readonly refusal: string } => {
+  const amount = AMOUNTS[spec.kind]
+  const value = amount.parse(text)
+  if (value === undefined) return { refusal: `not ${amount.what}: ${text} (use ${amount.use})` }
+  const [min, max] = spec.range ?? [0, Number.MAX_SAFE_INTEGER]
+  if (value < min) return { refusal: `${amount.below}: ${text} (at least ${amount.format(min)})` }
+  if (value > max) return { refusal: `${amount.above}: ${text} (at most ${amount.format(max)})` }
+  return { value }
+}

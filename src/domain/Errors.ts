@@ -63,3 +63,19 @@ export class Unreadable extends Data.TaggedError("Unreadable")<{
     return readFailure(this.what, this.path, this.cause)
   }
 }
+
+/**
+ * A file given as a journal that is not one (`notAJournal` says why): the
+ * commands that read the journal refuse it (exit 4, its state unknown), and
+ * write nothing to it.
+ *
+ * @since 0.1.0
+ */
+export class NotAJournal extends Data.TaggedError("NotAJournal")<{
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `the journal ${this.path} is ${this.reason}`
+  }
+}

@@ -67,14 +67,16 @@ const event = <const T extends string, const D extends Schema.Struct.Fields>(typ
 export const Warning = event("warning", { component: Schema.String, error: Schema.String })
 /**
  * A daemon took the journal's lock: the start of a session. `pid` is the
- * daemon's; `restart_delays_ms` and `stable_run_ms` its restart policy, which
- * `status` replays (the Go original omits all three: its policy is the default).
+ * daemon's, `scripts` the directory it watches; `restart_delays_ms` and
+ * `stable_run_ms` its restart policy, which `status` replays (the Go
+ * original omits all four: its policy is the default).
  *
  * @since 0.1.0
  */
 export const AcquiredLock = event("acquired lock", {
   journal_id: Schema.String,
   pid: Schema.optionalKey(Schema.Int),
+  scripts: Schema.optionalKey(Schema.String),
   restart_delays_ms: Schema.optionalKey(Schema.Array(Schema.Number)),
   stable_run_ms: Schema.optionalKey(Schema.Number)
 })
@@ -127,7 +129,8 @@ export type Request = typeof Request.Type
  * `request`) someone asked the daemon to restart (`op` `update`), stop and
  * hold down (`remove`), start (`add`) or signal (`update`, with `signal`) a
  * service. `by` says who asked, when known; `restored` marks a hold read
- * back from an earlier session that did not end cleanly. With `ready`
+ * back from an earlier session that did not end cleanly. `reason` says why
+ * a file that is still there was removed (`not executable`). With `ready`
  * (`op` `update`), the service's process of that pid announced that it is
  * ready (`READY=1`): no change of the file. The Go original reads these as
  * ordinary changes and ignores the extra fields.
@@ -141,6 +144,7 @@ export const ProcessListModified = event("process list modified", {
   by: Schema.optionalKey(Schema.String),
   signal: Schema.optionalKey(Schema.String),
   restored: Schema.optionalKey(Schema.Boolean),
+  reason: Schema.optionalKey(Schema.String),
   ready: Schema.optionalKey(Schema.Int)
 })
 
@@ -221,11 +225,12 @@ export const decodeLine: (line: string) => Result.Result<JournalEntry, Schema.Sc
  */
 export const Events = {
   warning: (component: string, error: string): JournalEvent => ({ type: "warning", data: { component, error } }),
-  acquiredLock: (journal_id: string, pid?: number, policy?: RestartPolicy): JournalEvent => ({
+  acquiredLock: (journal_id: string, pid?: number, policy?: RestartPolicy, scripts?: string): JournalEvent => ({
     type: "acquired lock",
     data: {
       journal_id,
       ...(pid === undefined ? {} : { pid }),
+      ...(scripts === undefined ? {} : { scripts }),
       // JSON has no infinite number: such a policy is not recorded.
       ...(policy === undefined || ![...policy.delays, policy.stableRun].every(Duration.isFinite) ? {} : {
         restart_delays_ms: policy.delays.map(Duration.toMillis),
@@ -259,9 +264,9 @@ export const Events = {
       ...(status.signal === null ? {} : { signal: status.signal })
     }
   }),
-  listModified: (op: "add" | "remove" | "update", file: string): JournalEvent => ({
+  listModified: (op: "add" | "remove" | "update", file: string, reason?: string): JournalEvent => ({
     type: "process list modified",
-    data: { op, file }
+    data: { op, file, ...(reason === undefined ? {} : { reason }) }
   }),
   requested: (
     request: Request,
@@ -354,10 +359,13 @@ const describe = (entry: JournalEntry): string => {
       return `${file}: pid ${pid} ${how}${error === undefined ? "" : ` (${error})`}`
     }
     case "process list modified": {
-      const { file, op, request, by, signal, restored, ready } = entry.data
+      const { file, op, request, by, signal, restored, reason, ready } = entry.data
       if (ready !== undefined) return `${file}: ready, pid ${ready}`
       if (request === undefined) {
-        return `${file}: ${{ add: "added", remove: "removed", update: "changed" }[op]} in the scripts directory`
+        const what = op === "remove" && reason === "not executable"
+          ? "no longer executable"
+          : `${{ add: "added", remove: "removed", update: "changed" }[op]}${reason === undefined ? "" : ` (${reason})`}`
+        return `${file}: ${what} in the scripts directory`
       }
       if (restored === true) return `${file}: still held down (stopped on request before cronmon restarted)`
       const done = {

@@ -57,8 +57,28 @@ const UNIT_MILLIS: Readonly<Record<string, number>> = {
 export const parseDurationMillis = (text: string): number | undefined => {
   const m = DURATION.exec(text.trim())
   if (m === null) return undefined
-  return Number(m[1]) * (UNIT_MILLIS[m[2] ?? "s"] ?? 1000)
+  // Whole milliseconds: `0.3s` is 300, not 300.00000000000006.
+  return Math.round(Number(m[1]) * (UNIT_MILLIS[m[2] ?? "s"] ?? 1000))
 }
+
+// A whole amount in the largest unit that holds it exactly; the last unit is 1.
+const exactly = (amount: number, units: ReadonlyArray<readonly [string, number]>): string => {
+  const [unit, size] = units.find(([, size]) => amount % size === 0 && amount >= size) ?? units.at(-1) ?? ["", 1]
+  return `${amount / size}${unit}`
+}
+
+/**
+ * Writes whole milliseconds as `parseDurationMillis` reads them back, in
+ * the largest unit that holds them exactly.
+ *
+ * @example
+ * ```ts
+ * formatDurationMillis(90_000) // "90s"
+ * ```
+ * @since 0.1.0
+ */
+export const formatDurationMillis = (millis: number): string =>
+  exactly(millis, [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000], ["ms", 1]])
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)$/i
 
@@ -79,3 +99,16 @@ export const parseSizeBytes = (text: string): number | undefined => {
   if (m === null) return undefined
   return Math.floor(Number(m[1]) * (UNIT_BYTES[(m[2] ?? "").toLowerCase()] ?? 1))
 }
+
+/**
+ * Writes whole bytes as `parseSizeBytes` reads them back, in the largest
+ * unit that holds them exactly.
+ *
+ * @example
+ * ```ts
+ * formatSizeBytes(16 * 1024 * 1024) // "16M"
+ * ```
+ * @since 0.1.0
+ */
+export const formatSizeBytes = (bytes: number): string =>
+  exactly(bytes, [["T", 1024 ** 4], ["G", 1024 ** 3], ["M", 1024 ** 2], ["k", 1024], ["", 1]])

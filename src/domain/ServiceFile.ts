@@ -78,6 +78,22 @@ export const fingerprintOf = (stats: Stats, refusal?: string): Fingerprint | und
     : undefined
 
 /**
+ * What a look at a name finds that is no service yet still there: a regular
+ * file without an execute bit (`chmod -x`).
+ *
+ * @since 0.1.0
+ */
+export const NOT_EXECUTABLE = "not executable"
+
+/**
+ * What a look at a name finds: a service's fingerprint, a file that is
+ * `NOT_EXECUTABLE`, or nothing that could be a service (`undefined`).
+ *
+ * @since 0.1.0
+ */
+export type Inspection = Fingerprint | typeof NOT_EXECUTABLE | undefined
+
+/**
  * Why strict modes refuse `file` (a script, or the scripts directory when
  * `script` names the script in it), as cron and sshd do: writable by group
  * or others, or owned by neither `uid` (the daemon's user) nor root. The
@@ -126,7 +142,8 @@ export const sameFingerprint = (a: Fingerprint, b: Fingerprint): boolean =>
 export type ScriptChange =
   | { readonly _tag: "Add"; readonly name: string }
   | { readonly _tag: "Update"; readonly name: string }
-  | { readonly _tag: "Remove"; readonly name: string }
+  /** `reason`: the file is still there, but no longer executable. */
+  | { readonly _tag: "Remove"; readonly name: string; readonly reason?: typeof NOT_EXECUTABLE }
   /** A service file strict modes refuse: it must not run; `reason` says why and how to fix it. */
   | { readonly _tag: "Refuse"; readonly name: string; readonly reason: string }
 
@@ -140,8 +157,9 @@ export type ScriptChange =
 export const diff = (
   name: string,
   before: Fingerprint | undefined,
-  after: Fingerprint | undefined
+  inspected: Inspection
 ): ScriptChange | undefined => {
+  const after = inspected === NOT_EXECUTABLE ? undefined : inspected
   if (after?.refusal !== undefined) {
     return before !== undefined && sameFingerprint(before, after)
       ? undefined
@@ -150,6 +168,6 @@ export const diff = (
   if (before === undefined || before.refusal !== undefined) {
     return after === undefined ? undefined : { _tag: "Add", name }
   }
-  if (after === undefined) return { _tag: "Remove", name }
+  if (after === undefined) return inspected === NOT_EXECUTABLE ? { _tag: "Remove", name, reason: NOT_EXECUTABLE } : { _tag: "Remove", name }
   return sameFingerprint(before, after) ? undefined : { _tag: "Update", name }
 }

@@ -29,8 +29,9 @@ import * as Running from "../domain/Running.ts"
 import { HumanLog } from "../services/HumanLog.ts"
 import { Journal, JournalLocked, JournalUnavailable } from "../services/Journal.ts"
 import { System } from "../services/System.ts"
-import { ensureDirectory } from "./Directories.ts"
-import * as JournalFeed from "./JournalFeed.ts"
+import { ensureDirectory } from "../internal/Directories.ts"
+import { randomAccess } from "../internal/Files.ts"
+import * as JournalFeed from "../internal/JournalFeed.ts"
 
 /**
  * How the journal file is opened.
@@ -43,21 +44,10 @@ export interface Options {
   readonly maxBytes?: number | undefined
   /** The daemon's restart policy, recorded in `acquired lock` for `status`. */
   readonly restartPolicy?: RestartPolicy | undefined
+  /** The scripts directory the daemon watches, recorded in `acquired lock` for the next invocation. */
+  readonly scriptsDir?: string | undefined
 }
 
-/**
- * Positioned reads on an open descriptor.
- *
- * @since 0.1.0
- */
-export const randomAccess = (fd: number): RandomAccess => ({
-  size: fs.fstatSync(fd).size,
-  read: (position, length) => {
-    const buffer = Buffer.allocUnsafe(length)
-    const n = fs.readSync(fd, buffer, 0, length, position)
-    return buffer.subarray(0, n)
-  }
-})
 
 /** Whether `fd` is the file now at `file` (not one moved away or removed). */
 const isFileAt = (fd: number, file: string): boolean => {
@@ -449,7 +439,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       const id = `file:${file}${human.echoes ? "+stderr" : ""}`
       const acquired: JournalEntry = {
         time: yield* Clock.currentTimeMillis,
-        ...Events.acquiredLock(id, process.pid, options.restartPolicy)
+        ...Events.acquiredLock(id, process.pid, options.restartPolicy, options.scriptsDir)
       }
       const w: Writer = { file, maxBytes, state, queue, watcher, human, system, acquired, lost }
       yield* Effect.acquireRelease(watch(w), () => Effect.flatMap(Ref.get(watcher), (last) => Effect.sync(() => last?.close())))

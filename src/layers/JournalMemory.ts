@@ -7,8 +7,9 @@
 import { Clock, Context, Effect, Layer, Ref } from "effect"
 import { Events, type JournalEntry } from "../domain/JournalEvent.ts"
 import type { PreviousState } from "../domain/PreviousState.ts"
+import { HumanLog } from "../services/HumanLog.ts"
 import { Journal } from "../services/Journal.ts"
-import * as JournalFeed from "./JournalFeed.ts"
+import * as JournalFeed from "../internal/JournalFeed.ts"
 
 /**
  * Reads back what was appended to the in-memory journal.
@@ -23,7 +24,7 @@ const nothingLeft: PreviousState = { leftovers: [], held: [], notifying: [], unc
 
 /**
  * A journal held in memory; like the file journal it starts with
- * `acquired lock`.
+ * `acquired lock`, and shows each event on the `HumanLog` in context.
  *
  * @example
  * ```ts
@@ -34,6 +35,7 @@ const nothingLeft: PreviousState = { leftovers: [], held: [], notifying: [], unc
 export const layer = (previousState: PreviousState = nothingLeft): Layer.Layer<Journal | JournalMemory> =>
   Layer.effectContext(Effect.gen(function*() {
     const ref = yield* Ref.make<ReadonlyArray<JournalEntry>>([])
+    const human = yield* HumanLog
     const feed = yield* JournalFeed.make
     const id = "memory"
     const journal = Journal.of({
@@ -46,7 +48,10 @@ export const layer = (previousState: PreviousState = nothingLeft): Layer.Layer<J
       append: (event) =>
         Effect.flatMap(Clock.currentTimeMillis, (time) => {
           const entry: JournalEntry = { time, ...event }
-          return Effect.andThen(Ref.update(ref, (entries) => [...entries, entry]), feed.publish(entry))
+          return Ref.update(ref, (entries) => [...entries, entry]).pipe(
+            Effect.andThen(human.event(entry)),
+            Effect.andThen(feed.publish(entry))
+          )
         })
     })
     yield* journal.append(Events.acquiredLock(id))

@@ -12,7 +12,7 @@ import * as path from "node:path"
 import { errorMessage } from "../domain/Errors.ts"
 import { NOTIFY_MESSAGE_MAX_BYTES, parseNotifyMessage } from "../domain/NotifyMessage.ts"
 import { type Notification, NotifySocket, NotifySocketError, type Sender } from "../services/NotifySocket.ts"
-import { ensureDirectory } from "./Directories.ts"
+import { ensureDirectory } from "../internal/Directories.ts"
 import {
   AF_UNIX,
   type DatagramCalls,
@@ -30,7 +30,7 @@ import {
   SOCK_NONBLOCK,
   SOCKET_PATH_MAX_BYTES,
   SOL_SOCKET
-} from "./Libc.ts"
+} from "../internal/Libc.ts"
 import { parseProcStat } from "./SystemLinux.ts"
 
 /**

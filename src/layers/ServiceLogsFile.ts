@@ -10,7 +10,7 @@ import { Events } from "../domain/JournalEvent.ts"
 import { Journal } from "../services/Journal.ts"
 import { ServiceLogs } from "../services/ServiceLogs.ts"
 import { Settings } from "../services/Settings.ts"
-import * as RotatingLog from "./RotatingLog.ts"
+import * as RotatingLog from "../internal/RotatingLog.ts"
 
 /**
  * The live `ServiceLogs`. Every writer of one name (a service's runs, and

@@ -21,8 +21,8 @@ import { errorCode } from "../domain/Errors.ts"
 import type { ExitStatus } from "../domain/JournalEvent.ts"
 import { ServiceOutputError, type ServiceProcess, ServiceSpawner, SpawnError } from "../services/ServiceSpawner.ts"
 import { System } from "../services/System.ts"
-import { loadLibc } from "./Libc.ts"
-import { OutputWriter, readBuffer } from "./OutputBlocks.ts"
+import { loadLibc } from "../internal/Libc.ts"
+import { OutputWriter, readBuffer } from "../internal/OutputBlocks.ts"
 
 const PIPE_BYTES = 1024 * 1024
 
@@ -153,7 +153,7 @@ const spawnFailure = (file: string, error: unknown): SpawnError =>
  *
  * @example
  * ```ts
- * ProcessSupervisorLive.layer.pipe(Layer.provide(ServiceSpawnerNode.layer))
+ * ProcessSupervisorSpawner.layer.pipe(Layer.provide(ServiceSpawnerNode.layer))
  * ```
  * @since 0.1.0
  */

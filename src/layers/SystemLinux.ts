@@ -20,7 +20,7 @@ import {
   System,
   SystemCallError
 } from "../services/System.ts"
-import { LOCK_EX, LOCK_NB, loadLibc, PR_SET_CHILD_SUBREAPER, WNOHANG } from "./Libc.ts"
+import { LOCK_EX, LOCK_NB, loadLibc, PR_SET_CHILD_SUBREAPER, WNOHANG } from "../internal/Libc.ts"
 
 /**
  * Reads a process's state, group and start time from `/proc/PID/stat`. The

@@ -19,7 +19,7 @@ import * as ControlLocal from "./ControlLocal.ts"
 import * as JournalMemory from "./JournalMemory.ts"
 import * as NotifySocketSimulated from "./NotifySocketSimulated.ts"
 import * as ProcessesSimulated from "./ProcessesSimulated.ts"
-import * as ProcessSupervisorLive from "./ProcessSupervisorLive.ts"
+import * as ProcessSupervisorSpawner from "./ProcessSupervisorSpawner.ts"
 import * as WatcherQueue from "./WatcherQueue.ts"
 
 /**
@@ -69,7 +69,7 @@ export const layer = (
   | Settings
 > =>
   ControlLocal.layer.pipe(
-    Layer.provideMerge(ProcessSupervisorLive.layer),
+    Layer.provideMerge(ProcessSupervisorSpawner.layer),
     Layer.provide(discardLogs),
     Layer.provideMerge(Layer.mergeAll(
       JournalMemory.layer(previousState),

@@ -13,12 +13,13 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import {
   fingerprintOf,
-  type Fingerprint,
+  type Inspection,
   isIgnoredName,
+  NOT_EXECUTABLE,
   type ScriptChange,
   strictModesRefusal
 } from "../domain/ServiceFile.ts"
-import { makeSettler, type Settler } from "../domain/Settler.ts"
+import { makeSettler, type Settler } from "../internal/Settler.ts"
 import { errorCode, errorMessage } from "../domain/Errors.ts"
 import { Events } from "../domain/JournalEvent.ts"
 import { Journal } from "../services/Journal.ts"
@@ -34,10 +35,11 @@ const watchedPathOf = (details: unknown): string | undefined =>
     : undefined
 
 /**
- * The service fingerprint of `dir/name` now (following a symlink), or
- * `undefined` when it is missing or not an executable regular file. With
- * `strictModesUid` (the daemon's uid), the fingerprint carries why strict
- * modes refuse the file or its directory, if they do.
+ * The service fingerprint of `dir/name` now (following a symlink);
+ * `NOT_EXECUTABLE` for a regular file without an execute bit; `undefined`
+ * when it is missing or anything else. With `strictModesUid` (the daemon's
+ * uid), the fingerprint carries why strict modes refuse the file or its
+ * directory, if they do.
  *
  * @since 0.1.0
  */
@@ -45,11 +47,12 @@ export const inspectFile = (
   dir: string,
   name: string,
   strictModesUid?: number
-): Effect.Effect<Fingerprint | undefined> =>
+): Effect.Effect<Inspection> =>
   Effect.promise(async () => {
     const file = path.join(dir, name)
     try {
       const stats = await fs.promises.stat(file)
+      if (stats.isFile() && (stats.mode & 0o111) === 0) return NOT_EXECUTABLE
       if (strictModesUid === undefined) return fingerprintOf(stats)
       const refusal = strictModesRefusal(dir, await fs.promises.stat(dir), strictModesUid, name) ??
         strictModesRefusal(file, stats, strictModesUid)

@@ -5,38 +5,54 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Effect, FiberSet, Option, Stream } from "effect"
+import { Deferred, Duration, Effect, FiberSet, Option, Stream } from "effect"
 import { Events } from "../domain/JournalEvent.ts"
+import { formatDurationMillis } from "../domain/Paths.ts"
 import type { Leftover } from "../domain/PreviousState.ts"
 import type { ScriptChange } from "../domain/ServiceFile.ts"
-import { type StopSignal, type Terminable, terminate, untilGone } from "../domain/Termination.ts"
+import { Hurry, type StopSignal, type Terminable, terminate, untilGone } from "../internal/Termination.ts"
+import { HumanLog } from "../services/HumanLog.ts"
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { Settings } from "../services/Settings.ts"
 import { type ProcessIdentity, System } from "../services/System.ts"
 import { Watcher } from "../services/Watcher.ts"
-import { startReaper } from "./reaper.ts"
+import { startReaper } from "./daemon/reaper.ts"
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const
 
 /**
  * Installs handlers for SIGINT, SIGTERM and SIGHUP for the life of the
- * current scope, and returns an effect that waits for the first of them.
- * Installed outside the supervision scope, the handlers outlive the stop of
- * the services, so that a second signal then does not kill the daemon (the
+ * current scope. `received` waits for the first of them. A second SIGINT or
+ * SIGTERM is said on the `HumanLog`, then completes `hurried`: provided as
+ * `Termination.Hurry`, it moves every stop on to SIGKILL at once. Installed
+ * outside the supervision scope, the handlers outlive the stop of the
+ * services, so that a second signal then does not kill the daemon (the
  * default action) before its services are down.
  *
  * @since 0.1.0
  */
 export const shutdownSignals = Effect.gen(function*() {
   const received = yield* Deferred.make<NodeJS.Signals>()
-  // The first signal completes it; later ones change nothing.
-  const onSignal = (signal: NodeJS.Signals) => Deferred.doneUnsafe(received, Effect.succeed(signal))
+  const again = yield* Deferred.make<NodeJS.Signals>()
+  const said = yield* Deferred.make<void>()
+  // The first signal completes `received`; a second SIGINT or SIGTERM, `again`.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!Deferred.doneUnsafe(received, Effect.succeed(signal)) && signal !== "SIGHUP") {
+      Deferred.doneUnsafe(again, Effect.succeed(signal))
+    }
+  }
   yield* Effect.acquireRelease(
     Effect.sync(() => SHUTDOWN_SIGNALS.forEach((signal) => process.on(signal, onSignal))),
     () => Effect.sync(() => SHUTDOWN_SIGNALS.forEach((signal) => process.off(signal, onSignal)))
   )
-  return Deferred.await(received)
+  const human = yield* HumanLog
+  // Said once, before any stop moves on.
+  yield* Effect.forkScoped(Deferred.await(again).pipe(
+    Effect.flatMap((signal) => human.notice(`${signal} again: sending SIGKILL to every service now`)),
+    Effect.andThen(Deferred.succeed(said, undefined))
+  ))
+  return { received: Deferred.await(received), hurried: Deferred.await(said) }
 })
 
 // A process spawned by an earlier session is the same process now if its
@@ -151,7 +167,7 @@ const applyChange = (journal: Journal["Service"], supervisor: ProcessSupervisor[
       if (known.includes(change.name)) yield* journal.append(Events.listModified("remove", change.name))
       return supervisor.stop(change.name)
     }
-    yield* journal.append(Events.listModified(OP[change._tag], change.name))
+    yield* journal.append(Events.listModified(OP[change._tag], change.name, change._tag === "Remove" ? change.reason : undefined))
     return change._tag === "Remove" ? supervisor.stop(change.name) : supervisor.start(change.name)
   }).pipe(Effect.map(Effect.catchTag("InvalidServiceName", (error) =>
     journal.append(Events.warning("watcher", `${JSON.stringify(error.name)} is not a plain file name: ignored`))
@@ -159,13 +175,13 @@ const applyChange = (journal: Journal["Service"], supervisor: ProcessSupervisor[
 
 /**
  * Supervises until `until` completes, the journal is lost to another daemon,
- * or the fiber is interrupted; then stops
- * every service, terminates what they left behind, and writes `monitor quit`. A watcher failure is journaled
- * and the services already found keep running.
+ * or the fiber is interrupted; then runs `beforeStop`, stops every service,
+ * terminates what they left behind, and writes `monitor quit`. A watcher
+ * failure is journaled and the services already found keep running.
  *
  * @since 0.1.0
  */
-export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
+export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>, beforeStop: Effect.Effect<void> = Effect.void) =>
   Effect.scoped(Effect.gen(function*() {
     const journal = yield* Journal
     const supervisor = yield* ProcessSupervisor
@@ -192,7 +208,8 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     // Orphans are terminated alongside the services, then once more for
     // those that services left while they stopped.
     yield* Effect.addFinalizer(() =>
-      Effect.all([supervisor.stopAll, reaper.terminateOrphans], { concurrency: "unbounded", discard: true }).pipe(
+      beforeStop.pipe(
+        Effect.andThen(Effect.all([supervisor.stopAll, reaper.terminateOrphans], { concurrency: "unbounded", discard: true })),
         Effect.andThen(reaper.terminateOrphans),
         Effect.andThen(journal.append(Events.monitorQuit())),
         // The session's end is on disk when supervision returns.
@@ -213,3 +230,26 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>) =>
     )
     yield* Effect.raceFirst(until, journal.lost)
   }))
+
+/**
+ * Supervises until SIGINT, SIGTERM or SIGHUP (`shutdownSignals`), as the
+ * `cronmon` command does. A stop that waits on services says once what it
+ * waits for; a second SIGINT or SIGTERM hurries every stop (SIGKILL now).
+ *
+ * @since 0.1.0
+ */
+export const superviseUntilSignal = Effect.scoped(Effect.gen(function*() {
+  const { hurried, received } = yield* shutdownSignals
+  const supervisor = yield* ProcessSupervisor
+  const { stopTimeout } = yield* Settings
+  const human = yield* HumanLog
+  const sayStopping = Effect.flatMap(supervisor.pids, ({ size }) =>
+    size === 0 ? Effect.void : human.notice(
+      `stopping ${size} ${size === 1 ? "service" : "services"}, up to ${
+        formatDurationMillis(Duration.toMillis(stopTimeout))
+      } (SIGINT or SIGTERM again: SIGKILL now)`
+    ))
+  // Said as the stop begins, however it began: this signal, or the
+  // runtime's own handler interrupting the program.
+  yield* supervise(received, sayStopping).pipe(Effect.provideService(Hurry, hurried))
+}))

@@ -7,12 +7,13 @@
  * @since 0.1.0
  */
 import { Console, Duration, Effect, Result } from "effect"
-import { Unreadable } from "../domain/Errors.ts"
+import { NotAJournal, Unreadable } from "../domain/Errors.ts"
 import { decodeLine, formatHuman, type JournalEntry, parseRfc3339 } from "../domain/JournalEvent.ts"
+import { notAJournal } from "../domain/JournalShape.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { parseDurationMillis } from "../domain/Paths.ts"
-import { randomAccess } from "../layers/JournalFile.ts"
-import { type Follower, follower } from "./Follow.ts"
+import { randomAccess } from "../internal/Files.ts"
+import { type Follower, follower } from "../internal/Follow.ts"
 
 /**
  * What to print.
@@ -39,6 +40,8 @@ export interface JournalFilter {
  * @since 0.1.0
  */
 export const parseSince = (text: string, now: number): number | undefined => {
+  // `Date.parse("-5")` is a day of 2001: nothing with a dash in front is a time.
+  if (text.startsWith("-")) return undefined
   const duration = parseDurationMillis(text)
   if (duration !== undefined) return now - duration
   const time = parseRfc3339(text) ?? Date.parse(text)
@@ -88,14 +91,14 @@ export const selectLines = (file: { readonly size: number; readonly read: (p: nu
 /**
  * Prints the journal at `journalPath` under `filter`; with `follow`, then
  * keeps printing new lines until interrupted. Fails with `Unreadable` when
- * the journal cannot be read.
+ * the journal cannot be read, `NotAJournal` when the file is not one.
  *
  * @since 0.1.0
  */
 export const journalCommand = (
   journalPath: string,
   filter: JournalFilter & { readonly follow?: boolean | undefined }
-): Effect.Effect<void, Unreadable> =>
+): Effect.Effect<void, Unreadable | NotAJournal> =>
   Effect.gen(function*() {
     let skipped = 0
     const print = (lines: ReadonlyArray<string>) =>
@@ -115,6 +118,11 @@ export const journalCommand = (
     const first = follow.openedAt()
     if (first !== undefined) {
       const file = randomAccess(first.fd)
+      const refusal = notAJournal(file)
+      if (refusal !== undefined) {
+        follow.close()
+        return yield* new NotAJournal({ path: journalPath, reason: refusal })
+      }
       yield* print(selectLines(file, first.end, filter.since))
     }
     if (filter.follow !== true) {

@@ -8,7 +8,8 @@
  */
 import { Clock, Data, Effect, Option, Schema } from "effect"
 import * as fs from "node:fs"
-import { errorCode, Unreadable } from "../domain/Errors.ts"
+import { errorCode, NotAJournal, Unreadable } from "../domain/Errors.ts"
+import { notAJournal } from "../domain/JournalShape.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { escapeControls } from "../domain/JournalEvent.ts"
 import {
@@ -20,19 +21,19 @@ import {
   type StatusReport
 } from "../domain/Status.ts"
 import { StatusJson } from "../services/Control.ts"
-import { randomAccess } from "../layers/JournalFile.ts"
+import { randomAccess } from "../internal/Files.ts"
 import { System } from "../services/System.ts"
-import { formatAgo, formatDuration, type Style, table } from "./Output.ts"
-import { openRegularFile } from "../layers/Files.ts"
-import type { LockState } from "./lockCheck.ts"
+import { formatAgo, formatDuration, type Style, table } from "../internal/Terminal.ts"
+import { openRegularFile } from "../internal/Files.ts"
+import type { LockState } from "../internal/LockCheck.ts"
 
 /**
- * The journal could not be read, so the daemon's state is unknown (`status`
- * exits 4, as init scripts do).
+ * The journal could not be read, or is not a journal, so the daemon's state
+ * is unknown (`status` exits 4, as init scripts do).
  *
  * @since 0.1.0
  */
-export class StatusUnknown extends Data.TaggedError("StatusUnknown")<{ readonly reason: Unreadable }> {
+export class StatusUnknown extends Data.TaggedError("StatusUnknown")<{ readonly reason: Unreadable | NotAJournal }> {
   override get message() {
     return this.reason.message
   }
@@ -53,12 +54,17 @@ const readSession = (journal: string, now: number) =>
         throw error
       }
       try {
+        const refusal = notAJournal(randomAccess(fd))
+        if (refusal !== undefined) throw new NotAJournal({ path: journal, reason: refusal })
         return sessionStatusOf(linesBackward(randomAccess(fd)), now)
       } finally {
         fs.closeSync(fd)
       }
     },
-    catch: (cause) => new StatusUnknown({ reason: new Unreadable({ what: "the journal", path: journal, cause }) })
+    catch: (cause) =>
+      new StatusUnknown({
+        reason: cause instanceof NotAJournal ? cause : new Unreadable({ what: "the journal", path: journal, cause })
+      })
   })
 
 /**

@@ -19,7 +19,7 @@ export class JournalLocked extends Data.TaggedError("JournalLocked")<{
   readonly path: string
 }> {
   override get message() {
-    return ALREADY_RUNNING
+    return `${ALREADY_RUNNING}: another process holds the lock of the journal ${this.path}`
   }
 }
 

@@ -3,7 +3,22 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect, type Stream } from "effect"
+import { Context, Data, type Effect, type Stream } from "effect"
+
+/**
+ * The logs directory is not one and cannot be made one, or cannot be
+ * written: every service's output would be lost, so the daemon does not start.
+ *
+ * @since 0.1.0
+ */
+export class LogsUnavailable extends Data.TaggedError("LogsUnavailable")<{
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message() {
+    return this.reason
+  }
+}
 
 /**
  * Writes what services print.

@@ -126,6 +126,8 @@ describe("changes of the scripts directory", () => {
       { message: `process exited for ${pid}` }
     )
     expect(listModified(journal, "svc")).toEqual(["add", "remove"])
+    // Said as what it is: the file is still there.
+    expect(eventsOf(journal, "process list modified", "svc")[1]!.data).toEqual({ op: "remove", file: "svc", reason: "not executable" })
     await waitFor(() => !isAlive(pid!), { message: `pid ${pid} gone` })
 
     // No restart: the service is stopped, not crashed.

@@ -3,13 +3,13 @@
  * error. Every command runs with the sandbox as its working directory and
  * XDG directories, never the user's own.
  */
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { DAEMON_FLAGS, type FlagSpec } from "../../src/domain/DaemonFlags.ts"
-import { daemonJournal } from "../../src/programs/lockCheck.ts"
-import { Sandbox } from "./harness.ts"
+import { daemonPaths } from "../../src/internal/LockCheck.ts"
+import { CLI, NODE, Sandbox, waitFor, waitForJournal } from "./harness.ts"
 
 describe("command line", () => {
   let sandbox: Sandbox
@@ -42,11 +42,51 @@ describe("command line", () => {
   it("cron passes a stop timeout on, and refuses a path no crontab line can hold", { timeout: 20_000 }, () => {
     const withTimeout = sandbox.run(["cron", "-j", "/j/j.json", "--stop-timeout", "10s"])
     expect(withTimeout.status).toBe(0)
-    expect(withTimeout.stdout).toContain(`'--stop-timeout' '10000ms' >/dev/null 2>&1`)
+    expect(withTimeout.stdout).toContain(`'--stop-timeout' '10s' >/dev/null 2>&1`)
     const broken = sandbox.run(["cron", "-j", "/j/a\nb.json"])
     expect(broken.status).toBe(1)
     expect(broken.stderr).toMatch(/^cronmon: [^\n]*newline[^\n]*\n$/)
     expect(broken.stdout).toBe("")
+  })
+
+  // The line as cron runs it: `\\%` made `%` by cron, then `/bin/sh -c`, in
+  // cron's bare environment. It runs this cronmon on the same journal and
+  // scripts, with the PATH and locale of whoever printed it, which its
+  // services get; run again, it finds that daemon running.
+  it("a crontab line, run as cron runs it, runs this cronmon with these paths, PATH and locale", { timeout: 30_000 }, async () => {
+    const scripts = path.join(sandbox.root, "it's 100%")
+    fs.mkdirSync(scripts, { mode: 0o755 })
+    const seen = path.join(sandbox.root, "seen")
+    fs.writeFileSync(
+      path.join(scripts, "env"),
+      sandbox.scriptText("env", `echo "$PATH|$LANG" > '${seen}'\nexec sleep 1000`),
+      { mode: 0o755 }
+    )
+    const args = ["-j", sandbox.journal, "-s", scripts, "--logs", sandbox.logs, "--stop-timeout", "1500ms", "--log-keep", "0"]
+    const printed = spawnSync(NODE, [CLI, "cron", ...args], {
+      env: { ...sandbox.env(), LANG: "C.UTF-8" },
+      encoding: "utf8",
+      cwd: sandbox.root
+    })
+    expect(printed.status).toBe(0)
+    const line = printed.stdout.split("\n").find((l) => l.startsWith("* * * * * "))!
+    const command = line.slice("* * * * * ".length).replace(/ >\/dev\/null 2>&1$/, "").replaceAll("\\%", "%")
+    const cron = { env: { HOME: sandbox.root, PATH: "/usr/bin:/bin", SHELL: "/bin/sh" }, cwd: sandbox.root }
+    const shell = spawn("/bin/sh", ["-c", command], { ...cron, stdio: "ignore" })
+    const exited = new Promise((resolve) => shell.once("exit", resolve))
+    try {
+      await waitFor(() => fs.existsSync(seen) && fs.readFileSync(seen, "utf8").endsWith("\n"), { timeout: 10_000 })
+      expect(fs.readFileSync(seen, "utf8")).toBe(`${process.env["PATH"]}|C.UTF-8\n`)
+      const pid = sandbox.readJournal().find((e) => e.type === "acquired lock")!.data["pid"]
+      const again = spawnSync("/bin/sh", ["-c", command], { ...cron, encoding: "utf8", timeout: 10_000 })
+      expect([again.status, again.stderr]).toEqual([0, `cronmon is already running (pid ${pid}, scripts ${scripts})\n`])
+    } finally {
+      const pid = sandbox.readJournal().find((e) => e.type === "acquired lock")?.data["pid"]
+      if (typeof pid === "number") process.kill(pid, "SIGTERM")
+      else shell.kill("SIGTERM")
+      await exited
+    }
+    expect(sandbox.readJournal().at(-1)?.type).toBe("monitor quit")
   })
 
   it("--help exits 0", { timeout: 20_000 }, () => {
@@ -56,12 +96,14 @@ describe("command line", () => {
     expect(result.stdout).toMatch(/--journal/)
   })
 
-  it("status, journal and logs list and take only -j and --logs; the daemon's flags are the daemon's and cron's", { timeout: 30_000 }, () => {
-    for (const command of ["status", "journal", "logs"]) {
+  it("status, journal and logs take only -j and --logs (and list the one they read); the daemon's flags are the daemon's and cron's", { timeout: 30_000 }, () => {
+    for (const [command, reads, other] of [["status", "--journal", "--logs"], ["journal", "--journal", "--logs"], ["logs", "--logs", "--journal"]] as const) {
       const help = sandbox.run([command, "--help"])
       expect(help.status).toBe(0)
-      expect(help.stdout).toContain("--journal")
-      expect(help.stdout).toContain("--logs")
+      expect(help.stdout).toContain(reads)
+      expect(help.stdout).not.toContain(other)
+      // Taken all the same, so that one set of paths serves every command.
+      expect(sandbox.run([command, ...(command === "logs" ? ["web"] : []), other, sandbox.root]).stderr).not.toMatch(/unknown flag/)
       for (const flag of ["--scripts", "--stop-timeout", "--log-max-size", "--log-keep", "--journal-max-size", "--strict-modes"]) {
         expect(help.stdout, `${command} --help lists ${flag}`).not.toContain(flag)
       }
@@ -155,6 +197,40 @@ describe("command line", () => {
     expect(logs.stderr).toMatch(new RegExp(`^cronmon: the logs directory ${file} is not a directory[^\n]*\n$`))
   })
 
+  it("a logs path that is a file, or cannot be made a directory, is fatal at start (exit 1, one line)", { timeout: 20_000 }, () => {
+    const file = path.join(sandbox.root, "not-a-dir")
+    fs.writeFileSync(file, "")
+    for (const [logs, said] of [
+      [file, `cronmon: the logs path ${file} is not a directory\n`],
+      [path.join(file, "logs"), `cronmon: the logs directory ${path.join(file, "logs")} is not a directory (or a part of its path is not)\n`],
+      ["/proc/cronmon-nope/logs", "cronmon: no logs directory at /proc/cronmon-nope/logs\n"]
+    ] as const) {
+      const result = sandbox.run(["-j", sandbox.journal, "-s", sandbox.scripts, "--logs", logs], { timeout: 8_000 })
+      expect([logs, result.status, result.stderr]).toEqual([logs, 1, said])
+      // Refused before the journal is opened: nothing is written.
+      expect(fs.existsSync(sandbox.journal)).toBe(false)
+    }
+  })
+
+  it("a scripts directory it creates is said once, on stderr and in the journal", { timeout: 30_000 }, async () => {
+    const typo = path.join(sandbox.root, "scirpts")
+    const said = `created the scripts directory ${typo}; put executables in it`
+    const args = ["-j", sandbox.journal, "-s", typo, "--logs", sandbox.logs]
+    const first = sandbox.startDaemon(args)
+    await waitForJournal(sandbox, (journal) => journal.some((e) => e.type === "warning" && e.data["error"] === said))
+    first.kill("SIGTERM")
+    expect(await first.waitExit()).toBe(0)
+    expect(first.stderr.split("\n").filter((line) => line.endsWith(`warning: scripts: ${said}`))).toHaveLength(1)
+    // The next start finds the directory (and a service in it, seen running): nothing to say.
+    fs.writeFileSync(path.join(typo, "svc"), "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 })
+    const second = sandbox.startDaemon(args)
+    await waitForJournal(sandbox, (journal) => journal.some((e) => e.type === "process spawned"))
+    second.kill("SIGTERM")
+    expect(await second.waitExit()).toBe(0)
+    expect(second.stderr).not.toContain(said)
+    expect(sandbox.readJournal().filter((e) => e.type === "warning").map((e) => e.data["error"])).toEqual([said])
+  })
+
   it("a scripts path that is a file is fatal (exit 1, one line)", { timeout: 20_000 }, () => {
     const file = path.join(sandbox.root, "not-a-dir")
     fs.writeFileSync(file, "")
@@ -187,12 +263,12 @@ describe("command line", () => {
       spec.alias !== undefined ? [`-${spec.alias}`, "a"] : spec.kind === "switch" ? [`--no-${spec.name}`] : []
     )
     for (const argv of [long, short]) {
-      expect(daemonJournal(argv, sandbox.env(), sandbox.root), argv.join(" ")).toBe(path.join(sandbox.root, argv === long ? "p" : "a"))
+      expect(daemonPaths(argv, sandbox.env(), sandbox.root)?.journal, argv.join(" ")).toBe(path.join(sandbox.root, argv === long ? "p" : "a"))
       // `cron` takes the same flags and runs nothing.
       expect(sandbox.run(["cron", ...argv]).status, argv.join(" ")).toBe(0)
     }
-    for (const bad of [["--stop-timeout", "soon"], ["--journal-max-size", "0"], ["--log-max-size=1x"], ["--log-keep", "-1"], ["--log-keep", "1.5"], ["-j", "a", "--journal", "b"]]) {
-      expect(daemonJournal(bad, sandbox.env(), sandbox.root), bad.join(" ")).toBeUndefined()
+    for (const bad of [["--stop-timeout", "soon"], ["--journal-max-size", "0"], ["--log-max-size=1x"], ["--log-keep", "-1"], ["--log-keep", "1.5"], ["-j", "a", "--journal", "b"], ["--stop-timeout", "0"], ["--log-max-size", "1"], ["--journal-max-size", "1k"]]) {
+      expect(daemonPaths(bad, sandbox.env(), sandbox.root), bad.join(" ")).toBeUndefined()
       expect(sandbox.run(["cron", ...bad]).status, bad.join(" ")).toBe(2)
     }
   })

@@ -211,7 +211,7 @@ describe("design contract", () => {
       expect(spawnedPids(journal, "web")).toEqual([pid])
       const second = sandbox.run(sandbox.daemonArgs())
       expect(second.status).toBe(0)
-      expect(second.stderr).toBe("cronmon is already running\n")
+      expect(second.stderr).toBe(`cronmon is already running (pid ${daemon.pid}, scripts ${sandbox.scripts})\n`)
     }
     expect(sandbox.livePids("web")).toEqual([pid])
     daemon.kill("SIGTERM")

@@ -45,7 +45,10 @@ describe.skipIf(oldNode === undefined)("on a Node older than it needs", () => {
     expect(result.stderr).toBe("")
     expect(result.status).toBe(0)
     // `cron` names the Node running it: the pinned one, and what it printed came through.
-    expect(result.stdout).toContain(`* * * * * '${PINNED}' '${CLI}' '-j' '${sandbox.journal}'`)
+    const minutely = result.stdout.split("\n").find((line) => line.startsWith("* * * * * "))
+    expect(minutely).toContain(` '${PINNED}' '${CLI}' '-j' '${sandbox.journal}'`)
+    // With the PATH it was printed with (cron's own is bare).
+    expect(minutely).toContain(`* * * * * PATH='${[bin, path.dirname(oldNode.path)].join(path.delimiter)}' `)
   })
 
   it("the daemon started so is the process started: its pid holds the lock, SIGTERM stops it", { timeout: 30_000 }, async () => {

@@ -3,8 +3,34 @@
  * SIGTERM or SIGINT that stops every service (in parallel, bounded by the
  * stop timeout) and ends the journal with `monitor quit`.
  */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { eventsOf, isAlive, Sandbox, waitFor, waitForJournal, waitForSpawns } from "./harness.ts"
+import { CLI, eventsOf, isAlive, NODE, Sandbox, waitFor, waitForJournal, waitForSpawns } from "./harness.ts"
+
+/**
+ * Runs the CLI with a hook that records every module file Node loads, and
+ * returns the modules bundled in them (esbuild heads each with a
+ * `// src/…` or `// node_modules/…` comment): what an invocation loads.
+ */
+const loadedModules = (sandbox: Sandbox, args: ReadonlyArray<string>) => {
+  const record = path.join(sandbox.root, "loaded.txt")
+  const hook = path.join(sandbox.root, "hook.mjs")
+  fs.writeFileSync(hook, [
+    `import { registerHooks } from "node:module"`,
+    `import { appendFileSync } from "node:fs"`,
+    `registerHooks({ load(url, context, next) { appendFileSync(${JSON.stringify(record)}, url + "\\n"); return next(url, context) } })`
+  ].join("\n"))
+  fs.rmSync(record, { force: true })
+  const result = spawnSync(NODE, ["--import", hook, CLI, ...args], { env: sandbox.env(), encoding: "utf8", timeout: 10_000 })
+  const files = fs.readFileSync(record, "utf8").split("\n").filter((url) => url.startsWith("file:"))
+  const modules = files.flatMap((url) => {
+    const text = fs.readFileSync(new URL(url), "utf8")
+    return [...text.matchAll(/^\/\/ ((?:src|node_modules)\/\S+)$/gm)].map((match) => match[1]!)
+  })
+  return { result, files: files.map((url) => path.basename(new URL(url).pathname)), modules }
+}
 
 /** A script whose shell ignores SIGTERM (its `sleep` children do not). It records `NAME-trapped` once the trap is set. */
 const STUBBORN = (name: string) => `trap '' TERM\necho "$$ ${name}-trapped" >> "$PIDS"\nwhile :; do sleep 0.1; done`
@@ -55,6 +81,34 @@ describe("daemon life", () => {
     expect(journal.at(-1)!.type).toBe("monitor quit")
   })
 
+  // A slow stop says what it waits for; a second SIGINT or SIGTERM hurries it.
+  for (const [first, second] of [["SIGTERM", "SIGINT"], ["SIGINT", "SIGTERM"]] as const) {
+    it(`says what a stop waits for, and a second signal (${first}, ${second}) sends SIGKILL at once`, { timeout: 30_000 }, async () => {
+      sandbox.writeScript("stubborn", STUBBORN("stubborn"))
+      sandbox.writeScript("plain", "exec sleep 1000")
+      const daemon = sandbox.startDaemon(sandbox.daemonArgs().map((arg) => arg === "1s" ? "1m" : arg))
+      const [pid] = await waitForSpawns(sandbox, "stubborn")
+      await waitForSpawns(sandbox, "plain")
+      await waitFor(() => sandbox.recordedPids("stubborn-trapped").length === 1, { message: "the trap is set" })
+      daemon.kill(first)
+      await waitFor(() => daemon.stderr.includes("cronmon: stopping"), { message: "the stop is said" })
+      await waitForJournal(sandbox, (journal) => eventsOf(journal, "process exited", "plain").length === 1)
+      const hurried = Date.now()
+      daemon.kill(second)
+      expect(await daemon.waitExit(10_000)).toBe(0)
+      // Well inside the one-minute stop timeout: the SIGKILL grace at most.
+      expect(daemon.exitedAt! - hurried).toBeLessThan(5_000)
+      const said = daemon.stderr.split("\n").filter((line) => line.startsWith("cronmon: "))
+      expect(said).toEqual([
+        "cronmon: stopping 2 services, up to 1m (SIGINT or SIGTERM again: SIGKILL now)",
+        `cronmon: ${second} again: sending SIGKILL to every service now`
+      ])
+      const journal = sandbox.readJournal()
+      expect(eventsOf(journal, "process exited", "stubborn")[0]!.data).toMatchObject({ pid, signal: "SIGKILL" })
+      expect(journal.at(-1)!.type).toBe("monitor quit")
+    })
+  }
+
   it("lets only one daemon run per journal", { timeout: 20_000 }, async () => {
     sandbox.writeScript("svc", "exec sleep 1000")
     const first = sandbox.startDaemon()
@@ -64,14 +118,42 @@ describe("daemon life", () => {
     const second = sandbox.run(sandbox.daemonArgs())
     expect(Date.now() - started).toBeLessThan(5_000)
     expect(second.status).toBe(0)
-    expect(second.stderr).toBe("cronmon is already running\n")
+    // The running daemon's pid and scripts directory, from its session in the journal.
+    expect(second.stderr).toBe(`cronmon is already running (pid ${first.pid}, scripts ${sandbox.scripts})\n`)
     expect(second.stdout).toBe("")
+    // Asked for another directory: said, still exit 0 (cron runs it every minute).
+    const other = path.join(sandbox.root, "other")
+    const elsewhere = sandbox.run(sandbox.daemonArgs().map((arg) => arg === sandbox.scripts ? other : arg))
+    expect([elsewhere.status, elsewhere.stderr]).toEqual([
+      0,
+      `cronmon is already running (pid ${first.pid}, scripts ${sandbox.scripts})\n` +
+        `cronmon: warning: it watches ${sandbox.scripts}, not ${other}: stop it first to watch another directory ` +
+        `with this journal, or give ${other} a journal of its own (-j)\n`
+    ])
+    expect(fs.existsSync(other)).toBe(false)
 
     // The first one is undisturbed, and the second wrote nothing.
     expect(first.exited).toBe(false)
     const journal = sandbox.readJournal()
     expect(eventsOf(journal, "acquired lock")).toHaveLength(1)
     expect(eventsOf(journal, "process spawned")).toHaveLength(1)
+  })
+
+  // Every minute's tick: measured by the modules it loads (not by time, on
+  // a shared machine). It reads the journal's tail, and loads nothing of
+  // Effect, nor the CLI's chunk, nor the C library's binding.
+  it("the cron tick that finds a daemon running loads nothing of Effect", { timeout: 20_000 }, async () => {
+    sandbox.writeScript("svc", "exec sleep 1000")
+    sandbox.startDaemon()
+    await waitForSpawns(sandbox, "svc")
+    const tick = loadedModules(sandbox, sandbox.daemonArgs())
+    expect(tick.result.stderr).toMatch(/^cronmon is already running \(pid \d+, scripts /)
+    expect(tick.files.every((file) => /^cronmon(-chunk-\w+)?\.js$/.test(file)), tick.files.join(" ")).toBe(true)
+    expect(tick.modules.filter((module) => !module.startsWith("src/")), tick.modules.join(" ")).toEqual([])
+    expect(tick.modules).toContain("src/internal/LockCheck.ts")
+    // What the same measure finds when the CLI is loaded: Effect.
+    const cli = loadedModules(sandbox, ["--version"])
+    expect(cli.modules.some((module) => module.startsWith("node_modules/effect/"))).toBe(true)
   })
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

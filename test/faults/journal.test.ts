@@ -66,7 +66,7 @@ describe("journal faults", () => {
     }
   )
 
-  it("a file that is not a journal is refused in one line, exit 1, and left as it was", { timeout: 30_000 }, () => {
+  it("a file that is not a journal is refused in one line, exit 1 (status and journal: 4), and left as it was", { timeout: 30_000 }, () => {
     sandbox.writeScript("a", "exec sleep 1000")
     const notes = `${sandbox.root}/notes.txt`
     const noise = `${sandbox.root}/noise`
@@ -79,6 +79,16 @@ describe("journal faults", () => {
         1,
         `cronmon: cannot open the journal ${file}: not a cronmon journal (its first line is not a JSON event): left untouched\n`
       ])
+      // The commands that read the journal: its state is unknown (4).
+      for (const command of [["status"], ["status", "--json"], ["journal"], ["journal", "--json"], ["journal", "--follow"]]) {
+        const read = sandbox.run([...command, "-j", file], { timeout: 8_000 })
+        expect([command.join(" "), read.status, read.stdout, read.stderr]).toEqual([
+          command.join(" "),
+          4,
+          "",
+          `cronmon: the journal ${file} is not a cronmon journal (its first line is not a JSON event): left untouched\n`
+        ])
+      }
       expect(fs.readFileSync(file).equals(before)).toBe(true)
     }
     expect(sandbox.recordedPids()).toEqual([])

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as fs from "node:fs"
+import type { RandomAccess } from "../domain/LinesBackward.ts"
 
 const wrongType = (file: string, stats: fs.Stats): NodeJS.ErrnoException =>
   Object.assign(new Error(`${file} is ${stats.isDirectory() ? "a directory" : "not a regular file"}`), {
@@ -35,3 +36,21 @@ export const openRegularFile = (file: string): number => {
     throw error
   }
 }
+
+/**
+ * Positioned reads on an open descriptor.
+ *
+ * @example
+ * ```ts
+ * const lastLine = linesBackward(randomAccess(fd)).next().value
+ * ```
+ * @since 0.1.0
+ */
+export const randomAccess = (fd: number): RandomAccess => ({
+  size: fs.fstatSync(fd).size,
+  read: (position, length) => {
+    const buffer = Buffer.allocUnsafe(length)
+    const n = fs.readSync(fd, buffer, 0, length, position)
+    return buffer.subarray(0, n)
+  }
+})

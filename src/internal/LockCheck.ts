@@ -8,10 +8,12 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { DAEMON_FLAGS, type FlagSpec, VALUE_KINDS } from "../domain/DaemonFlags.ts"
+import type { RunningDaemon } from "../domain/AlreadyRunning.ts"
+import { DAEMON_FLAGS, type FlagSpec, isAmount, readAmount } from "../domain/DaemonFlags.ts"
+import { linesBackward } from "../domain/LinesBackward.ts"
 import { defaultPaths } from "../domain/Paths.ts"
-import { LOCK_EX, LOCK_NB, loadLibc } from "../layers/Libc.ts"
-import { openRegularFile } from "../layers/Files.ts"
+import { LOCK_EX, LOCK_NB, loadLibc } from "./Libc.ts"
+import { openRegularFile, randomAccess } from "./Files.ts"
 
 // Each way of writing a daemon flag: `--name`, `-alias`, and `--no-name` for a switch.
 const BY_ARGUMENT: ReadonlyMap<string, FlagSpec> = new Map(
@@ -22,18 +24,19 @@ const BY_ARGUMENT: ReadonlyMap<string, FlagSpec> = new Map(
 )
 
 /**
- * The journal that `argv` would run a daemon on, or `undefined` when `argv`
- * asks for anything else (a subcommand, `--help`, a typo) or holds a value
- * the CLI would refuse: the CLI answers those (exit 2), lock or not.
+ * The journal and scripts directory (absolute) that `argv` would run a
+ * daemon on, or `undefined` when `argv` asks for anything else (a
+ * subcommand, `--help`, a typo) or holds a value the CLI would refuse: the
+ * CLI answers those (exit 2), lock or not.
  *
  * @since 0.1.0
  */
-export const daemonJournal = (
+export const daemonPaths = (
   argv: ReadonlyArray<string>,
   env: Readonly<Record<string, string | undefined>>,
   cwd: string
-): string | undefined => {
-  let journal = defaultPaths(env).journal
+): { readonly journal: string; readonly scripts: string } | undefined => {
+  let { journal, scripts } = defaultPaths(env)
   const seen = new Set<FlagSpec>()
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? ""
@@ -47,10 +50,11 @@ export const daemonJournal = (
       continue
     }
     const value = equals > 0 ? arg.slice(equals + 1) : argv[++i]
-    if (value === undefined || VALUE_KINDS[spec.kind].parse(value) === undefined) return undefined
+    if (value === undefined || (isAmount(spec) && "refusal" in readAmount(spec, value))) return undefined
     if (spec === DAEMON_FLAGS.journal) journal = value
+    if (spec === DAEMON_FLAGS.scripts) scripts = value
   }
-  return path.resolve(cwd, journal)
+  return { journal: path.resolve(cwd, journal), scripts: path.resolve(cwd, scripts) }
 }
 
 /**
@@ -137,3 +141,56 @@ export const lockState = (file: string): LockState => {
  * @since 0.1.0
  */
 export const isLockedElsewhere = (file: string): boolean => lockState(file) === "held"
+
+/**
+ * How far back from the journal's end `runningDaemon` looks for the start
+ * of the current session: every minute's tick reads this much at most.
+ *
+ * @since 0.1.0
+ */
+export const SESSION_SEARCH_BYTES = 1024 * 1024
+
+/**
+ * The pid and scripts directory of the daemon that holds the journal at
+ * `file`, from its session's `acquired lock`, read back from the journal's
+ * end (at most `SESSION_SEARCH_BYTES`), with nothing but Node: only when the
+ * lock is held, so the tick stays light. Whatever cannot be known is left out.
+ *
+ * @example
+ * ```ts
+ * runningDaemon("/home/me/.config/cronmon/journal.json") // { pid: 4242, scripts: "/home/me/.config/cronmon/scripts" }
+ * ```
+ * @since 0.1.0
+ */
+export const runningDaemon = (file: string): RunningDaemon => {
+  let fd: number
+  try {
+    fd = openRegularFile(file)
+  } catch {
+    return {}
+  }
+  try {
+    let read = 0
+    for (const line of linesBackward(randomAccess(fd))) {
+      read += line.length + 1
+      if (read > SESSION_SEARCH_BYTES) return {}
+      // Only the two lines that bound a session are parsed.
+      const quit = line.includes(`"type":"monitor quit"`)
+      if (!quit && !line.includes(`"type":"acquired lock"`)) continue
+      const entry: unknown = JSON.parse(line)
+      // The session that ends here is not the running daemon's.
+      if (quit || typeof entry !== "object" || entry === null || !("data" in entry)) return {}
+      const { data } = entry
+      if (typeof data !== "object" || data === null) return {}
+      return {
+        pid: "pid" in data && typeof data.pid === "number" ? data.pid : undefined,
+        scripts: "scripts" in data && typeof data.scripts === "string" ? data.scripts : undefined
+      }
+    }
+    return {}
+  } catch {
+    return {}
+  } finally {
+    fs.closeSync(fd)
+  }
+}

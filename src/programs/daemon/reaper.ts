@@ -14,12 +14,12 @@
  * @since 0.1.0
  */
 import { Effect, Option, Queue } from "effect"
-import { Events } from "../domain/JournalEvent.ts"
-import { terminate, untilGone } from "../domain/Termination.ts"
-import { Journal } from "../services/Journal.ts"
-import { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
-import { Settings } from "../services/Settings.ts"
-import { System } from "../services/System.ts"
+import { Events } from "../../domain/JournalEvent.ts"
+import { terminate, untilGone } from "../../internal/Termination.ts"
+import { Journal } from "../../services/Journal.ts"
+import { ProcessSupervisor } from "../../services/ProcessSupervisor.ts"
+import { Settings } from "../../services/Settings.ts"
+import { System } from "../../services/System.ts"
 
 const SECOND_LOOK = "100 millis"
 

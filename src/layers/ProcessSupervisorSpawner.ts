@@ -28,7 +28,7 @@ import * as Metrics from "../domain/Metrics.ts"
 import { notifyMeaning } from "../domain/NotifyMessage.ts"
 import { NOTIFY_SOCKET, SERVICE_MARK, SERVICE_NAME } from "../domain/ServiceEnvironment.ts"
 import { plainNameProblem } from "../domain/ServiceFile.ts"
-import { type Terminable, terminate, untilGone } from "../domain/Termination.ts"
+import { type Terminable, terminate, untilGone } from "../internal/Termination.ts"
 import {
   type ActionDone,
   ActionFailed,

@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
-import { loadLibc } from "./layers/Libc.ts"
+import { loadLibc } from "./Libc.ts"
 
 /**
  * Replaces this process (`execv`: same pid, so signals, the journal's pid

@@ -1,14 +1,14 @@
 /**
  * Stopping processes, one way for every stop (a service's group, what an
  * earlier session left, the orphans services left): SIGTERM, wait until
- * the target is gone, SIGKILL when the stop timeout passes, then wait a
- * bounded grace. Timed by the Effect Clock, so `TestClock` drives it; the
- * signals go through whatever the target is given (`System.kill`), so the
- * simulated system drives them.
+ * the target is gone, SIGKILL when the stop timeout passes (or sooner, when
+ * hurried), then wait a bounded grace. Timed by the Effect Clock, so
+ * `TestClock` drives it; the signals go through whatever the target is
+ * given (`System.kill`), so the simulated system drives them.
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Schedule } from "effect"
+import { Context, Duration, Effect, Schedule } from "effect"
 
 /**
  * How long a termination waits for its target to be gone after SIGKILL.
@@ -38,9 +38,23 @@ export interface Terminable<R = never> {
 }
 
 /**
+ * What hurries every termination in its context: once it completes, a
+ * termination waiting out its stop timeout sends SIGKILL at once, and one
+ * that starts later does not wait either. Never, unless provided (the
+ * daemon's second SIGINT or SIGTERM; the test kit's teardown).
+ *
+ * @example
+ * ```ts
+ * terminate(group, stopTimeout).pipe(Effect.provideService(Hurry, Deferred.await(secondSignal)))
+ * ```
+ * @since 0.1.0
+ */
+export const Hurry = Context.Reference<Effect.Effect<void>>("cronmon/Termination/Hurry", { defaultValue: () => Effect.never })
+
+/**
  * SIGTERM, then SIGKILL if anything of the target is left when
- * `stopTimeout` passes, then up to `KILL_GRACE` more for it to go. Returns
- * the last signal it sent.
+ * `stopTimeout` passes (or `Hurry` completes), then up to `KILL_GRACE` more
+ * for it to go. Returns the last signal it sent.
  *
  * @example
  * ```ts
@@ -50,18 +64,18 @@ export interface Terminable<R = never> {
  * @since 0.1.0
  */
 export const terminate = <R>(target: Terminable<R>, stopTimeout: Duration.Duration): Effect.Effect<StopSignal, never, R> =>
-  target.signal("SIGTERM").pipe(
-    Effect.andThen(target.gone),
-    Effect.as<StopSignal>("SIGTERM"),
-    Effect.timeoutOrElse({
-      duration: stopTimeout,
-      orElse: () =>
-        target.signal("SIGKILL").pipe(
-          Effect.andThen(Effect.timeoutOption(target.gone, KILL_GRACE)),
-          Effect.as<StopSignal>("SIGKILL")
-        )
-    })
-  )
+  Effect.gen(function*() {
+    const hurried = yield* Hurry
+    yield* target.signal("SIGTERM")
+    const gone = yield* Effect.raceFirst(
+      Effect.as(target.gone, true),
+      Effect.as(Effect.raceFirst(Effect.sleep(stopTimeout), hurried), false)
+    )
+    if (gone) return "SIGTERM"
+    yield* target.signal("SIGKILL")
+    yield* Effect.timeoutOption(target.gone, KILL_GRACE)
+    return "SIGKILL"
+  })
 
 /**
  * Completes once `isAlive` says false, asking every 20 ms on the Effect

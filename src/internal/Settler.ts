@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { type Duration, Effect, FiberMap, type Scope } from "effect"
-import { diff, type Fingerprint, isIgnoredName, type ScriptChange } from "./ServiceFile.ts"
+import { diff, type Fingerprint, type Inspection, isIgnoredName, type ScriptChange } from "../domain/ServiceFile.ts"
 
 /**
  * A settler's inputs: how to look at a name, how long to wait, where changes go.
@@ -19,8 +19,8 @@ import { diff, type Fingerprint, isIgnoredName, type ScriptChange } from "./Serv
  * @since 0.1.0
  */
 export interface SettlerOptions {
-  /** The service fingerprint of a name now, or `undefined` when it is not a service. */
-  readonly inspect: (name: string) => Effect.Effect<Fingerprint | undefined>
+  /** What a name is now: a service's fingerprint, a file not executable, or nothing (`undefined`). */
+  readonly inspect: (name: string) => Effect.Effect<Inspection>
   readonly settleTime: Duration.Input
   readonly emit: (change: ScriptChange) => Effect.Effect<void>
 }
@@ -56,8 +56,8 @@ export const makeSettler = (options: SettlerOptions): Effect.Effect<Settler, nev
     const check = (name: string) =>
       Effect.uninterruptible(Effect.flatMap(options.inspect(name), (now) => {
         const change = diff(name, known.get(name), now)
-        if (now === undefined) known.delete(name)
-        else known.set(name, now)
+        if (typeof now === "object") known.set(name, now)
+        else known.delete(name)
         return change === undefined ? Effect.void : options.emit(change)
       }))
     return {

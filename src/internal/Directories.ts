@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { errorCode, readFailure } from "../domain/Errors.ts"
+import { errorCode, errorMessage, readFailure } from "../domain/Errors.ts"
 
 /**
  * Creates `dir` and its missing parents with `mode`, like `mkdir -p`.
@@ -35,23 +35,31 @@ export const ensureDirectory = (dir: string, mode: number): void => {
 }
 
 /**
- * Makes the scripts directory ready to watch: created (0750) when missing;
- * a path that exists but is not a readable directory is an error.
+ * Makes the scripts directory (`read`: it is listed) or the logs directory
+ * (`write`: logs are made in it) ready: created (0750) when missing; a path
+ * that exists but is not a directory, or cannot be made one, or that the
+ * daemon may not `use` so, throws an error whose one line names it. Returns
+ * whether it was created.
  *
  * @example
  * ```ts
- * prepareScriptsDirectory("/home/me/.config/cronmon/scripts")
+ * prepareDirectory("scripts", "/home/me/.config/cronmon/scripts", "read") // true the first time
  * ```
  * @since 0.1.0
  */
-export const prepareScriptsDirectory = (dir: string): void => {
+export const prepareDirectory = (what: "scripts" | "logs", dir: string, use: "read" | "write"): boolean => {
   const stats = fs.statSync(dir, { throwIfNoEntry: false })
-  if (stats !== undefined && !stats.isDirectory()) throw new Error(`the scripts path ${dir} is not a directory`)
+  if (stats !== undefined && !stats.isDirectory()) throw new Error(`the ${what} path ${dir} is not a directory`)
   try {
     if (stats === undefined) ensureDirectory(dir, 0o750)
-    fs.accessSync(dir, fs.constants.R_OK | fs.constants.X_OK)
   } catch (error) {
     // One line naming the directory, not Node's "ENOTDIR: …, mkdir '…'".
-    throw new Error(readFailure("the scripts directory", dir, error))
+    throw new Error(readFailure(`the ${what} directory`, dir, error))
   }
+  try {
+    fs.accessSync(dir, (use === "read" ? fs.constants.R_OK : fs.constants.W_OK) | fs.constants.X_OK)
+  } catch (error) {
+    throw new Error(`cannot ${use === "read" ? "read" : "write to"} the ${what} directory ${dir}: ${errorMessage(error)}`)
+  }
+  return stats === undefined
 }

@@ -9,8 +9,8 @@
 import * as fs from "node:fs"
 import { errorCode } from "../domain/Errors.ts"
 import { endOfLastNewline } from "../domain/LinesBackward.ts"
-import { randomAccess } from "../layers/JournalFile.ts"
-import { openRegularFile } from "../layers/Files.ts"
+import { randomAccess } from "./Files.ts"
+import { openRegularFile } from "./Files.ts"
 
 /**
  * A followed file.
