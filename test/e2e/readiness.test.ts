@@ -7,7 +7,8 @@
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { isAlive, killQuietly, Sandbox, waitFor, waitForJournal, waitForSpawns } from "./harness.ts"
+import * as path from "node:path"
+import { Daemon, isAlive, killQuietly, Sandbox, waitFor, waitForJournal, waitForSpawns } from "./harness.ts"
 
 const SYSTEMD_NOTIFY = "/usr/bin/systemd-notify"
 const hasSystemdNotify = fs.existsSync(SYSTEMD_NOTIFY)
@@ -139,5 +140,33 @@ describe("readiness, end to end", () => {
     expect(daemon.exited).toBe(false)
     expect(sandbox.readJournal().filter((e) => e.type === "warning")).toEqual([])
     expect(statusOf(sandbox, "web")).toMatchObject({ state: "running", ready: null })
+  })
+
+  it("a notify socket that cannot be made: one warning, and services run without NOTIFY_SOCKET (not even the daemon's own)", {
+    timeout: 30_000
+  }, async () => {
+    // Its directory would be $XDG_RUNTIME_DIR/cronmon: a file is in the way.
+    const runtime = path.join(sandbox.root, "runtime")
+    fs.mkdirSync(runtime, { mode: 0o700 })
+    fs.writeFileSync(path.join(runtime, "cronmon"), "in the way")
+    sandbox.writeScript("web", "exec sleep 1000")
+    const daemon = new Daemon(sandbox.daemonArgs(), {
+      ...sandbox.env(),
+      XDG_RUNTIME_DIR: runtime,
+      NOTIFY_SOCKET: "/run/systemd/notify" // as under systemd
+    })
+    try {
+      const [webPid] = await waitForSpawns(sandbox, "web")
+      const warnings = sandbox.readJournal().filter((e) => e.type === "warning" && e.data["component"] === "notify")
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]?.data["error"]).toContain("services run without NOTIFY_SOCKET")
+      const environment = environmentOf(webPid!)
+      expect(environment["NOTIFY_SOCKET"]).toBeUndefined()
+      expect(environment["CRONMON_SERVICE"]).toBe("web")
+      expect(sandbox.readJournal().filter((e) => e.type === "process spawned")[0]?.data["notifies"]).toBeUndefined()
+    } finally {
+      daemon.kill("SIGTERM")
+      await daemon.waitExit()
+    }
   })
 })
