@@ -119,9 +119,7 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
             ...(message.ready === true ? [["READY", "1"] as const] : []),
             ...(message.status === undefined ? [] : [["STATUS", message.status] as const])
           ])
-          const uid = process.getuid?.() ?? 0
-          const gid = process.getgid?.() ?? 0
-          yield* supervisor.notify(name, { pid: message.pid, pgid: sender.value.pgid, uid, gid, fields })
+          yield* supervisor.notify(name, { pid: message.pid, pgid: sender.value.pgid, fields })
         }),
       status,
       events: journal.events

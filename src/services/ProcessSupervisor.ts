@@ -117,7 +117,7 @@ export class ProcessSupervisor extends Context.Service<ProcessSupervisor, {
    */
   readonly notify: (
     name: string,
-    notification: Notification
+    notification: Pick<Notification, "pid" | "pgid" | "fields">
   ) => Effect.Effect<void, InvalidServiceName | NoSuchService | NotifyRefused>
   /**
    * Stops every service in parallel. From its start on, requests fail with
