@@ -45,6 +45,7 @@ export const FIGURES = [
   "journal",
   "output",
   "churn",
+  "control-restart",
   "peers"
 ] as const
 

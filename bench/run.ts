@@ -1122,6 +1122,9 @@ const supervisord = (binary: string): Peer => ({
     )
     fs.writeFileSync(conf, [
       `[supervisord]\nnodaemon=true\nlogfile=${path.join(dir, "supervisord.log")}\npidfile=${path.join(dir, "supervisord.pid")}\nchildlogdir=${dir}\n`,
+      // For supervisorctl.
+      `[unix_http_server]\nfile=${path.join(dir, "supervisor.sock")}\n[supervisorctl]\nserverurl=unix://${path.join(dir, "supervisor.sock")}\n` +
+      `[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n`,
       ...programs
     ].join("\n"))
     const child = spawn(binary, ["-n", "-c", conf], { stdio: "ignore" })
@@ -1311,6 +1314,105 @@ const peersFigure: Run = async ({ quick }, measured) => {
   return results
 }
 
+// ---------------------------------------------------------------------------
+// Control: `cronmon restart NAME` beside `supervisorctl restart` and `pm2 restart`
+
+/** Runs a command to its end without blocking: wall milliseconds, exit code, stderr. */
+const timeCommand = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
+  new Promise<{ readonly millis: number; readonly status: number | null; readonly stderr: string }>((resolve) => {
+    const start = performance.now()
+    const child = spawn(command, args, { env, stdio: ["ignore", "ignore", "pipe"] })
+    let stderr = ""
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => void (stderr += chunk))
+    child.on("close", (status) => resolve({ millis: performance.now() - start, status, stderr }))
+  })
+
+/**
+ * `samples` restarts of the service whose stamps go to `stampFile`, each by
+ * `restart()`: its wall time, from the command's start to its exit, checked
+ * to have started a new instance (a new stamp) each time.
+ */
+const restartTimes = async (who: string, stampFile: string, samples: number, restart: () => ReturnType<typeof timeCommand>) => {
+  const times: Array<number> = []
+  for (let i = 0; i < samples; i++) {
+    const before = readLines(stampFile).length
+    const run = await restart()
+    if (run.status !== 0) throw new Error(`${who}: restart exited ${run.status}: ${run.stderr.trim()}`)
+    await waitFor(`${who}: a new instance`, () => readLines(stampFile).length > before || undefined, 10_000, 5)
+    times.push(run.millis)
+    await delay(100)
+  }
+  return times
+}
+
+const controlRestart: Run = async ({ quick, peers }) => {
+  const samples = quick ? 5 : 15
+  const box = sandbox("control-restart")
+  const stamp = path.join(box.stamps, "svc")
+  // bash execs sleep, which SIGTERM ends at once.
+  writeScript(path.join(box.scripts, "svc"), stampScript(stamp, "exec sleep 1000000"))
+  const daemon = new Daemon(box)
+  await daemon.untilStarted(1, 30_000)
+  await waitFor("the first stamp", () => readLines(stamp).length > 0 || undefined, 10_000)
+  const cronmon = await restartTimes("cronmon", stamp, samples, () => timeCommand(NODE, [CLI, "restart", "svc", "-j", box.journal]))
+  await daemon.stop()
+  const bareTimes: Array<number> = []
+  for (let i = 0; i < samples; i++) bareTimes.push((await timeCommand(NODE, ["-e", ""])).millis)
+  const bare = median(bareTimes)
+
+  const theirs: Array<{ readonly name: string; readonly p50: number; readonly result: Result }> = []
+  const installed: Array<[string, string | undefined, (binary: string) => Peer, (dir: string) => [string, Array<string>, NodeJS.ProcessEnv]]> = [
+    ["supervisorctl", which("supervisord"), supervisord, (dir) => [which("supervisorctl") ?? "supervisorctl", ["-c", path.join(dir, "supervisord.conf"), "restart", "svc"], process.env]],
+    ["pm2", which("pm2"), pm2, (dir) => [which("pm2") ?? "pm2", ["restart", "svc"], { ...process.env, PM2_HOME: path.join(dir, "pm2") }]]
+  ]
+  for (const [name, binary, make, command] of peers ? installed : []) {
+    if (binary === undefined) continue
+    const peerBox = sandbox(`control-restart-${name}`)
+    const peerStamp = path.join(peerBox.stamps, "svc")
+    const file = path.join(peerBox.scripts, "svc")
+    writeScript(file, stampScript(peerStamp, "exec sleep 1000000"))
+    const peer = make(binary)
+    const pid = await peer.start(peerBox.dir, [["svc", file]])
+    try {
+      await waitFor(`${name}: the first stamp`, () => readLines(peerStamp).length > 0 || undefined, 30_000)
+      const [program, args, env] = command(peerBox.dir)
+      const times = await restartTimes(name, peerStamp, samples, () => timeCommand(program, args, env))
+      const p50 = percentile(times, 50)
+      theirs.push({
+        name,
+        p50,
+        result: result("control-restart", {
+          id: `control-restart-${name}`,
+          subject: `\`${name} restart NAME\`, wall time (p50)`,
+          value: p50,
+          unit: "ms",
+          detail: `p95 ${formatNumber(percentile(times, 95))} ms, ${times.length} samples`
+        })
+      })
+    } finally {
+      await peer.stop(peerBox.dir, pid)
+    }
+  }
+  const p50 = percentile(cronmon, 50)
+  const fastest = theirs.reduce((best, peer) => Math.min(best, peer.p50), Number.POSITIVE_INFINITY)
+  return [
+    result("control-restart", {
+      id: "control-restart",
+      subject: "`cronmon restart NAME`, wall time (p50)",
+      value: p50,
+      unit: "ms",
+      baseline: { label: "node -e ''", value: bare },
+      ratio: p50 / bare,
+      target: "faster than `supervisorctl restart` and `pm2 restart` (--peers)",
+      ...(theirs.length === 0 ? {} : { met: p50 < fastest }),
+      detail: `p95 ${formatNumber(percentile(cronmon, 95))} ms, ${cronmon.length} samples; a service that exits on SIGTERM${
+        theirs.length === 0 ? "; peers not measured" : `; ${theirs.map((peer) => `${peer.name} ${formatNumber(peer.p50)} ms`).join(", ")}`
+      }`
+    }),
+    ...theirs.map((peer) => peer.result)
+  ]
+}
+
 const RUNS: Record<Figure, Run> = {
   "cron-tick": cronTick,
   "startup-memory": startupMemory,
@@ -1321,6 +1423,7 @@ const RUNS: Record<Figure, Run> = {
   journal,
   output,
   churn,
+  "control-restart": controlRestart,
   peers: peersFigure
 }
 

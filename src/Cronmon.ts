@@ -19,15 +19,17 @@ import { Duration, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { errorMessage } from "./domain/Errors.ts"
+import { Events } from "./domain/JournalEvent.ts"
 import { linesBackward } from "./domain/LinesBackward.ts"
 import { type PreviousState, previousStateOf } from "./domain/PreviousState.ts"
 import { randomAccess } from "./internal/Files.ts"
+import * as ControlServer from "./layers/ControlServer.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as Live from "./layers/Live.ts"
 import * as Daemon from "./programs/daemon.ts"
-import type { Control } from "./services/Control.ts"
-import { type Journal, type JournalLocked, JournalUnavailable } from "./services/Journal.ts"
+import { Journal, type JournalLocked, JournalUnavailable } from "./services/Journal.ts"
 import type { ProcessSupervisor } from "./services/ProcessSupervisor.ts"
+import type { Control } from "./services/Control.ts"
 import type { LogsUnavailable } from "./services/ServiceLogs.ts"
 import { defaultSettings, makeSettings, type Settings, type SettingsShape } from "./services/Settings.ts"
 import type { System } from "./services/System.ts"
@@ -229,3 +231,26 @@ export const readPreviousState = (journal: string): Effect.Effect<PreviousState,
     },
     catch: (error) => new JournalUnavailable({ path: journal, reason: errorMessage(error) })
   })
+
+/**
+ * The daemon's control socket, for the life of the layer: its `Control`
+ * served beside the journal, for `cronmon restart`, `stop`, `start`, `kill`
+ * and `status`, and for `ControlClient`. A socket that cannot be set up (a
+ * file that is not a socket in the way, a private directory refused) is a
+ * journal warning, and the daemon runs without one.
+ *
+ * @example
+ * ```ts
+ * Cronmon.superviseUntilSignal.pipe(Effect.provide(Cronmon.controlSocket), Effect.provide(Cronmon.services(options)))
+ * ```
+ * @since 0.1.0
+ */
+export const controlSocket: Layer.Layer<never, never, Control | Journal | Settings> = ControlServer.layer().pipe(
+  Layer.catchTag("ControlSocketError", (error) =>
+    Layer.effectDiscard(Journal.use((journal) =>
+      journal.append(Events.warning(
+        "control",
+        `${error.message}: cronmon restart, stop, start and kill cannot reach this daemon`
+      ))))
+  )
+)

@@ -14,14 +14,16 @@ import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Cronmon from "./Cronmon.ts"
-import { AMOUNTS, DAEMON_FLAGS, type FlagSpec, readAmount } from "./domain/DaemonFlags.ts"
-import { alreadyRunning } from "./domain/AlreadyRunning.ts"
+import { AMOUNTS, CONTROL_FLAGS, type ControlAction, DAEMON_FLAGS, type FlagSpec, readAmount } from "./domain/DaemonFlags.ts"
 import { defaultPaths } from "./domain/Paths.ts"
+import { signalNamed, signalRefusal } from "./domain/Signals.ts"
+import * as ControlClient from "./layers/ControlClient.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
+import { runControl } from "./programs/control.ts"
 import { cronCommand } from "./programs/cron.ts"
 import { journalCommand, parseSince } from "./programs/journal.ts"
-import { lockState, runningDaemon } from "./internal/LockCheck.ts"
+import { alreadyRunningLine, lockState } from "./internal/LockCheck.ts"
 import { logsCommand } from "./programs/logs.ts"
 import { styleFor } from "./internal/Terminal.ts"
 import { statusJsonOf } from "./domain/Status.ts"
@@ -97,6 +99,7 @@ const root = Command.make("cronmon", daemonOnlyFlags).pipe(
   Command.withSharedFlags(sharedFlags),
   Command.withHandler((options) =>
     Cronmon.superviseUntilSignal.pipe(
+      Effect.provide(Cronmon.controlSocket),
       Effect.provide(Cronmon.services(options)),
       Effect.provide(HumanLogConsole.layer),
       Effect.catchTag("JournalLocked", (locked) =>
@@ -141,16 +144,23 @@ const status = Command.make("status", {
 }, ({ json }) =>
   Effect.gen(function*() {
     const file = path.resolve((yield* root).journal)
+    const style = styleFor(process.stdout.isTTY === true, process.env)
+    // A daemon that answers within a second says it live; else the journal.
+    const live = yield* ControlClient.make(file).pipe(
+      Effect.flatMap(({ control }) => control.status),
+      Effect.scoped,
+      Effect.timeoutOption("1 second"),
+      Effect.catch(() => Effect.succeedNone)
+    )
+    if (Option.isSome(live)) return yield* Console.log(json ? statusJson(live.value) : statusText(live.value, style))
     const report = yield* statusReport(file, lockState(file)).pipe(Effect.provide(SystemLinux.layer))
     const status = statusJsonOf(report)
-    yield* Console.log(
-      json ? statusJson(status) : statusText(status, styleFor(process.stdout.isTTY === true, process.env), report.found)
-    )
+    yield* Console.log(json ? statusJson(status) : statusText(status, style, report.found))
     const code = statusExitCode(report)
     if (code !== 0) return yield* new ExitWith({ code })
   })).pipe(
     Command.withDescription(
-      "Shows whether the daemon runs and how each service is doing, from the journal (exit 3: not running)"
+      "Shows whether the daemon runs and how each service is doing: the daemon's answer when it runs, else the journal's (exit 3: not running)"
     ),
     Command.withExamples([
       { command: "cronmon status", description: "The daemon and a table of services" },
@@ -206,12 +216,77 @@ const logs = Command.make("logs", {
     ])
   )
 
+// `restart`, `stop`, `start`, `kill`: parsed here, run by the control
+// program (the lean path `bin.ts` takes for their plain forms).
+const controlFlags = {
+  names: Argument.String("NAME").pipe(Argument.atLeast(1), Argument.withDescription("The services (their file names)")),
+  noWait: Flag.Boolean(CONTROL_FLAGS.noWait.name).pipe(
+    Flag.withoutNegation,
+    Flag.withDefault(false),
+    Flag.withDescription(CONTROL_FLAGS.noWait.description)
+  ),
+  timeout: amountFlag(CONTROL_FLAGS.timeout).pipe(Flag.withDefault(undefined))
+} as const
+
+const runControlCommand = (
+  action: ControlAction,
+  { names, noWait, signal = "SIGTERM", timeout }: {
+    readonly names: ReadonlyArray<string>
+    readonly noWait: boolean
+    readonly timeout: number | undefined
+    readonly signal?: NodeJS.Signals
+  }
+) =>
+  Effect.gen(function*() {
+    const { journal } = yield* root
+    const request = { action, names, journal: path.resolve(journal), signal, wait: !noWait, timeoutMillis: timeout }
+    const code = yield* Effect.promise(() => runControl(request, ({ stream, line }) => process[stream].write(`${line}\n`)))
+    if (code !== 0) return yield* new ExitWith({ code })
+  })
+
+const EXIT_CODES = "Exit: 0 done, 1 failed or timed out, 2 usage, 3 no daemon on that journal, 4 no such service."
+
+const restart = Command.make("restart", controlFlags, (flags) => runControlCommand("restart", flags)).pipe(
+  Command.withDescription(
+    `Stops each service (SIGTERM, then SIGKILL after the stop timeout) and starts it again now; returns once a new instance runs. ${EXIT_CODES}`
+  ),
+  Command.withExamples([{ command: "cronmon restart web worker", description: "Restart two services" }])
+)
+
+const stop = Command.make("stop", controlFlags, (flags) => runControlCommand("stop", flags)).pipe(
+  Command.withDescription(
+    `Stops each service and holds it down (not restarted, not started by a change of its file) until \`cronmon start\`; returns once it is gone. ${EXIT_CODES}`
+  ),
+  Command.withExamples([{ command: "cronmon stop web", description: "Stop web and keep it stopped" }])
+)
+
+const start = Command.make("start", controlFlags, (flags) => runControlCommand("start", flags)).pipe(
+  Command.withDescription(
+    `Starts each service now: releases a hold, or skips a restart delay; one that runs is left alone. Returns once it runs. ${EXIT_CODES}`
+  ),
+  Command.withExamples([{ command: "cronmon start web", description: "Start web again after `cronmon stop web`" }])
+)
+
+const kill = Command.make("kill", {
+  ...controlFlags,
+  signal: Flag.String(CONTROL_FLAGS.signal.name).pipe(
+    Flag.filterMap((text) => Option.fromUndefinedOr(signalNamed(text)), signalRefusal),
+    described(CONTROL_FLAGS.signal),
+    Flag.withDefault<NodeJS.Signals>("SIGTERM")
+  )
+}, (flags) => runControlCommand("kill", flags)).pipe(
+  Command.withDescription(
+    `Sends a signal to each service's process group; what follows is the usual policy (restarted unless held down). ${EXIT_CODES}`
+  ),
+  Command.withExamples([{ command: "cronmon kill -s HUP web", description: "Ask web to reload" }])
+)
+
 /**
  * The command tree.
  *
  * @since 0.1.0
  */
-export const app = root.pipe(Command.withSubcommands([cron, status, journal, logs]))
+export const app = root.pipe(Command.withSubcommands([cron, status, journal, logs, restart, stop, start, kill]))
 
 const said = (line: string, code: number) => Effect.as(Console.error(line), code)
 
@@ -227,7 +302,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
     Effect.catchTags({
       ExitWith: (exit) => Effect.succeed(exit.code),
       // Another daemon holds the journal: said as the cron tick says it.
-      RunningElsewhere: ({ journal, scripts }) => said(alreadyRunning(runningDaemon(journal), scripts), 0),
+      RunningElsewhere: ({ journal, scripts }) => said(alreadyRunningLine(journal, scripts), 0),
       JournalUnavailable: (error) => said(`cronmon: ${error.message}`, 1),
       // The scripts directory cannot be made or read: the reason names it.
       WatchError: (error) => said(`cronmon: ${error.reason}`, 1),

@@ -380,3 +380,43 @@ export const ControlLocal: Layer.Layer<Control, never, ProcessSupervisor | Journ
 export const NotifySocketLive: (
   options: NotifySocketLinux.Options
 ) => Layer.Layer<NotifySocket, NotifySocketError> = NotifySocketLinux.layer
+
+/**
+ * The control channel's requests as an Effect RPC group (`ControlRpcs`):
+ * what a daemon serves on its control socket, for clients in any language
+ * that speaks Effect RPC over newline-delimited JSON.
+ *
+ * @example
+ * ```ts
+ * const client = yield* RpcClient.make(ControlRpc.ControlRpcs)
+ * ```
+ * @since 0.1.0
+ */
+export * as ControlRpc from "./domain/ControlRpc.ts"
+
+/**
+ * `Control` over the control socket of a running daemon, chosen by its
+ * journal: `ControlClient.layer(journal)`, or `ControlClient.make(journal)`
+ * for the client itself.
+ *
+ * @example
+ * ```ts
+ * const { pid } = yield* Control.use((control) => control.restart("web")).pipe(
+ *   Effect.provide(ControlClient.layer("/srv/journal.json"))
+ * )
+ * ```
+ * @since 0.1.0
+ */
+export * as ControlClient from "./layers/ControlClient.ts"
+
+/**
+ * The daemon's side of the control socket: serves a `Control` for the life
+ * of the layer (the `cronmon` daemon runs it).
+ *
+ * @example
+ * ```ts
+ * const served = ControlServer.layer().pipe(Layer.provide(Cronmon.services(options)))
+ * ```
+ * @since 0.1.0
+ */
+export * as ControlServer from "./layers/ControlServer.ts"

@@ -17,7 +17,7 @@ const anchorsOf = (file: string) =>
 // The library's page quotes these files whole; CI runs or type-checks them,
 // so the code it shows is code that works.
 describe("docs/library.md", () => {
-  it.each(["examples/supervision.test.ts", "examples/embed.ts", "examples/policy.ts", "examples/control.test.ts"])("quotes %s as it is", (file) => {
+  it.each(["examples/supervision.test.ts", "examples/embed.ts", "examples/policy.ts", "examples/remote.ts", "examples/control.test.ts"])("quotes %s as it is", (file) => {
     expect(read("docs/library.md")).toContain("```ts\n" + read(file) + "```\n")
   })
 })

@@ -11,16 +11,18 @@ import { formatDurationMillis, formatSizeBytes, parseDurationMillis, parseSizeBy
 /**
  * One flag: `--name`, its alias `-a`, the placeholder help shows for its
  * value, what help says of it, and its kind: a `path`; a `duration` (`3s`, in
- * milliseconds); a `size` (`16M`, in bytes); a `count` (`5`); or a `switch`,
- * which takes no value (`--name`, `--no-name`). A duration, size or count
- * takes the values of its `range`, both ends included.
+ * milliseconds); a `size` (`16M`, in bytes); a `count` (`5`); a `signal`
+ * (`TERM`, `SIGHUP`, `9`: read by `signalNamed`, which the cron tick does
+ * not load); or a `switch`, which takes no value (`--name`, `--no-name`). A
+ * duration, size or count takes the values of its `range`, both ends
+ * included.
  *
  * @since 0.1.0
  */
 export interface FlagSpec {
   readonly name: string
   readonly alias?: string
-  readonly kind: "path" | "duration" | "size" | "count" | "switch"
+  readonly kind: "path" | "duration" | "size" | "count" | "signal" | "switch"
   readonly metavar?: string
   readonly description: string
   readonly range?: readonly [min: number, max: number]
@@ -46,6 +48,43 @@ export const DAEMON_FLAGS = {
   logTimestamps: { name: "log-timestamps", kind: "switch", description: "Prefix each line of a service's output with the time it was read (default: off)" },
   journal: { name: "journal", alias: "j", kind: "path", metavar: "FILE", description: "Journal file; also the lock that keeps one daemon per journal" },
   logs: { name: "logs", kind: "path", metavar: "DIR", description: "Directory of the services' output, NAME.log each" }
+} as const satisfies Readonly<Record<string, FlagSpec>>
+
+/**
+ * The commands that act on a running daemon, whose lean path `bin.ts`
+ * takes without loading the CLI.
+ *
+ * @since 0.1.0
+ */
+export const CONTROL_ACTIONS = ["restart", "stop", "start", "kill"] as const
+
+/**
+ * One of them.
+ *
+ * @since 0.1.0
+ */
+export type ControlAction = (typeof CONTROL_ACTIONS)[number]
+
+/**
+ * Whether `word` names one of them.
+ *
+ * @since 0.1.0
+ */
+export const isControlAction = (word: string | undefined): word is ControlAction =>
+  CONTROL_ACTIONS.some((action) => action === word)
+
+/**
+ * The flags of the commands that act on a running daemon (`restart`,
+ * `stop`, `start`, `kill`), besides `journal` and `logs`: the CLI declares
+ * them from here, and their lean path reads them without Effect. `signal`
+ * is `kill`'s only; `noWait` is a switch without a negation.
+ *
+ * @since 0.1.0
+ */
+export const CONTROL_FLAGS = {
+  noWait: { name: "no-wait", kind: "switch", description: "Return once the daemon has accepted the request, without waiting for it to be done" },
+  timeout: { name: "timeout", kind: "duration", metavar: "DURATION", range: [1, 86_400_000], description: "Wait at most this long, then exit 1 saying what was not done: 500ms, 30s, 2m; up to 1d (default: the daemon's stop timeout plus 10s)" },
+  signal: { name: "signal", alias: "s", kind: "signal", metavar: "SIGNAL", description: "The signal to send: TERM, HUP, SIGUSR1, 9… (default: TERM)" }
 } as const satisfies Readonly<Record<string, FlagSpec>>
 
 /**

@@ -10,6 +10,7 @@
  */
 import { Duration, Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import type { RestartPolicy } from "./Backoff.ts"
+import { escapeControls } from "./EscapeControls.ts"
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/
 
@@ -311,17 +312,12 @@ export const describeExit = (status: ExitStatus): string =>
   status.code === null ? `killed by ${status.signal ?? "a signal"}` : `exited with code ${status.code}`
 
 /**
- * Control characters (a newline in a file name) written as JSON escapes, so
- * that one event or one row stays one line.
+ * Control characters written as JSON escapes (in its own module, which the
+ * CLI's lean paths load without Effect).
  *
- * @example
- * ```ts
- * escapeControls("new\nline") // "new\\nline"
- * ```
  * @since 0.1.0
  */
-export const escapeControls = (text: string): string =>
-  text.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1))
+export { escapeControls }
 
 /**
  * One readable line for humans (the daemon's stderr, `cronmon journal`).

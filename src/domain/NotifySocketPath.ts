@@ -1,20 +1,20 @@
 /**
- * Where a daemon's notify socket is (`NOTIFY_SOCKET`): in a directory only
- * the user can enter, named from the journal's path.
+ * Where a daemon's notify socket is (`NOTIFY_SOCKET`).
  *
  * @since 0.1.0
  */
-import { createHash } from "node:crypto"
-import * as path from "node:path"
+import { privateSocketPath } from "./ControlSocketPath.ts"
 
 /**
  * The notify socket of the daemon of `journal` (an absolute path), for the
- * user `uid` in the environment `env`: `$XDG_RUNTIME_DIR/cronmon/HASH.notify`,
- * else `/tmp/cronmon-UID/HASH.notify`.
+ * user `uid` in the environment `env`: always in the user's private
+ * directory, where the control socket goes when it does not fit beside the
+ * journal (whoever may enter the directory may send; the journal's own
+ * directory is 0750), `HASH.notify`.
  *
  * @example
  * ```ts
- * notifySocketPath("/home/me/.config/cronmon/journal.json", {}, 1000) // "/tmp/cronmon-1000/….notify"
+ * notifySocketPath("/home/me/.config/cronmon/journal.json", {}, 1000) // "/tmp/cronmon-1000/<24 hex digits>.notify"
  * ```
  * @since 0.1.0
  */
@@ -22,9 +22,4 @@ export const notifySocketPath = (
   journal: string,
   env: Readonly<Record<string, string | undefined>>,
   uid: number
-): string => {
-  const name = `${createHash("sha256").update(journal).digest("hex").slice(0, 24)}.notify`
-  const runtime = env["XDG_RUNTIME_DIR"]
-  const dir = runtime !== undefined && path.isAbsolute(runtime) ? path.join(runtime, "cronmon") : `/tmp/cronmon-${uid}`
-  return path.join(dir, name)
-}
+): string => privateSocketPath(journal, ".notify", env, uid).path

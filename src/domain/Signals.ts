@@ -37,4 +37,4 @@ export const signalNamed = (text: string): NodeJS.Signals | undefined => {
  *
  * @since 0.1.0
  */
-export const signalRefusal = (text: string): string => `not a signal: ${text} (try TERM, HUP, KILL or 15)`
+export const signalRefusal = (text: string): string => `not a signal: ${text} (use TERM, HUP, KILL, 9)`

@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { RunningDaemon } from "../domain/AlreadyRunning.ts"
+import { alreadyRunning, type RunningDaemon } from "../domain/AlreadyRunning.ts"
 import { DAEMON_FLAGS, type FlagSpec, isAmount, readAmount } from "../domain/DaemonFlags.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { defaultPaths } from "../domain/Paths.ts"
@@ -194,3 +194,16 @@ export const runningDaemon = (file: string): RunningDaemon => {
     fs.closeSync(fd)
   }
 }
+
+/**
+ * What an invocation says when a daemon holds the journal at `file` (the
+ * tick, and the CLI when it finds the lock taken): who runs, and a warning
+ * when it watches another scripts directory than `asked`.
+ *
+ * @example
+ * ```ts
+ * alreadyRunningLine("/home/me/.config/cronmon/journal.json") // "cronmon is already running (pid 4242, scripts …)"
+ * ```
+ * @since 0.1.0
+ */
+export const alreadyRunningLine = (file: string, asked?: string): string => alreadyRunning(runningDaemon(file), asked)

@@ -267,6 +267,36 @@ export class Sandbox {
     })
   }
 
+  /**
+   * Runs the CLI without blocking this process (for a server in it, or for
+   * many at once): its exit code (null: killed after `timeout`, 10 s unless
+   * told), stdout and stderr, and how long it took. With `uid`, as that
+   * user, from a copy of the CLI staged in the sandbox (which stays this
+   * user's: what the other user may reach is the test's to grant).
+   */
+  runAsync(
+    args: ReadonlyArray<string>,
+    options: { readonly timeout?: number; readonly uid?: number } = {}
+  ): Promise<CliResult> {
+    const { uid } = options
+    const runtime = uid === undefined ? { node: NODE, cli: CLI } : stageCli(path.join(this.root, "cli"))
+    const prefix = uid === undefined ? [] : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--"]
+    const [command = runtime.node, ...words] = [...prefix, runtime.node, runtime.cli, ...args]
+    const startedAt = performance.now()
+    const child = spawn(command, words, { cwd: this.root, env: this.env(), stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => void (stdout += chunk))
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => void (stderr += chunk))
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeout ?? 10_000)
+    return new Promise((resolve) =>
+      child.once("close", (status) => {
+        clearTimeout(timer)
+        resolve({ status, stdout, stderr, millis: performance.now() - startedAt })
+      })
+    )
+  }
+
   /** The environment of the CLI: default paths point into the sandbox, never at the user's own. */
   env(): NodeJS.ProcessEnv {
     return {
@@ -311,6 +341,14 @@ export class Sandbox {
     fs.rmSync(this.root, { recursive: true, force: true })
     if (problems.length > 0) throw new Error(`left behind:\n${problems.join("\n")}`)
   }
+}
+
+/** How a run of the CLI ended. */
+export interface CliResult {
+  readonly status: number | null
+  readonly stdout: string
+  readonly stderr: string
+  readonly millis: number
 }
 
 /** The Node and the CLI a daemon runs. */

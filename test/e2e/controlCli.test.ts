@@ -1,0 +1,122 @@
+/**
+ * The built CLI's control commands against a control socket served in this
+ * process from a stub `Control`: what each says and its exit code, for one
+ * name and several, on the lean path and through the CLI, and its usage
+ * errors. (Against a real daemon: control.test.ts.)
+ */
+import { Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as fs from "node:fs"
+import * as ControlServer from "../../src/layers/ControlServer.ts"
+import { ActionFailed, Control, NoSuchService } from "../../src/services/Control.ts"
+import { makeSettings, Settings } from "../../src/services/Settings.ts"
+import { Sandbox } from "./harness.ts"
+
+const calls: Array<string> = []
+
+// Answers at once but for `slow`, which never finishes; `nosuch` is no
+// service, `broken` fails to run.
+const stub = Layer.effect(
+  Control,
+  Effect.gen(function*() {
+    const never = yield* Deferred.make<void>()
+    const act = (action: "restart" | "stop" | "start" | "kill") => (name: string, options: { readonly wait?: boolean } = {}) =>
+      Effect.gen(function*() {
+        calls.push(`${action} ${name}${options.wait === false ? " no-wait" : ""}`)
+        if (name === "nosuch") return yield* new NoSuchService({ name, scriptsDir: "/srv/scripts" })
+        if (name === "broken") return yield* new ActionFailed({ name, action, reason: "exit 1 before it ran" })
+        if (name === "slow") yield* Deferred.await(never)
+        return { name, pid: action === "stop" ? null : 42 }
+      })
+    return Control.of({
+      restart: act("restart"),
+      stop: act("stop"),
+      start: act("start"),
+      kill: (name, signal, options) => Effect.tap(act("kill")(name, options), () => Effect.sync(() => calls.push(signal))),
+      notify: (name, message) => Effect.sync(() => void calls.push(`notify ${name} ${JSON.stringify(message)}`)),
+      status: Effect.die("not used"),
+      events: Stream.empty
+    })
+  })
+)
+
+describe("control commands against a stub daemon", { timeout: 20_000 }, () => {
+  const sandbox = new Sandbox()
+  const scope = Effect.runSync(Scope.make())
+  const settings = makeSettings({ scriptsDir: sandbox.scripts, journalPath: sandbox.journal, logsDir: sandbox.logs })
+  const run = (...args: ReadonlyArray<string>) => sandbox.runAsync([...args, "-j", sandbox.journal])
+
+  beforeAll(() =>
+    Effect.runPromise(
+      Layer.buildWithScope(
+        ControlServer.layer().pipe(Layer.provide(Layer.merge(stub, Layer.succeed(Settings, settings)))),
+        scope
+      )
+    )
+  )
+  afterAll(async () => {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    await sandbox.cleanUp()
+  })
+
+  it("each action says what was done, on stdout, and exits 0", async () => {
+    calls.length = 0
+    expect(await run("restart", "web")).toMatchObject({ status: 0, stdout: "web: restarted (pid 42)\n", stderr: "" })
+    expect(await run("stop", "web")).toMatchObject({ status: 0, stdout: "web: stopped, held down until `cronmon start`\n" })
+    expect(await run("start", "web")).toMatchObject({ status: 0, stdout: "web: running (pid 42)\n" })
+    expect(await run("kill", "-s", "hup", "web")).toMatchObject({ status: 0, stdout: "web: SIGHUP sent (pid 42)\n" })
+    expect(await run("restart", "--no-wait", "web")).toMatchObject({ status: 0, stdout: "web: restart requested\n" })
+    expect(calls).toEqual(["restart web", "stop web", "start web", "kill web", "SIGHUP", "restart web no-wait"])
+  })
+
+  it("several names: one line each, in the order given, and the highest exit code", async () => {
+    const result = await run("restart", "nosuch", "web", "broken")
+    expect(result.status).toBe(4)
+    expect(result.stdout).toBe("web: restarted (pid 42)\n")
+    expect(result.stderr).toBe(
+      "cronmon: nosuch: no such service in /srv/scripts\ncronmon: broken: not restarted: exit 1 before it ran\n"
+    )
+    expect((await run("start", "web", "broken")).status).toBe(1)
+  })
+
+  it("a name that is not a plain file name is a usage error: exit 2, nothing asked", async () => {
+    calls.length = 0
+    const result = await run("restart", "web", "../outside", "")
+    expect(result).toMatchObject({
+      status: 2,
+      stdout: "",
+      stderr: "cronmon: ../outside: not a service name: it holds a /\ncronmon: : not a service name: it is empty\n"
+    })
+    expect(calls).toEqual([])
+  })
+
+  it("past --timeout: exit 1, saying what was not done", async () => {
+    const result = await run("restart", "web", "slow", "--timeout", "300ms")
+    expect(result.status).toBe(1)
+    expect(result.stdout).toBe("web: restarted (pid 42)\n")
+    expect(result.stderr).toBe("cronmon: slow: not restarted within 300ms (the daemon may still do it)\n")
+  })
+
+  it("through the CLI (a form the lean path leaves to it), the same lines and codes", async () => {
+    const lean = await run("restart", "nosuch", "web")
+    // `--` ends the flags: effect/cli takes it, the lean path leaves it to the CLI.
+    const full = await sandbox.runAsync(["restart", "-j", sandbox.journal, "--", "nosuch", "web"])
+    expect(full).toMatchObject({ status: lean.status, stdout: lean.stdout, stderr: lean.stderr })
+  })
+
+  it("usage errors: exit 2 with one line", async () => {
+    for (const args of [["restart"], ["restart", "--bogus", "web"], ["kill", "-s", "FOO", "web"], ["stop", "--timeout", "soon", "web"]]) {
+      const result = await run(...args)
+      expect(result.status, args.join(" ")).toBe(2)
+      expect(result.stderr, args.join(" ")).toMatch(/^cronmon: [^\n]*\(see cronmon \w+ --help\)\n$/)
+    }
+    expect((await run("kill", "-s", "FOO", "web")).stderr).toContain("not a signal: FOO")
+  })
+
+  it("no daemon on that journal: exit 3", async () => {
+    const other = `${sandbox.root}/other.json`
+    const result = await sandbox.runAsync(["restart", "web", "-j", other])
+    expect(result).toMatchObject({ status: 3, stdout: "", stderr: `cronmon: no daemon runs on ${other} (no control socket at ${other}.sock)\n` })
+    expect(fs.existsSync(`${other}.sock`)).toBe(false)
+  })
+})
