@@ -357,7 +357,7 @@ except OSError as e:
       const open0750 = path.join(dir, "shared")
       fs.mkdirSync(open0750, { mode: 0o750 })
       fs.chmodSync(open0750, 0o750)
-      assert.include((await openFailure({ path: path.join(open0750, "notify") })).message, "open to other users (mode 0750)")
+      assert.include((await openFailure({ path: path.join(open0750, "notify") })).message, "is refused: it is open to others (mode 0750)")
       assert.deepStrictEqual(fs.readdirSync(open0750), [])
 
       const file = path.join(dir, "left", "not-a-socket")

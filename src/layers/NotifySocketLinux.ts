@@ -9,6 +9,7 @@
 import { Cause, Effect, Layer, Option, Queue, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { privateDirectoryProblem, SOCKET_PATH_MAX_BYTES } from "../domain/ControlSocketPath.ts"
 import { errorMessage } from "../domain/Errors.ts"
 import { NOTIFY_MESSAGE_MAX_BYTES, parseNotifyMessage } from "../domain/NotifyMessage.ts"
 import { type Notification, NotifySocket, NotifySocketError, type Sender } from "../services/NotifySocket.ts"
@@ -28,7 +29,6 @@ import {
   SO_PASSCRED,
   SOCK_DGRAM,
   SOCK_NONBLOCK,
-  SOCKET_PATH_MAX_BYTES,
   SOL_SOCKET
 } from "../internal/Libc.ts"
 import { parseProcStat } from "./SystemLinux.ts"
@@ -102,15 +102,8 @@ const socketAddress = (socketPath: string): Buffer => {
 const directoryFault = (dir: string): string | undefined => {
   try {
     ensureDirectory(dir, 0o700)
-    const stats = fs.statSync(dir)
-    if (!stats.isDirectory()) return `${dir} is not a directory`
-    const uid = process.getuid?.()
-    if (uid !== undefined && stats.uid !== uid) return `its directory ${dir} belongs to another user (uid ${stats.uid})`
-    if ((stats.mode & 0o077) !== 0) {
-      const mode = (stats.mode & 0o777).toString(8).padStart(4, "0")
-      return `its directory ${dir} is open to other users (mode ${mode}); it must be 0700`
-    }
-    return undefined
+    const problem = privateDirectoryProblem(fs.lstatSync(dir), process.getuid?.() ?? 0)
+    return problem === undefined ? undefined : `its directory ${dir} is refused: ${problem}`
   } catch (error) {
     return `cannot make its directory ${dir}: ${errorMessage(error)}`
   }
