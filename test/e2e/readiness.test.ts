@@ -8,7 +8,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import * as path from "node:path"
-import { Daemon, isAlive, killQuietly, Sandbox, waitFor, waitForJournal, waitForSpawns } from "./harness.ts"
+import { CLI, Daemon, isAlive, killQuietly, NODE, Sandbox, waitFor, waitForJournal, waitForSpawns } from "./harness.ts"
 
 const SYSTEMD_NOTIFY = "/usr/bin/systemd-notify"
 const hasSystemdNotify = fs.existsSync(SYSTEMD_NOTIFY)
@@ -25,6 +25,10 @@ time.sleep(${delay})
 socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"${message}", os.environ["NOTIFY_SOCKET"])
 time.sleep(1000)
 '`
+
+/** The pids of a service's spawns, in order. */
+const spawnedPids = (sandbox: Sandbox, name: string): Array<number> =>
+  sandbox.readJournal().flatMap((e) => e.type === "process spawned" && e.data["file"] === name ? [e.data["pid"] as number] : [])
 
 /** One variable of a live process's environment. */
 const environmentOf = (pid: number): Record<string, string> =>
@@ -168,5 +172,54 @@ describe("readiness, end to end", () => {
       daemon.kill("SIGTERM")
       await daemon.waitExit()
     }
+  })
+
+  it.skipIf(!hasSystemdNotify)("restart --ready waits for the new instance's READY=1, past its delay; one that never says it times out, exit 1", {
+    timeout: 30_000
+  }, async () => {
+    sandbox.writeScript("web", `sleep 1\n${SYSTEMD_NOTIFY} --ready\nexec sleep 1000`)
+    sandbox.writeScript("mute", "exec sleep 1000")
+    sandbox.startDaemon()
+    await waitForJournal(sandbox, (j) => j.some((e) => e.data["file"] === "web" && e.data["ready"] !== undefined), { timeout: 10_000 })
+    const restarted = await sandbox.runAsync(["restart", "web", "--ready", "-j", sandbox.journal])
+    const [, pid] = spawnedPids(sandbox, "web")
+    expect(restarted).toMatchObject({ status: 0, stdout: `web: restarted (pid ${pid}), ready\n`, stderr: "" })
+    expect(restarted.millis).toBeGreaterThanOrEqual(1_000)
+    // Ready when it said so: the journal has it before the command returned.
+    expect(sandbox.readJournal().filter((e) => e.data["ready"] === pid)).toHaveLength(1)
+    expect(statusOf(sandbox, "web")).toMatchObject({ state: "running", pid })
+
+    const [mutePid] = spawnedPids(sandbox, "mute")
+    const mute = await sandbox.runAsync(["start", "mute", "--ready", "--timeout", "2s", "-j", sandbox.journal])
+    expect(mute).toMatchObject({ status: 1, stdout: "", stderr: "cronmon: mute: not ready within 2s (the daemon may still do it)\n" })
+    expect(mute.millis).toBeGreaterThanOrEqual(2_000)
+    expect(spawnedPids(sandbox, "mute")).toEqual([mutePid]) // left running: start of a running service
+    const restartedMute = await sandbox.runAsync(["restart", "mute", "--ready", "--timeout", "2s", "-j", sandbox.journal])
+    expect(restartedMute.status).toBe(1)
+    expect(restartedMute.stderr).toBe("cronmon: mute: not ready within 2s (the daemon may still do it)\n")
+  })
+
+  it("restart --ready of a service that exits before it is ready: exit 1, saying how it exited", { timeout: 30_000 }, async () => {
+    sandbox.writeScript("flaky", "sleep 0.3\nexit 3")
+    sandbox.startDaemon()
+    await waitForSpawns(sandbox, "flaky")
+    const result = await sandbox.runAsync(["restart", "flaky", "--ready", "-j", sandbox.journal])
+    expect(result.status).toBe(1)
+    expect(result.stderr).toMatch(/^cronmon: flaky: not ready: pid \d+ exited with code 3 before it was ready\n$/)
+  })
+
+  it("cronmon notify --ready from a service's script is its readiness; from outside its group, refused", { timeout: 30_000 }, async () => {
+    sandbox.writeScript("web", `sleep 0.2\n'${NODE}' '${CLI}' notify --ready --status "up, via cronmon notify" || exit 9\nexec sleep 1000`)
+    sandbox.startDaemon()
+    const [webPid] = await waitForSpawns(sandbox, "web")
+    await waitForJournal(sandbox, (j) => j.some((e) => e.data["ready"] === webPid), { timeout: 10_000 })
+    expect(statusOf(sandbox, "web")).toMatchObject({ state: "running", pid: webPid, status_text: "up, via cronmon notify" })
+    // The test's own process, with the service's environment: not in its group.
+    const outside = await sandbox.runAsync(["notify", "--status", "forged"], {
+      env: { CRONMON_SERVICE: "web", CRONMON_JOURNAL: sandbox.journal }
+    })
+    expect(outside.status).toBe(1)
+    expect(outside.stderr).toMatch(new RegExp(`^cronmon: web: not notified: pid \\d+ is not a process of web \\(process group ${webPid}\\)\\n$`))
+    expect(statusOf(sandbox, "web")?.status_text).toBe("up, via cronmon notify")
   })
 })
