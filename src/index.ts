@@ -95,7 +95,7 @@ export { Watcher, WatchError } from "./services/Watcher.ts"
  * ```
  * @since 0.1.0
  */
-export { ProcessSupervisor, type RequestError, type RequestOptions } from "./services/ProcessSupervisor.ts"
+export { type Notice, ProcessSupervisor, type RequestError, type RequestOptions } from "./services/ProcessSupervisor.ts"
 
 /**
  * Acting on a daemon: restart, stop (held down), start, kill, its status
@@ -122,6 +122,10 @@ export {
   LastExitJson,
   NoDaemon,
   NoSuchService,
+  NotifyError,
+  NotifyRefused,
+  NotifyRequest,
+  NotReady,
   PermissionDenied,
   ReadError,
   ServiceStatusJson,
