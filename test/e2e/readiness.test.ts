@@ -222,4 +222,24 @@ describe("readiness, end to end", () => {
     expect(outside.stderr).toMatch(new RegExp(`^cronmon: web: not notified: pid \\d+ is not a process of web \\(process group ${webPid}\\)\\n$`))
     expect(statusOf(sandbox, "web")?.status_text).toBe("up, via cronmon notify")
   })
+
+  it("after the daemon is killed, the next one knows the service notifies: its new run is starting until it says so", {
+    timeout: 30_000
+  }, async () => {
+    // Ready in its first run only: its runs under the next daemon never say it.
+    const mark = path.join(sandbox.root, "said-ready")
+    sandbox.writeScript("web", `if [ ! -e '${mark}' ]; then\ntouch '${mark}'\n${pythonService(0)}\nfi\nexec sleep 1000`)
+    const first = sandbox.startDaemon()
+    const [firstPid] = await waitForSpawns(sandbox, "web")
+    await waitForJournal(sandbox, (j) => j.some((e) => e.data["ready"] === firstPid))
+    first.kill("SIGKILL")
+    await first.waitExit()
+    await waitFor(() => !isAlive(firstPid!), { message: "the first run ended by its parent-death signal" })
+    sandbox.startDaemon()
+    const [, secondPid] = await waitForSpawns(sandbox, "web", 2)
+    const spawn = sandbox.readJournal().find((e) => e.type === "process spawned" && e.data["pid"] === secondPid)
+    expect(spawn?.data["notifies"]).toBe(true)
+    await waitFor(() => statusOf(sandbox, "web")?.pid === secondPid)
+    expect(statusOf(sandbox, "web")).toMatchObject({ state: "starting", pid: secondPid, ready: null })
+  })
 })
