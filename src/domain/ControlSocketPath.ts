@@ -4,8 +4,9 @@
  * at most 107 bytes of path; when that one is longer, the socket goes to a
  * directory only the user can enter, named from the journal's path:
  * `$XDG_RUNTIME_DIR/cronmon/HASH.sock`, else `/tmp/cronmon-UID/HASH.sock`.
- * Server and client find it the same way. No Effect here: the CLI's lean
- * paths may load it.
+ * Server and client find it the same way. The notify socket
+ * (`NOTIFY_SOCKET`) is always in that directory (`HASH.notify`). No Effect
+ * here: the CLI's lean paths may load it.
  *
  * @since 0.1.0
  */
@@ -63,8 +64,30 @@ export const controlSocketPath = (
   uid: number
 ): ControlSocketPath => {
   const beside = `${journal}.sock`
-  if (fitsWithStaging(beside)) return { path: beside, privateDirectory: undefined }
-  const name = `${createHash("sha256").update(journal).digest("hex").slice(0, 24)}.sock`
+  return fitsWithStaging(beside) ? { path: beside, privateDirectory: undefined } : privateSocketPath(journal, ".sock", env, uid)
+}
+
+/**
+ * A socket of the daemon of `journal` in the user's private directory,
+ * named from the journal's path and `extension`:
+ * `$XDG_RUNTIME_DIR/cronmon/HASH.EXT` when that fits, else
+ * `/tmp/cronmon-UID/HASH.EXT`. The control socket's place when it does not
+ * fit beside the journal, and always the notify socket's.
+ *
+ * @example
+ * ```ts
+ * privateSocketPath("/home/me/.config/cronmon/journal.json", ".notify", {}, 1000)
+ * // { path: "/tmp/cronmon-1000/<24 hex digits>.notify", privateDirectory: "/tmp/cronmon-1000" }
+ * ```
+ * @since 0.1.0
+ */
+export const privateSocketPath = (
+  journal: string,
+  extension: string,
+  env: Readonly<Record<string, string | undefined>>,
+  uid: number
+): ControlSocketPath & { readonly privateDirectory: string } => {
+  const name = `${createHash("sha256").update(journal).digest("hex").slice(0, 24)}${extension}`
   const runtime = env["XDG_RUNTIME_DIR"]
   const candidates = [
     ...(runtime !== undefined && path.isAbsolute(runtime) ? [path.join(runtime, "cronmon")] : []),

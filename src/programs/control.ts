@@ -1,6 +1,7 @@
 /**
  * `cronmon restart|stop|start|kill NAME...`: asks the daemon of a journal to
- * act on services, over its control socket, and says how each one went.
+ * act on services, over its control socket, and says how each one went;
+ * and `cronmon notify`, which a service runs to say it is ready.
  *
  * A lean path, as the cron tick has: plain Node, no Effect, so that the
  * command costs little more than Node's start. It speaks the control
@@ -9,10 +10,11 @@
  * after parsing the command itself, and `bin.ts` runs it at once for an
  * argv that `controlRequest` takes.
  *
- * Exit codes: 0 done; 1 failed or timed out (or refused: another user's
- * daemon, a daemon stopping); 2 usage (a name that is not a plain file
- * name); 3 no daemon on that journal; 4 no such service. With several
- * names, each is said on its own line and the code is the highest.
+ * Exit codes: 0 done; 1 failed, not ready or timed out (or refused:
+ * another user's daemon, a daemon stopping, a notification from outside
+ * the service); 2 usage (a name that is not a plain file name); 3 no
+ * daemon on that journal; 4 no such service. With several names, each is
+ * said on its own line and the code is the highest.
  *
  * @since 0.1.0
  */
@@ -27,10 +29,12 @@ import {
   type FlagSpec,
   isAmount,
   isControlAction,
+  NOTIFY_FLAGS,
   readAmount
 } from "../domain/DaemonFlags.ts"
 import { escapeControls } from "../domain/EscapeControls.ts"
 import { defaultPaths } from "../domain/Paths.ts"
+import { SERVICE_MARK, SERVICE_NAME } from "../domain/ServiceEnvironment.ts"
 import { plainNameProblem } from "../domain/ServiceFile.ts"
 import { signalNamed } from "../domain/Signals.ts"
 import { lockState } from "../internal/LockCheck.ts"
@@ -40,17 +44,21 @@ import { formatDuration } from "../internal/Terminal.ts"
 /**
  * What a control command asks: an action on services of the daemon of
  * `journal` (absolute), with `signal` for `kill`, waiting until it is done
- * (`wait`) for at most `timeoutMillis` (the daemon's stop timeout plus
- * 10 s when unset).
+ * (`wait`), and with `ready` (`restart`, `start`) until the new instance
+ * says it is ready, for at most `timeoutMillis` (the daemon's stop timeout
+ * plus 10 s when unset, plus 90 s with `ready`). `notify` speaks for the one
+ * service in `names`: `ready` says it is ready, `status` how it is.
  *
  * @since 0.1.0
  */
 export interface ControlRequest {
-  readonly action: ControlAction
+  readonly action: ControlAction | "notify"
   readonly names: ReadonlyArray<string>
   readonly journal: string
   readonly signal: NodeJS.Signals
   readonly wait: boolean
+  readonly ready: boolean
+  readonly status?: string | undefined
   readonly timeoutMillis: number | undefined
 }
 
@@ -64,12 +72,42 @@ export interface Said {
   readonly line: string
 }
 
-// Each way of writing a flag these commands take: `--name`, `-alias`.
-const FLAGS: ReadonlyMap<string, FlagSpec> = new Map(
-  [DAEMON_FLAGS.journal, DAEMON_FLAGS.logs, ...Object.values(CONTROL_FLAGS)].flatMap((spec: FlagSpec) =>
+// Each way of writing a flag: `--name`, `-alias`.
+const flagTable = (specs: ReadonlyArray<FlagSpec>): ReadonlyMap<string, FlagSpec> =>
+  new Map(specs.flatMap((spec) =>
     [`--${spec.name}`, ...(spec.alias === undefined ? [] : [`-${spec.alias}`])].map((arg): [string, FlagSpec] => [arg, spec])
-  )
-)
+  ))
+
+const FLAGS = flagTable([DAEMON_FLAGS.journal, DAEMON_FLAGS.logs, ...Object.values(CONTROL_FLAGS)])
+
+// The values of `args`' flags of `table`, and its other words; `undefined`
+// for a flag it does not know, one given twice, or a bad value.
+const readFlags = (table: ReadonlyMap<string, FlagSpec>, args: ReadonlyArray<string>) => {
+  const values = new Map<FlagSpec, string>()
+  const words: Array<string> = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? ""
+    if (!arg.startsWith("-")) {
+      words.push(arg)
+      continue
+    }
+    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
+    const spec = table.get(equals > 0 ? arg.slice(0, equals) : arg)
+    if (spec === undefined || values.has(spec)) return undefined
+    if (spec.kind === "switch") {
+      if (equals > 0) return undefined
+      values.set(spec, "")
+      continue
+    }
+    const value = equals > 0 ? arg.slice(equals + 1) : args[++i]
+    if (value === undefined) return undefined
+    if (spec.kind === "signal" ? signalNamed(value) === undefined : isAmount(spec) && "refusal" in readAmount(spec, value)) {
+      return undefined
+    }
+    values.set(spec, value)
+  }
+  return { values, words }
+}
 
 /**
  * The request `argv` makes, when it is a control command in its plain
@@ -79,7 +117,7 @@ const FLAGS: ReadonlyMap<string, FlagSpec> = new Map(
  * @example
  * ```ts
  * controlRequest(["restart", "web", "-j", "j.json"], process.env, "/srv")
- * // { action: "restart", names: ["web"], journal: "/srv/j.json", signal: "SIGTERM", wait: true, timeoutMillis: undefined }
+ * // { action: "restart", names: ["web"], journal: "/srv/j.json", signal: "SIGTERM", wait: true, ready: false, timeoutMillis: undefined }
  * ```
  * @since 0.1.0
  */
@@ -90,30 +128,12 @@ export const controlRequest = (
 ): ControlRequest | undefined => {
   const [action, ...rest] = argv
   if (!isControlAction(action)) return undefined
-  const values = new Map<FlagSpec, string>()
-  const names: Array<string> = []
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i] ?? ""
-    if (!arg.startsWith("-")) {
-      names.push(arg)
-      continue
-    }
-    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
-    const spec = FLAGS.get(equals > 0 ? arg.slice(0, equals) : arg)
-    if (spec === undefined || values.has(spec)) return undefined
-    if (spec === CONTROL_FLAGS.signal && action !== "kill") return undefined
-    if (spec.kind === "switch") {
-      if (equals > 0) return undefined
-      values.set(spec, "")
-      continue
-    }
-    const value = equals > 0 ? arg.slice(equals + 1) : rest[++i]
-    if (value === undefined) return undefined
-    if (spec.kind === "signal" ? signalNamed(value) === undefined : isAmount(spec) && "refusal" in readAmount(spec, value)) {
-      return undefined
-    }
-    values.set(spec, value)
-  }
+  const read = readFlags(FLAGS, rest)
+  if (read === undefined) return undefined
+  const { values, words: names } = read
+  if (values.has(CONTROL_FLAGS.signal) && action !== "kill") return undefined
+  const ready = values.has(CONTROL_FLAGS.ready)
+  if (ready && (values.has(CONTROL_FLAGS.noWait) || (action !== "restart" && action !== "start"))) return undefined
   const signal = signalNamed(values.get(CONTROL_FLAGS.signal) ?? "TERM")
   if (names.length === 0 || signal === undefined) return undefined
   const timeout = values.get(CONTROL_FLAGS.timeout)
@@ -124,33 +144,71 @@ export const controlRequest = (
     journal: path.resolve(cwd, values.get(DAEMON_FLAGS.journal) ?? defaultPaths(env).journal),
     signal,
     wait: !values.has(CONTROL_FLAGS.noWait),
+    ready,
     timeoutMillis: timeoutMillis !== undefined && "value" in timeoutMillis ? timeoutMillis.value : undefined
   }
+}
+
+const NOTIFY_TABLE = flagTable(Object.values(NOTIFY_FLAGS))
+
+/**
+ * The notification `argv` makes (`notify --ready --status TEXT`), for the
+ * service named in `env`, when it is in its plain form and run by a
+ * service; anything else (help, no `--ready` nor `--status`, outside a
+ * service) is `undefined`, left to the CLI, which says what is wrong.
+ *
+ * @example
+ * ```ts
+ * notifyRequest(["notify", "--ready"], { CRONMON_SERVICE: "web", CRONMON_JOURNAL: "/srv/j.json" })
+ * // { action: "notify", names: ["web"], journal: "/srv/j.json", ready: true, status: undefined, … }
+ * ```
+ * @since 0.1.0
+ */
+export const notifyRequest = (
+  argv: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | undefined>>
+): ControlRequest | undefined => {
+  const [command, ...rest] = argv
+  const read = command === "notify" ? readFlags(NOTIFY_TABLE, rest) : undefined
+  const name = env[SERVICE_NAME]
+  const journal = env[SERVICE_MARK]
+  if (read === undefined || read.words.length > 0 || name === undefined || journal === undefined) return undefined
+  const ready = read.values.has(NOTIFY_FLAGS.ready)
+  const status = read.values.get(NOTIFY_FLAGS.status)
+  if (!ready && status === undefined) return undefined
+  return { action: "notify", names: [name], journal, signal: "SIGTERM", wait: true, ready, status, timeoutMillis: undefined }
 }
 
 // ---------------------------------------------------------------------------
 // What is said
 
-const DONE: Readonly<Record<ControlAction, (pid: string, signal: string) => string>> = {
+// What is said when it is done (nothing, for a notification: a service's log is no place for it).
+const DONE: Readonly<Record<ControlRequest["action"], ((pid: string, signal: string) => string) | undefined>> = {
   restart: (pid) => `restarted${pid}`,
   stop: () => "stopped, held down until `cronmon start`",
   start: (pid) => `running${pid}`,
-  kill: (pid, signal) => `${signal} sent${pid}`
+  kill: (pid, signal) => `${signal} sent${pid}`,
+  notify: undefined
 }
 
-const NOT_DONE: Readonly<Record<ControlAction, string>> = {
+const NOT_DONE: Readonly<Record<ControlRequest["action"], string>> = {
   restart: "not restarted",
   stop: "not stopped",
   start: "not started",
-  kill: "not signalled"
+  kill: "not signalled",
+  notify: "not notified"
 }
+
+// What is not done when a wait ends: readiness, when it was waited for.
+const notDone = (request: ControlRequest) => request.ready && request.action !== "notify" ? "not ready" : NOT_DONE[request.action]
 
 // A timeout as given: `13s`, `1m30s`, `300ms`.
 const within = (millis: number): string => millis % 1000 === 0 ? formatDuration(millis) : `${millis}ms`
 
 // The daemon's stop timeout when it does not say (the default).
 const DEFAULT_STOP_TIMEOUT_MILLIS = 3_000
-const TIMEOUT_MARGIN_MILLIS = 10_000
+// Past the stop timeout: a start, and a start until it is ready (systemd gives one 90 s).
+const marginOf = (request: ControlRequest) => request.ready && request.action !== "notify" ? 100_000 : 10_000
 
 // What the daemon sent is JSON: read it field by field.
 const member = (value: unknown, key: string): unknown =>
@@ -161,9 +219,9 @@ const field = (value: unknown, key: string): string => {
   return typeof found === "string" || typeof found === "number" ? String(found) : "?"
 }
 
-// How one name ended: the line said and the exit code.
+// How one name ended: the line said (if any) and the exit code.
 interface Outcome {
-  readonly said: Said
+  readonly said: Said | undefined
   readonly code: number
 }
 
@@ -185,6 +243,9 @@ const failureOutcome = (request: ControlRequest, name: string, error: unknown): 
       return failed(name, `not a signal: ${escapeControls(field(error, "signal"))}`, 2)
     case "ActionFailed":
       return failed(name, `${NOT_DONE[request.action]}: ${escapeControls(field(error, "reason"))}`, 1)
+    case "NotReady":
+    case "NotifyRefused":
+      return failed(name, `${notDone(request)}: ${escapeControls(field(error, "reason"))}`, 1)
     case "DaemonStopping":
       return failed(name, `${NOT_DONE[request.action]}: the daemon is stopping`, 1)
     default:
@@ -195,7 +256,9 @@ const failureOutcome = (request: ControlRequest, name: string, error: unknown): 
 const doneOutcome = (request: ControlRequest, name: string, value: unknown): Outcome => {
   const pid = field(value, "pid")
   if (!request.wait) return { said: { stream: "stdout", line: `${escapeControls(name)}: ${request.action} requested` }, code: 0 }
-  const line = DONE[request.action](pid === "?" ? "" : ` (pid ${pid})`, request.signal)
+  const done = DONE[request.action]
+  if (done === undefined) return { said: undefined, code: 0 }
+  const line = `${done(pid === "?" ? "" : ` (pid ${pid})`, request.signal)}${request.ready ? ", ready" : ""}`
   return { said: { stream: "stdout", line: `${escapeControls(name)}: ${line}` }, code: 0 }
 }
 
@@ -245,7 +308,7 @@ export const runControl = (
     return problem === undefined ? [] : [failed(name, `not a service name: ${problem}`, 2)]
   })
   if (invalid.length > 0) {
-    invalid.forEach((outcome) => say(outcome.said))
+    invalid.forEach((outcome) => outcome.said !== undefined && say(outcome.said))
     return Promise.resolve(2)
   }
   const uid = process.getuid?.() ?? 0
@@ -281,7 +344,7 @@ export const runControl = (
       if (finished || outcomes[index] !== undefined) return
       outcomes[index] = outcome
       for (let next = outcomes[printed]; next !== undefined; next = outcomes[printed]) {
-        say(next.said)
+        if (next.said !== undefined) say(next.said)
         printed++
       }
       if (printed === outcomes.length) finish(Math.max(...outcomes.map((done) => done?.code ?? 1)))
@@ -291,11 +354,11 @@ export const runControl = (
       clearTimeout(timer)
       timer = setTimeout(() => {
         request.names.forEach((name, index) =>
-          record(index, failed(name, `${NOT_DONE[request.action]} within ${within(millis)} (the daemon may still do it)`, 1))
+          record(index, failed(name, `${notDone(request)} within ${within(millis)} (the daemon may still do it)`, 1))
         )
       }, millis)
     }
-    armTimeout(request.timeoutMillis ?? DEFAULT_STOP_TIMEOUT_MILLIS + TIMEOUT_MARGIN_MILLIS)
+    armTimeout(request.timeoutMillis ?? DEFAULT_STOP_TIMEOUT_MILLIS + marginOf(request))
 
     conn.on("error", (error: NodeJS.ErrnoException) => {
       if (finished) return
@@ -339,12 +402,24 @@ export const runControl = (
       // How long to wait for, when not told: the daemon's stop timeout plus a margin.
       if (request.timeoutMillis === undefined) send("daemon", "daemon", null)
       request.names.forEach((name, index) =>
-        send(String(index), request.action, {
-          name,
-          by: `cli pid ${process.pid}`,
-          ...(request.wait ? {} : { wait: false }),
-          ...(request.action === "kill" ? { signal: request.signal } : {})
-        })
+        send(
+          String(index),
+          request.action,
+          request.action === "notify"
+            ? {
+              name,
+              pid: process.pid,
+              ...(request.ready ? { ready: true } : {}),
+              ...(request.status === undefined ? {} : { status: request.status })
+            }
+            : {
+              name,
+              by: `cli pid ${process.pid}`,
+              ...(request.wait ? {} : { wait: false }),
+              ...(request.ready ? { ready: true } : {}),
+              ...(request.action === "kill" ? { signal: request.signal } : {})
+            }
+        )
       )
     })
 
@@ -366,7 +441,7 @@ export const runControl = (
         const exit = member(message, "exit")
         if (id === "daemon") {
           const stopTimeout = Number(field(member(exit, "value"), "stop_timeout_ms"))
-          if (Number.isFinite(stopTimeout)) armTimeout(stopTimeout + TIMEOUT_MARGIN_MILLIS)
+          if (Number.isFinite(stopTimeout)) armTimeout(stopTimeout + marginOf(request))
           continue
         }
         const index = Number(id)
