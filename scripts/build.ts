@@ -75,6 +75,7 @@ await build({
   format: "esm",
   target: "node22",
   minifySyntax: true,
+  minifyWhitespace: true,
   // A native addon: loaded from node_modules at run time.
   external: ["koffi"],
   define: { CRONMON_VERSION: JSON.stringify(version) },

@@ -45,31 +45,52 @@ export const execOnPinnedNode = (): void => {
 /**
  * The daemon's V8 flags (measured in BENCHMARKS.md): a young generation
  * capped at 1 MiB per semi-space (it otherwise grows to tens of MiB under
- * steady restarts and stays grown), V8's lite mode (no optimizing
- * compilers: their code, their compile jobs' memory and the binary's pages
- * they touch; the daemon's work is short-lived code they rarely reach),
- * and `gc()`, which the daemon calls before it gives memory back once
- * activity quiets. Never on the cron tick: flags other than the semi-space
- * size make Node reject its built-in code cache, which costs every start.
+ * steady restarts and stays grown), V8's lite mode (its interpreter alone,
+ * `--jitless`, with sizes chosen for memory: no compiled code, no compile
+ * jobs' memory, fewer of the binary's pages touched; the daemon's work is
+ * short-lived code that compilers rarely pay for), and `gc()`, which the
+ * daemon calls before it gives memory back once activity quiets. Never on
+ * the cron tick: flags other than the semi-space size make Node reject its
+ * built-in code cache, which costs every start.
  *
  * @since 0.1.0
  */
 export const DAEMON_NODE_FLAGS: ReadonlyArray<string> = ["--max-semi-space-size=1", "--lite-mode", "--expose-gc"]
 
-// `--name=value` and `--name value` both set `--name`; V8 reads `_` as `-`.
-const flagName = (flag: string) => flag.replace(/=.*$/, "").replaceAll("_", "-")
+// `--name=value` and `--name value` both set `--name`, and `--no-name`
+// unsets it (given, it stands); V8 reads `_` as `-`.
+const flagName = (flag: string) => flag.replace(/=.*$/, "").replaceAll("_", "-").replace(/^--no-/, "--")
+
+const TYPESCRIPT = /\.[cm]?ts$/
 
 /**
- * Runs this process again with `DAEMON_NODE_FLAGS`, those missing from its
- * command line only (one the user gave, such as `--max-semi-space-size=4`,
- * stands), so once. Returns when none is missing, or when the exec fails
- * (the daemon then runs with the flags it has).
+ * The flags of `DAEMON_NODE_FLAGS` that a Node started with `execArgv` to
+ * run `script` lacks: a flag given in any form (`--max-semi-space-size=4`,
+ * `--no-lite-mode`) stands. Not lite mode for a TypeScript script (run
+ * from a checkout's `src/`): Node strips types with WebAssembly, which lite
+ * mode turns off.
+ *
+ * @example
+ * ```ts
+ * missingDaemonFlags(["--no-lite-mode"], "dist/cronmon.js") // ["--max-semi-space-size=1", "--expose-gc"]
+ * ```
+ * @since 0.1.0
+ */
+export const missingDaemonFlags = (execArgv: ReadonlyArray<string>, script: string): ReadonlyArray<string> => {
+  const given = new Set(execArgv.map(flagName))
+  if (TYPESCRIPT.test(script)) given.add("--lite-mode")
+  return DAEMON_NODE_FLAGS.filter((flag) => !given.has(flagName(flag)))
+}
+
+/**
+ * Runs this process again with the flags of `DAEMON_NODE_FLAGS` it lacks
+ * (`missingDaemonFlags`), so once. Returns when none is missing, or when
+ * the exec fails (the daemon then runs with the flags it has).
  *
  * @since 0.1.0
  */
 export const execWithDaemonFlags = (): void => {
-  const given = new Set(process.execArgv.map(flagName))
-  const missing = DAEMON_NODE_FLAGS.filter((flag) => !given.has(flagName(flag)))
+  const missing = missingDaemonFlags(process.execArgv, process.argv[1] ?? "")
   if (missing.length === 0) return
   try {
     execNode(process.execPath, missing)
