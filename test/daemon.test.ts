@@ -183,7 +183,7 @@ describe("daemon", () => {
       yield* Fiber.interrupt(daemon)
     }).pipe(Effect.provide(TestKit.layer())))
 
-  it.effect("gives memory back once quiet: a second after start-up or the last event, at most every ten seconds", () =>
+  it.effect("gives memory back once quiet: a second after start-up or the last event, at most every five seconds", () =>
     Effect.gen(function*() {
       const sim = yield* SimulatedProcesses
       const released = Effect.map(sim.happenings, (all) => all.flatMap((h) => h._tag === "MemoryReleased" ? [h.at] : []))
@@ -201,13 +201,15 @@ describe("daemon", () => {
         yield* TestClock.adjust("500 millis")
       }
       assert.deepStrictEqual(yield* released, [1000])
-      yield* TestClock.adjust("500 millis") // quiet since 3500: due at 4500, spaced to 11000
+      yield* TestClock.adjust("500 millis") // quiet since 3500: due at 4500, spaced to 6000
       assert.deepStrictEqual(yield* released, [1000])
-      yield* TestClock.adjust("7 seconds")
-      assert.deepStrictEqual(yield* released, [1000, 11000])
+      yield* TestClock.adjust("1499 millis")
+      assert.deepStrictEqual(yield* released, [1000])
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* released, [1000, 6000])
       // Quiet: nothing more.
       yield* TestClock.adjust("1 hour")
-      assert.deepStrictEqual(yield* released, [1000, 11000])
+      assert.deepStrictEqual(yield* released, [1000, 6000])
       yield* Fiber.interrupt(daemon)
     }).pipe(Effect.provide(TestKit.layer())))
 })
