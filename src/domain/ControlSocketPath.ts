@@ -3,9 +3,11 @@
  * (`~/.config/cronmon/journal.json.sock` by default). A socket address holds
  * at most 107 bytes of path; when that one is longer, the socket goes to a
  * directory only the user can enter, named from the journal's path:
- * `$XDG_RUNTIME_DIR/cronmon/HASH.sock`, else `/tmp/cronmon-UID/HASH.sock`.
- * Server and client find it the same way. No Effect here: the CLI's lean
- * paths may load it.
+ * `/tmp/cronmon-UID/HASH.sock`. Server and client find it the same way from
+ * the journal and the uid alone: a daemon started by cron (no
+ * `XDG_RUNTIME_DIR`) and a command from a login shell meet there, and
+ * logind's removal of `/run/user/UID` at logout cannot take it away. No
+ * Effect here: the CLI's lean paths may load it.
  *
  * @since 0.1.0
  */
@@ -48,29 +50,20 @@ const fitsWithStaging = (file: string) =>
 
 /**
  * The control socket of the daemon of `journal` (an absolute path), for the
- * user `uid` in the environment `env`.
+ * user `uid`.
  *
  * @example
  * ```ts
- * controlSocketPath("/home/me/.config/cronmon/journal.json", process.env, 1000)
+ * controlSocketPath("/home/me/.config/cronmon/journal.json", 1000)
  * // { path: "/home/me/.config/cronmon/journal.json.sock", privateDirectory: undefined }
  * ```
  * @since 0.1.0
  */
-export const controlSocketPath = (
-  journal: string,
-  env: Readonly<Record<string, string | undefined>>,
-  uid: number
-): ControlSocketPath => {
+export const controlSocketPath = (journal: string, uid: number): ControlSocketPath => {
   const beside = `${journal}.sock`
   if (fitsWithStaging(beside)) return { path: beside, privateDirectory: undefined }
+  const privateDirectory = `/tmp/cronmon-${uid}`
   const name = `${createHash("sha256").update(journal).digest("hex").slice(0, 24)}.sock`
-  const runtime = env["XDG_RUNTIME_DIR"]
-  const candidates = [
-    ...(runtime !== undefined && path.isAbsolute(runtime) ? [path.join(runtime, "cronmon")] : []),
-    `/tmp/cronmon-${uid}`
-  ]
-  const privateDirectory = candidates.find((dir) => fitsWithStaging(path.join(dir, name))) ?? `/tmp/cronmon-${uid}`
   return { path: path.join(privateDirectory, name), privateDirectory }
 }
 

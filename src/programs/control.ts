@@ -9,33 +9,32 @@
  * after parsing the command itself, and `bin.ts` runs it at once for an
  * argv that `controlRequest` takes.
  *
- * Exit codes: 0 done; 1 failed or timed out (or refused: another user's
- * daemon, a daemon stopping); 2 usage (a name that is not a plain file
- * name); 3 no daemon on that journal; 4 no such service. With several
- * names, each is said on its own line and the code is the highest.
+ * Exit codes (lines and codes of failures from `Failures`): 0 done; 1
+ * failed or timed out (or refused: another user's daemon, a daemon
+ * stopping; or the connection lost); 2 usage (a name that is not a plain
+ * file name); 3 no daemon answers on that journal; 4 no such service. With
+ * several names, each is said on its own line and the code is the highest.
  *
  * @since 0.1.0
  */
-import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { controlSocketPath, privateDirectoryProblem } from "../domain/ControlSocketPath.ts"
 import {
   CONTROL_FLAGS,
   type ControlAction,
   DAEMON_FLAGS,
-  type FlagSpec,
-  isAmount,
+  flagsByArgument,
   isControlAction,
-  readAmount
+  readAmount,
+  scanArguments
 } from "../domain/DaemonFlags.ts"
 import { escapeControls } from "../domain/EscapeControls.ts"
+import { type Asked, type Failure, failureOf, isFailure } from "../domain/Failures.ts"
 import { defaultPaths } from "../domain/Paths.ts"
 import { plainNameProblem } from "../domain/ServiceFile.ts"
 import { signalNamed } from "../domain/Signals.ts"
-import { lockState } from "../internal/LockCheck.ts"
-import { formatDuration } from "../internal/Terminal.ts"
-
+import { connectFailure, controlSocketOf, socketDirectoryRefusal } from "../internal/ControlSocket.ts"
+import { lockState, runningDaemon } from "../internal/LockCheck.ts"
 
 /**
  * What a control command asks: an action on services of the daemon of
@@ -64,13 +63,6 @@ export interface Said {
   readonly line: string
 }
 
-// Each way of writing a flag these commands take: `--name`, `-alias`.
-const FLAGS: ReadonlyMap<string, FlagSpec> = new Map(
-  [DAEMON_FLAGS.journal, DAEMON_FLAGS.logs, ...Object.values(CONTROL_FLAGS)].flatMap((spec: FlagSpec) =>
-    [`--${spec.name}`, ...(spec.alias === undefined ? [] : [`-${spec.alias}`])].map((arg): [string, FlagSpec] => [arg, spec])
-  )
-)
-
 /**
  * The request `argv` makes, when it is a control command in its plain
  * form: anything else (help, a flag twice, a bad value, no name) is
@@ -90,37 +82,17 @@ export const controlRequest = (
 ): ControlRequest | undefined => {
   const [action, ...rest] = argv
   if (!isControlAction(action)) return undefined
-  const values = new Map<FlagSpec, string>()
-  const names: Array<string> = []
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i] ?? ""
-    if (!arg.startsWith("-")) {
-      names.push(arg)
-      continue
-    }
-    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
-    const spec = FLAGS.get(equals > 0 ? arg.slice(0, equals) : arg)
-    if (spec === undefined || values.has(spec)) return undefined
-    if (spec === CONTROL_FLAGS.signal && action !== "kill") return undefined
-    if (spec.kind === "switch") {
-      if (equals > 0) return undefined
-      values.set(spec, "")
-      continue
-    }
-    const value = equals > 0 ? arg.slice(equals + 1) : rest[++i]
-    if (value === undefined) return undefined
-    if (spec.kind === "signal" ? signalNamed(value) === undefined : isAmount(spec) && "refusal" in readAmount(spec, value)) {
-      return undefined
-    }
-    values.set(spec, value)
-  }
-  const signal = signalNamed(values.get(CONTROL_FLAGS.signal) ?? "TERM")
-  if (names.length === 0 || signal === undefined) return undefined
+  // `--logs` is every command's (one set of paths serves them all), read by none of these.
+  const flags = [DAEMON_FLAGS.journal, DAEMON_FLAGS.logs, CONTROL_FLAGS.noWait, CONTROL_FLAGS.timeout]
+  const scanned = scanArguments(rest, flagsByArgument(action === "kill" ? [...flags, CONTROL_FLAGS.signal] : flags, { negations: false }))
+  const signal = signalNamed(scanned?.values.get(CONTROL_FLAGS.signal) ?? "TERM")
+  if (scanned === undefined || scanned.words.length === 0 || signal === undefined) return undefined
+  const { values } = scanned
   const timeout = values.get(CONTROL_FLAGS.timeout)
   const timeoutMillis = timeout === undefined ? undefined : readAmount(CONTROL_FLAGS.timeout, timeout)
   return {
     action,
-    names,
+    names: scanned.words,
     journal: path.resolve(cwd, values.get(DAEMON_FLAGS.journal) ?? defaultPaths(env).journal),
     signal,
     wait: !values.has(CONTROL_FLAGS.noWait),
@@ -145,12 +117,13 @@ const NOT_DONE: Readonly<Record<ControlAction, string>> = {
   kill: "not signalled"
 }
 
-// A timeout as given: `13s`, `1m30s`, `300ms`.
-const within = (millis: number): string => millis % 1000 === 0 ? formatDuration(millis) : `${millis}ms`
-
 // The daemon's stop timeout when it does not say (the default).
 const DEFAULT_STOP_TIMEOUT_MILLIS = 3_000
 const TIMEOUT_MARGIN_MILLIS = 10_000
+
+// How long a daemon that holds the lock but has no socket yet (it is
+// starting) is given to make one.
+const STARTING_MILLIS = 2_000
 
 // What the daemon sent is JSON: read it field by field.
 const member = (value: unknown, key: string): unknown =>
@@ -161,42 +134,21 @@ const field = (value: unknown, key: string): string => {
   return typeof found === "string" || typeof found === "number" ? String(found) : "?"
 }
 
-// How one name ended: the line said and the exit code.
-interface Outcome {
-  readonly said: Said
-  readonly code: number
-}
+// How one name ended: the line said, where, and the exit code.
+type Outcome = Said & Failure
 
-const failed = (name: string, what: string, code: number): Outcome => ({
-  said: { stream: "stderr", line: `cronmon: ${escapeControls(name)}: ${what}` },
-  code
-})
+const failed = (failure: Failure): Outcome => ({ stream: "stderr", ...failure })
 
-// A typed error of the control channel (its JSON, as the daemon sends it):
-// the one line and the exit code of each.
-const failureOutcome = (request: ControlRequest, name: string, error: unknown): Outcome => {
-  const tag = field(error, "_tag")
-  switch (tag) {
-    case "InvalidServiceName":
-      return failed(name, `not a service name: ${field(error, "reason")}`, 2)
-    case "NoSuchService":
-      return failed(name, `no such service in ${escapeControls(field(error, "scriptsDir"))}`, 4)
-    case "InvalidSignal":
-      return failed(name, `not a signal: ${escapeControls(field(error, "signal"))}`, 2)
-    case "ActionFailed":
-      return failed(name, `${NOT_DONE[request.action]}: ${escapeControls(field(error, "reason"))}`, 1)
-    case "DaemonStopping":
-      return failed(name, `${NOT_DONE[request.action]}: the daemon is stopping`, 1)
-    default:
-      return failed(name, `${NOT_DONE[request.action]}: the daemon answered ${escapeControls(JSON.stringify(error))}`, 1)
-  }
-}
+const askedOf = (request: ControlRequest, name: string): Asked => ({ name, notDone: NOT_DONE[request.action] })
+
+// Not done, for a reason of this command's (no failure of the protocol's).
+const notDone = (request: ControlRequest, name: string, why: string): Outcome =>
+  failed({ line: `cronmon: ${escapeControls(name)}: ${NOT_DONE[request.action]}${why}`, code: 1 })
 
 const doneOutcome = (request: ControlRequest, name: string, value: unknown): Outcome => {
   const pid = field(value, "pid")
-  if (!request.wait) return { said: { stream: "stdout", line: `${escapeControls(name)}: ${request.action} requested` }, code: 0 }
-  const line = DONE[request.action](pid === "?" ? "" : ` (pid ${pid})`, request.signal)
-  return { said: { stream: "stdout", line: `${escapeControls(name)}: ${line}` }, code: 0 }
+  const line = request.wait ? DONE[request.action](pid === "?" ? "" : ` (pid ${pid})`, request.signal) : `${request.action} requested`
+  return { stream: "stdout", line: `${escapeControls(name)}: ${line}`, code: 0 }
 }
 
 // An `Exit` of the protocol: `{ _tag: "Success", value }` or `{ _tag:
@@ -206,147 +158,104 @@ const exitOutcome = (request: ControlRequest, name: string, exit: unknown): Outc
   const cause = member(exit, "cause")
   const reasons: Array<unknown> = Array.isArray(cause) ? cause : []
   const fail = reasons.find((reason) => field(reason, "_tag") === "Fail")
-  if (fail !== undefined) return failureOutcome(request, name, member(fail, "error"))
+  const error = member(fail, "error")
+  if (isFailure(error)) return failed(failureOf(error, askedOf(request, name)))
+  if (fail !== undefined) return notDone(request, name, `: the daemon answered ${escapeControls(JSON.stringify(error))}`)
   const die = reasons.find((reason) => field(reason, "_tag") === "Die")
   const defect = member(die, "defect")
-  const why = die === undefined
-    ? "the request was interrupted"
-    : `the daemon failed: ${typeof defect === "string" ? defect : field(defect, "message")}`
-  return failed(name, `${NOT_DONE[request.action]}: ${why}`, 1)
+  return notDone(
+    request,
+    name,
+    die === undefined ? ": the request was interrupted" : `: the daemon failed: ${typeof defect === "string" ? defect : field(defect, "message")}`
+  )
 }
 
 // ---------------------------------------------------------------------------
 // Asking
 
-const noDaemon = (journal: string, reason: string): Said => ({
-  stream: "stderr",
-  line: `cronmon: no daemon runs on ${escapeControls(journal)} (${reason})`
-})
-
-/**
- * Runs a control command: validates the names, connects to the daemon's
- * socket, sends every request at once, and says each name's outcome in the
- * order given, as soon as it and those before it are known. Resolves with
- * the exit code.
- *
- * @example
- * ```ts
- * const code = await runControl(request, ({ stream, line }) => process[stream].write(`${line}\n`))
- * ```
- * @since 0.1.0
- */
-export const runControl = (
-  request: ControlRequest,
-  say: (said: Said) => void,
-  env: Readonly<Record<string, string | undefined>> = process.env
-): Promise<number> => {
-  const invalid = request.names.flatMap((name) => {
-    const problem = plainNameProblem(name)
-    return problem === undefined ? [] : [failed(name, `not a service name: ${problem}`, 2)]
+// A connection to `socket`, or why there is none.
+const connect = (socket: string): Promise<net.Socket | NodeJS.ErrnoException> =>
+  new Promise((resolve) => {
+    const conn = net.createConnection(socket)
+    const refused = (error: NodeJS.ErrnoException) => resolve(error)
+    conn.once("error", refused)
+    conn.once("connect", () => {
+      conn.off("error", refused)
+      resolve(conn)
+    })
   })
-  if (invalid.length > 0) {
-    invalid.forEach((outcome) => say(outcome.said))
-    return Promise.resolve(2)
+
+const delay = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
+
+// A connection to the daemon of the request's journal, or what says why there is none.
+const reach = async (request: ControlRequest): Promise<net.Socket | Failure> => {
+  const { journal } = request
+  const socket = controlSocketOf(journal)
+  const refusal = socketDirectoryRefusal(socket)
+  if (refusal !== undefined) return failureOf({ _tag: "NoDaemon", journal, reason: refusal })
+  const connected = await connect(socket.path)
+  if (connected instanceof net.Socket) return connected
+  const failure = connectFailure(connected.code, socket.path, connected.message)
+  if (failure._tag === "PermissionDenied") return failureOf({ _tag: "PermissionDenied", journal, socket: socket.path })
+  const missing = connected.code === "ENOENT" || connected.code === "ECONNREFUSED"
+  if (!missing || lockState(journal) !== "held") return failureOf({ _tag: "NoDaemon", journal, reason: failure.reason })
+  // The lock is held, yet no socket: a cronmon (its session says its pid)
+  // between taking the lock and listening is given a moment.
+  const { pid } = runningDaemon(journal)
+  const deadline = Date.now() + (pid === undefined ? 0 : Math.min(STARTING_MILLIS, request.timeoutMillis ?? STARTING_MILLIS))
+  while (Date.now() < deadline) {
+    await delay(100)
+    const again = await connect(socket.path)
+    if (again instanceof net.Socket) return again
   }
-  const uid = process.getuid?.() ?? 0
-  const socket = controlSocketPath(request.journal, env, uid)
-  if (socket.privateDirectory !== undefined) {
-    let problem: string | undefined
-    try {
-      const stats = fs.lstatSync(socket.privateDirectory, { throwIfNoEntry: false })
-      problem = stats === undefined ? undefined : privateDirectoryProblem(stats, uid)
-    } catch {
-      problem = "it cannot be looked at"
-    }
-    if (problem !== undefined) {
-      say(noDaemon(request.journal, `the socket's directory ${socket.privateDirectory} is refused: ${problem}`))
-      return Promise.resolve(3)
-    }
-  }
-  return new Promise((resolve) => {
+  return failureOf({ _tag: "NoControlSocket", journal, socket: socket.path, pid })
+}
+
+// Sends every request at once on `conn`, and says each name's outcome in
+// the order given, as soon as it and those before it are known.
+const ask = (request: ControlRequest, conn: net.Socket, say: (said: Said) => void): Promise<number> =>
+  new Promise((resolve) => {
     const outcomes: Array<Outcome | undefined> = request.names.map(() => undefined)
     let printed = 0
-    let finished = false
     let timer: NodeJS.Timeout | undefined
-    const conn = net.createConnection(socket.path)
-
-    const finish = (code: number) => {
-      if (finished) return
-      finished = true
-      clearTimeout(timer)
-      conn.destroy()
-      resolve(code)
-    }
     const record = (index: number, outcome: Outcome) => {
-      if (finished || outcomes[index] !== undefined) return
+      if (printed === outcomes.length || outcomes[index] !== undefined) return
       outcomes[index] = outcome
       for (let next = outcomes[printed]; next !== undefined; next = outcomes[printed]) {
-        say(next.said)
+        say(next)
         printed++
       }
-      if (printed === outcomes.length) finish(Math.max(...outcomes.map((done) => done?.code ?? 1)))
+      if (printed < outcomes.length) return
+      clearTimeout(timer)
+      conn.destroy()
+      resolve(Math.max(...outcomes.map((done) => done?.code ?? 1)))
     }
-    // Past the deadline, every name not done is said so.
+    // Every name not said yet gets its `outcome`.
+    const everyName = (outcome: (name: string) => Outcome) =>
+      request.names.forEach((name, index) => record(index, outcome(name)))
     const armTimeout = (millis: number) => {
       clearTimeout(timer)
-      timer = setTimeout(() => {
-        request.names.forEach((name, index) =>
-          record(index, failed(name, `${NOT_DONE[request.action]} within ${within(millis)} (the daemon may still do it)`, 1))
-        )
-      }, millis)
+      timer = setTimeout(
+        () => everyName((name) => failed(failureOf({ _tag: "TimedOut", millis }, askedOf(request, name)))),
+        millis
+      )
     }
     armTimeout(request.timeoutMillis ?? DEFAULT_STOP_TIMEOUT_MILLIS + TIMEOUT_MARGIN_MILLIS)
+    conn.on("error", () => everyName((name) => notDone(request, name, ": the connection to the daemon was lost")))
+    conn.on("close", () => everyName((name) => notDone(request, name, ": the daemon closed the connection")))
 
-    conn.on("error", (error: NodeJS.ErrnoException) => {
-      if (finished) return
-      if (printed > 0 || outcomes.some((outcome) => outcome !== undefined)) {
-        request.names.forEach((name, index) => record(index, failed(name, `${NOT_DONE[request.action]}: the connection to the daemon was lost`, 3)))
-        return
-      }
-      switch (error.code) {
-        case "EACCES":
-        case "EPERM":
-          say({
-            stream: "stderr",
-            line: `cronmon: permission denied: the daemon of ${escapeControls(request.journal)} runs as another user (its socket ${
-              escapeControls(socket.path)
-            } refuses you)`
-          })
-          return finish(1)
-        case "ENOENT":
-        case "ECONNREFUSED":
-          // A daemon without a socket: the Go original, or a cronmon from before it had one.
-          say(
-            lockState(request.journal) === "held"
-              ? noDaemon(request.journal, `its daemon has no control socket at ${socket.path}: an older cronmon, or the Go original`)
-              : noDaemon(request.journal, error.code === "ENOENT" ? `no control socket at ${socket.path}` : `nobody listens on ${socket.path}`)
-          )
-          return finish(3)
-        default:
-          say(noDaemon(request.journal, `cannot connect to ${socket.path}: ${error.message}`))
-          return finish(3)
-      }
-    })
-    conn.on("close", () => {
-      request.names.forEach((name, index) =>
-        record(index, failed(name, `${NOT_DONE[request.action]}: the daemon closed the connection`, 3))
-      )
-    })
-
-    conn.on("connect", () => {
-      const send = (id: string, tag: string, payload: unknown) =>
-        conn.write(`${JSON.stringify({ _tag: "Request", id, tag, payload, headers: [] })}\n`)
-      // How long to wait for, when not told: the daemon's stop timeout plus a margin.
-      if (request.timeoutMillis === undefined) send("daemon", "daemon", null)
-      request.names.forEach((name, index) =>
-        send(String(index), request.action, {
-          name,
-          by: `cli pid ${process.pid}`,
-          ...(request.wait ? {} : { wait: false }),
-          ...(request.action === "kill" ? { signal: request.signal } : {})
-        })
-      )
-    })
+    const send = (id: string, tag: string, payload: unknown) =>
+      conn.write(`${JSON.stringify({ _tag: "Request", id, tag, payload, headers: [] })}\n`)
+    // How long to wait for, when not told: the daemon's stop timeout plus a margin.
+    if (request.timeoutMillis === undefined) send("daemon", "daemon", null)
+    request.names.forEach((name, index) =>
+      send(String(index), request.action, {
+        name,
+        by: `cli pid ${process.pid}`,
+        ...(request.wait ? {} : { wait: false }),
+        ...(request.action === "kill" ? { signal: request.signal } : {})
+      })
+    )
 
     let buffer = ""
     conn.setEncoding("utf8")
@@ -375,4 +284,28 @@ export const runControl = (
       }
     })
   })
+
+/**
+ * Runs a control command: validates the names, connects to the daemon's
+ * socket, sends every request at once, and says each name's outcome in the
+ * order given, as soon as it and those before it are known. Resolves with
+ * the exit code.
+ *
+ * @example
+ * ```ts
+ * const code = await runControl(request, ({ stream, line }) => process[stream].write(`${line}\n`))
+ * ```
+ * @since 0.1.0
+ */
+export const runControl = async (request: ControlRequest, say: (said: Said) => void): Promise<number> => {
+  const invalid = request.names.flatMap((name) => {
+    const reason = plainNameProblem(name)
+    return reason === undefined ? [] : [failureOf({ _tag: "InvalidServiceName", reason }, askedOf(request, name))]
+  })
+  invalid.forEach((failure) => say(failed(failure)))
+  if (invalid.length > 0) return 2
+  const conn = await reach(request)
+  if (conn instanceof net.Socket) return ask(request, conn, say)
+  say(failed(conn))
+  return conn.code
 }
