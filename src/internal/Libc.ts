@@ -141,8 +141,6 @@ export const MSG_TRUNC = 0x20
 export const MSG_DONTWAIT = 0x40
 /** @since 0.1.0 */
 export const MSG_CMSG_CLOEXEC = 0x40000000
-/** The longest socket path, its NUL excluded (`sun_path` holds 108 bytes). @since 0.1.0 */
-export const SOCKET_PATH_MAX_BYTES = 107
 
 /**
  * C memory that never moves (the kernel writes into it during a call that

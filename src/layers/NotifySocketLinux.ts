@@ -9,6 +9,7 @@
 import { Cause, Effect, Layer, Option, Queue, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { SOCKET_PATH_MAX_BYTES } from "../domain/ControlSocketPath.ts"
 import { errorMessage } from "../domain/Errors.ts"
 import { NOTIFY_MESSAGE_MAX_BYTES, parseNotifyMessage } from "../domain/NotifyMessage.ts"
 import { type Notification, NotifySocket, NotifySocketError } from "../services/NotifySocket.ts"
@@ -28,7 +29,6 @@ import {
   SO_PASSCRED,
   SOCK_DGRAM,
   SOCK_NONBLOCK,
-  SOCKET_PATH_MAX_BYTES,
   SOL_SOCKET
 } from "../internal/Libc.ts"
 import { parseProcStat } from "./SystemLinux.ts"
