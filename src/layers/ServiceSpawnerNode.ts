@@ -207,6 +207,11 @@ export const layer: Layer.Layer<ServiceSpawner, never, System> = Layer.effect(
                   : pipeStream(fds[0])
               }))
             })
+            // Interrupted before the spawn event: nobody will supervise it.
+            return Effect.andThen(
+              child.pid === undefined ? Effect.void : system.kill(-child.pid, "SIGKILL"),
+              Effect.sync(() => fds !== undefined && closeQuietly(fds[0]))
+            )
           })
         })
     })
