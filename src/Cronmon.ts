@@ -22,7 +22,7 @@ import { errorMessage } from "./domain/Errors.ts"
 import { Events } from "./domain/JournalEvent.ts"
 import { linesBackward } from "./domain/LinesBackward.ts"
 import { type PreviousState, previousStateOf } from "./domain/PreviousState.ts"
-import { randomAccess } from "./internal/Files.ts"
+import { openRegularFile, randomAccess } from "./internal/Files.ts"
 import { Hurry } from "./internal/Termination.ts"
 import * as ControlServer from "./layers/ControlServer.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
@@ -35,7 +35,6 @@ import type { LogsUnavailable } from "./services/ServiceLogs.ts"
 import { defaultSettings, makeSettings, type Settings, type SettingsShape } from "./services/Settings.ts"
 import type { System } from "./services/System.ts"
 import type { Watcher, WatchError } from "./services/Watcher.ts"
-import { openRegularFile } from "./internal/Files.ts"
 
 /**
  * What to supervise and how: the CLI's flags as options. Paths are resolved

@@ -11,6 +11,7 @@
 import { Duration, Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import type { RestartPolicy } from "./Backoff.ts"
 import { escapeControls } from "./EscapeControls.ts"
+import { NOT_EXECUTABLE } from "./ServiceFile.ts"
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/
 
@@ -289,14 +290,6 @@ export interface ExitStatus {
 }
 
 /**
- * Control characters written as JSON escapes (in its own module, which the
- * CLI's lean paths load without Effect).
- *
- * @since 0.1.0
- */
-export { escapeControls }
-
-/**
  * One readable line for humans (the daemon's stderr, `cronmon journal`).
  *
  * @example
@@ -334,7 +327,7 @@ const describe = (entry: JournalEntry): string => {
     case "process list modified": {
       const { file, op, request, by, signal, restored, reason } = entry.data
       if (request === undefined) {
-        const what = op === "remove" && reason === "not executable"
+        const what = op === "remove" && reason === NOT_EXECUTABLE
           ? "no longer executable"
           : `${{ add: "added", remove: "removed", update: "changed" }[op]}${reason === undefined ? "" : ` (${reason})`}`
         return `${file}: ${what} in the scripts directory`
