@@ -46,6 +46,7 @@ export const FIGURES = [
   "output",
   "churn",
   "control-restart",
+  "ready-restart",
   "peers"
 ] as const
 
@@ -157,12 +158,13 @@ export const parseStamp = (line: string): { readonly millis: number; readonly pi
 
 /**
  * The service and pid of a daemon's stderr line that says a service started
- * (`TIME NAME: started, pid N`), else `undefined`.
+ * (`TIME NAME: started, pid N`, with `, not ready yet` for a service that
+ * notifies its readiness), else `undefined`.
  *
  * @since 0.1.0
  */
 export const parseStarted = (line: string): { readonly name: string; readonly pid: number } | undefined => {
-  const match = /^\S+ (.+): started, pid (\d+)$/.exec(line)
+  const match = /^\S+ (.+): started, pid (\d+)(?:, not ready yet)?$/.exec(line)
   return match === null ? undefined : { name: match[1] ?? "", pid: Number(match[2]) }
 }
 

@@ -1413,6 +1413,69 @@ const controlRestart: Run = async ({ quick, peers }) => {
   ]
 }
 
+// ---------------------------------------------------------------------------
+// Readiness: `cronmon restart NAME --ready`, less the service's own delay
+
+// How long the service takes, from its start, before it says READY=1.
+const READY_DELAY_MILLIS = 200
+
+const readyRestart: Run = async ({ quick }) => {
+  const samples = quick ? 5 : 15
+  const box = sandbox("ready-restart")
+  const stamp = path.join(box.stamps, "svc")
+  // systemd's own sender where installed (a C program: little of its own
+  // cost in the figure), else Python's standard library.
+  const systemdNotify = fs.existsSync("/usr/bin/systemd-notify")
+  const notify = systemdNotify
+    ? "/usr/bin/systemd-notify --ready"
+    : `python3 -c 'import os, socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])'`
+  writeScript(
+    path.join(box.scripts, "svc"),
+    stampScript(stamp, `sleep ${READY_DELAY_MILLIS / 1000}\n${notify}\nexec sleep 1000000`)
+  )
+  const daemon = new Daemon(box)
+  await daemon.untilStarted(1, 30_000)
+  await waitFor("the first stamp", () => readLines(stamp).length > 0 || undefined, 10_000)
+  // Each restart's wall time, split at the new instance's first line (its
+  // stamp): before it, the command's Node start, the stop and the spawn;
+  // after it, the service's delay, its READY=1 and the answer.
+  const beyond: Array<number> = []
+  const beforeStamp: Array<number> = []
+  for (let i = 0; i < samples; i++) {
+    const before = readLines(stamp).length
+    const startedAt = epochNow()
+    const run = await timeCommand(NODE, [CLI, "restart", "svc", "--ready", "-j", box.journal])
+    if (run.status !== 0) throw new Error(`cronmon restart --ready exited ${run.status}: ${run.stderr.trim()}`)
+    const stamped = parseStamp(readLines(stamp).slice(before).at(-1) ?? "")
+    if (stamped === undefined) throw new Error("cronmon restart --ready: no new instance")
+    beyond.push(run.millis - READY_DELAY_MILLIS)
+    beforeStamp.push(stamped.millis - startedAt)
+    await delay(100)
+  }
+  await daemon.stop()
+  const bareTimes: Array<number> = []
+  for (let i = 0; i < samples; i++) bareTimes.push((await timeCommand(NODE, ["-e", ""])).millis)
+  const p50 = percentile(beyond, 50)
+  const untilStamp = percentile(beforeStamp, 50)
+  return [
+    result("ready-restart", {
+      id: "ready-restart",
+      subject: `\`cronmon restart NAME --ready\`, wall time less the service's ${READY_DELAY_MILLIS} ms to READY=1 (p50)`,
+      value: p50,
+      unit: "ms",
+      baseline: { label: "node -e ''", value: median(bareTimes) },
+      ratio: p50 / median(bareTimes),
+      target: "under 50 ms",
+      met: p50 < 50,
+      detail: `p95 ${formatNumber(percentile(beyond, 95))} ms, ${beyond.length} samples; READY=1 by ${
+        systemdNotify ? "systemd-notify" : "python3"
+      }; p50 ${formatNumber(untilStamp)} ms from the command's start (its Node start included) to the new instance's first line, ${
+        formatNumber(p50 - untilStamp)
+      } ms from there to the answer, less the delay`
+    })
+  ]
+}
+
 const RUNS: Record<Figure, Run> = {
   "cron-tick": cronTick,
   "startup-memory": startupMemory,
@@ -1424,6 +1487,7 @@ const RUNS: Record<Figure, Run> = {
   output,
   churn,
   "control-restart": controlRestart,
+  "ready-restart": readyRestart,
   peers: peersFigure
 }
 

@@ -24,10 +24,10 @@ if (tooOld !== undefined) {
   if (asked !== undefined && isLockedElsewhere(asked.journal)) {
     process.stderr.write(`${alreadyRunningLine(asked.journal, asked.scripts)}\n`)
   } else {
-    // A control command is loaded alone (plain Node, no Effect) when it is
-    // in its plain form; the CLI says what is wrong with any other.
-    const control = isControlAction(argv[0]) ? await import("./programs/control.ts") : undefined
-    const request = control?.controlRequest(argv, process.env, process.cwd())
+    // A control command (`notify` too) is loaded alone (plain Node, no
+    // Effect) when it is in its plain form; the CLI says what is wrong with any other.
+    const control = isControlAction(argv[0]) || argv[0] === "notify" ? await import("./programs/control.ts") : undefined
+    const request = control?.controlRequest(argv, process.env, process.cwd()) ?? control?.notifyRequest(argv, process.env)
     if (control !== undefined && request !== undefined) {
       // A closed pipe (`cronmon restart web | head -0`) is no failure of the command.
       process.stdout.on("error", () => {})

@@ -15,7 +15,16 @@ import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Cronmon from "./Cronmon.ts"
-import { AMOUNTS, CONTROL_FLAGS, type ControlAction, DAEMON_FLAGS, type FlagSpec, readAmount } from "./domain/DaemonFlags.ts"
+import {
+  AMOUNTS,
+  CONTROL_FLAGS,
+  type ControlAction,
+  DAEMON_FLAGS,
+  type FlagSpec,
+  NOTIFY_FLAGS,
+  readAmount
+} from "./domain/DaemonFlags.ts"
+import { SERVICE_MARK, SERVICE_NAME } from "./domain/ServiceEnvironment.ts"
 import { failureOf, isFailure } from "./domain/Failures.ts"
 import { defaultPaths } from "./domain/Paths.ts"
 import { signalNamed, signalRefusal } from "./domain/Signals.ts"
@@ -230,29 +239,47 @@ const controlFlags = {
   timeout: amountFlag(CONTROL_FLAGS.timeout).pipe(Flag.withDefault(undefined))
 } as const
 
+// `restart`'s and `start`'s: wait for readiness.
+const readyFlag = Flag.Boolean(CONTROL_FLAGS.ready.name).pipe(
+  Flag.withoutNegation,
+  Flag.withDefault(false),
+  Flag.withDescription(CONTROL_FLAGS.ready.description)
+)
+
+// Says `line` (a usage error, a refusal) and ends with `code`.
+const refuse = (line: string, code: number) => Effect.andThen(Console.error(line), Effect.fail(new ExitWith({ code })))
+
+const say = ({ stream, line }: { readonly stream: "stdout" | "stderr"; readonly line: string }) =>
+  process[stream].write(`${line}\n`)
+
 const runControlCommand = (
   action: ControlAction,
-  { names, noWait, signal = "SIGTERM", timeout }: {
+  { names, noWait, ready = false, signal = "SIGTERM", timeout }: {
     readonly names: ReadonlyArray<string>
     readonly noWait: boolean
+    readonly ready?: boolean
     readonly timeout: number | undefined
     readonly signal?: NodeJS.Signals
   }
 ) =>
   Effect.gen(function*() {
     const { journal } = yield* root
-    const request = { action, names, journal: path.resolve(journal), signal, wait: !noWait, timeoutMillis: timeout }
-    const code = yield* Effect.promise(() => runControl(request, ({ stream, line }) => process[stream].write(`${line}\n`)))
+    if (ready && noWait) return yield* refuse(`cronmon: --ready and --no-wait do not go together (see cronmon ${action} --help)`, 2)
+    const request = { action, names, journal: path.resolve(journal), signal, wait: !noWait, ready, timeoutMillis: timeout }
+    const code = yield* Effect.promise(() => runControl(request, say))
     if (code !== 0) return yield* new ExitWith({ code })
   })
 
 const EXIT_CODES = "Exit: 0 done, 1 failed or timed out, 2 usage, 3 no daemon on that journal, 4 no such service."
 
-const restart = Command.make("restart", controlFlags, (flags) => runControlCommand("restart", flags)).pipe(
+const restart = Command.make("restart", { ...controlFlags, ready: readyFlag }, (flags) => runControlCommand("restart", flags)).pipe(
   Command.withDescription(
-    `Stops each service (SIGTERM, then SIGKILL after the stop timeout) and starts it again now; returns once a new instance runs. ${EXIT_CODES}`
+    `Stops each service (SIGTERM, then SIGKILL after the stop timeout) and starts it again now; returns once a new instance runs (with --ready, once it says it is ready). ${EXIT_CODES}`
   ),
-  Command.withExamples([{ command: "cronmon restart web worker", description: "Restart two services" }])
+  Command.withExamples([
+    { command: "cronmon restart web worker", description: "Restart two services" },
+    { command: "cronmon restart web --ready --timeout 30s", description: "Restart web and wait until it serves" }
+  ])
 )
 
 const stop = Command.make("stop", controlFlags, (flags) => runControlCommand("stop", flags)).pipe(
@@ -262,11 +289,14 @@ const stop = Command.make("stop", controlFlags, (flags) => runControlCommand("st
   Command.withExamples([{ command: "cronmon stop web", description: "Stop web and keep it stopped" }])
 )
 
-const start = Command.make("start", controlFlags, (flags) => runControlCommand("start", flags)).pipe(
+const start = Command.make("start", { ...controlFlags, ready: readyFlag }, (flags) => runControlCommand("start", flags)).pipe(
   Command.withDescription(
-    `Starts each service now: releases a hold, or skips a restart delay; one that runs is left alone. Returns once it runs. ${EXIT_CODES}`
+    `Starts each service now: releases a hold, or skips a restart delay; one that runs is left alone. Returns once it runs (with --ready, once it says it is ready). ${EXIT_CODES}`
   ),
-  Command.withExamples([{ command: "cronmon start web", description: "Start web again after `cronmon stop web`" }])
+  Command.withExamples([
+    { command: "cronmon start web", description: "Start web again after `cronmon stop web`" },
+    { command: "cronmon start web --ready", description: "…and wait until it says it is ready" }
+  ])
 )
 
 const kill = Command.make("kill", {
@@ -283,12 +313,40 @@ const kill = Command.make("kill", {
   Command.withExamples([{ command: "cronmon kill -s HUP web", description: "Ask web to reload" }])
 )
 
+// `notify`: run by a service, for the service it runs in (from its environment).
+const notify = Command.make("notify", {
+  ready: Flag.Boolean(NOTIFY_FLAGS.ready.name).pipe(
+    Flag.withoutNegation,
+    Flag.withDefault(false),
+    Flag.withDescription(NOTIFY_FLAGS.ready.description)
+  ),
+  status: Flag.String(NOTIFY_FLAGS.status.name).pipe(described(NOTIFY_FLAGS.status), Flag.withDefault(undefined))
+}, ({ ready, status }) =>
+  Effect.gen(function*() {
+    if (!ready && status === undefined) return yield* refuse("cronmon: notify: say --ready, --status TEXT, or both (see cronmon notify --help)", 2)
+    const name = process.env[SERVICE_NAME]
+    const journal = process.env[SERVICE_MARK]
+    if (name === undefined || journal === undefined) {
+      return yield* refuse(`cronmon: notify: not run by a service of cronmon (${SERVICE_NAME} and ${SERVICE_MARK} are not set)`, 1)
+    }
+    const request = { action: "notify" as const, names: [name], journal, signal: "SIGTERM" as const, wait: true, ready, status, timeoutMillis: undefined }
+    const code = yield* Effect.promise(() => runControl(request, say))
+    if (code !== 0) return yield* new ExitWith({ code })
+  })).pipe(
+    Command.withDescription(
+      "Run by a service: says to the daemon that started it that it is ready (as READY=1 to NOTIFY_SOCKET), or how it is, for `cronmon status`. The service is the one in CRONMON_SERVICE, checked to be the caller's process group. Exit: 0 done, 1 refused (not run by a service, not its process group), 3 no daemon."
+    ),
+    Command.withExamples([
+      { command: "cronmon notify --ready --status \"serving on :8080\"", description: "In a service's script, once it serves" }
+    ])
+  )
+
 /**
  * The command tree.
  *
  * @since 0.1.0
  */
-export const app = root.pipe(Command.withSubcommands([cron, status, journal, logs, restart, stop, start, kill]))
+export const app = root.pipe(Command.withSubcommands([cron, status, journal, logs, restart, stop, start, kill, notify]))
 
 const said = (line: string, code: number) => Effect.as(Console.error(line), code)
 

@@ -95,7 +95,7 @@ export { Watcher, WatchError } from "./services/Watcher.ts"
  * ```
  * @since 0.1.0
  */
-export { ProcessSupervisor, type RequestError, type RequestOptions } from "./services/ProcessSupervisor.ts"
+export { type Notice, ProcessSupervisor, type RequestError, type RequestOptions } from "./services/ProcessSupervisor.ts"
 
 /**
  * Acting on a daemon: restart, stop (held down), start, kill, its status
@@ -122,6 +122,10 @@ export {
   LastExitJson,
   NoDaemon,
   NoSuchService,
+  NotifyError,
+  NotifyRefused,
+  NotifyRequest,
+  NotReady,
   PermissionDenied,
   ReadError,
   ServiceStatusJson,
@@ -193,11 +197,12 @@ export {
  *
  * @example
  * ```ts
- * yield* Stream.runForEach((yield* NotifySocket).notifications, (n) => Effect.log(n.pid, n.fields.get("READY")))
+ * const everyone = (yield* NotifySocket).notifications(() => true)
+ * yield* Stream.runForEach(everyone, (n) => Effect.log(n.pid, n.fields.get("READY")))
  * ```
  * @since 0.1.0
  */
-export { type Notification, NotifySocket, NotifySocketError } from "./services/NotifySocket.ts"
+export { type Notification, NotifySocket, NotifySocketError, type Sender } from "./services/NotifySocket.ts"
 
 /**
  * What one notification datagram says: `parseNotifyMessage` (its
@@ -254,7 +259,7 @@ export * as PreviousState from "./domain/PreviousState.ts"
  *
  * @example
  * ```ts
- * Effect.repeat(Effect.timed(run), Backoff.restartBackoff(Backoff.DEFAULT_DELAYS, Backoff.DEFAULT_STABLE_RUN))
+ * Effect.repeat(Effect.map(Effect.timed(run), ([ranFor]) => ranFor), Backoff.restartBackoff(Backoff.DEFAULT_DELAYS, Backoff.DEFAULT_STABLE_RUN))
  * ```
  * @since 0.1.0
  */
@@ -300,12 +305,13 @@ export const WatcherLive: Layer.Layer<Watcher, never, Settings | Journal> = Watc
 /**
  * The live `ProcessSupervisor`: real processes through the
  * `ServiceSpawner` (`ServiceSpawnerLive`), one fiber per service,
- * restarts on the backoff `Schedule`, stops graceful then forced.
+ * restarts on the backoff `Schedule`, stops graceful then forced,
+ * readiness from the `NotifySocket`.
  *
  * @example
  * ```ts
  * const supervisor = ProcessSupervisorLive.pipe(
- *   Layer.provide(Layer.mergeAll(ServiceLogsLive, ServiceSpawnerLive))
+ *   Layer.provide(Layer.mergeAll(ServiceLogsLive, ServiceSpawnerLive, NotifySocketLive({ path })))
  * )
  * ```
  * @since 0.1.0
@@ -313,7 +319,7 @@ export const WatcherLive: Layer.Layer<Watcher, never, Settings | Journal> = Watc
 export const ProcessSupervisorLive: Layer.Layer<
   ProcessSupervisor,
   never,
-  ServiceSpawner | Journal | ServiceLogs | Settings | System
+  ServiceSpawner | Journal | ServiceLogs | Settings | System | NotifySocket
 > = ProcessSupervisorLayers.layer
 
 /**

@@ -110,7 +110,7 @@ export { discardLogs, testSettings } from "./layers/TestKit.ts"
 
 /**
  * What the simulated daemon provides: the daemon's services, the controls of
- * the fakes, and the simulated `ServiceSpawner`.
+ * the fakes (the notify socket's too), and the simulated `ServiceSpawner`.
  *
  * @example
  * ```ts
@@ -123,6 +123,7 @@ export type TestServices =
   | JournalMemory
   | WatcherQueue
   | SimulatedProcesses
+  | NotifySocketSimulated.NotifySimulation
   | ServiceSpawner
 
 /**
@@ -243,6 +244,23 @@ export const remove = (name: string): Effect.Effect<void, never, WatcherQueue> =
  */
 export const behave = (name: string, behaviour: Behaviour): Effect.Effect<void, never, SimulatedProcesses> =>
   SimulatedProcesses.use((sim) => sim.setBehaviour(name, behaviour))
+
+/**
+ * A datagram reaches the simulated notify socket from `sender` (a pid, and
+ * its group when it does not lead one), then the daemon acts on it
+ * (`settle`).
+ *
+ * @example
+ * ```ts
+ * yield* CronmonTest.notify({ pid: 1000 }, "READY=1\nSTATUS=serving")
+ * ```
+ * @since 0.1.0
+ */
+export const notify = (
+  sender: NotifySocketSimulated.SimulatedSender,
+  message: string
+): Effect.Effect<void, never, NotifySocketSimulated.NotifySimulation> =>
+  NotifySocketSimulated.NotifySimulation.use((simulation) => simulation.send(sender, message)).pipe(Effect.andThen(settle))
 
 /**
  * The names of the scripts whose simulated process runs now, sorted.

@@ -76,6 +76,7 @@ describe("bench helpers", () => {
     expect(parseStamp("1763935514,5")?.millis).toBe(1763935514500)
     expect(parseStamp("garbage")).toBeUndefined()
     expect(parseStarted("2026-11-23T22:05:14.792Z my svc: started, pid 19917")).toEqual({ name: "my svc", pid: 19917 })
+    expect(parseStarted("2026-11-23T22:05:14.792Z web: started, pid 19918, not ready yet")).toEqual({ name: "web", pid: 19918 })
     expect(parseStarted("2026-11-23T22:05:14.767Z a: added in the scripts directory")).toBeUndefined()
     const stat = "42 (node (x) y) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 11 0 100 0"
     expect(cpuTicksOfStat(stat)).toBe(300)

@@ -311,7 +311,7 @@ describe("a daemon that stops", () => {
 })
 
 describe("holds across a crash of the daemon", () => {
-  const crashed = { leftovers: [], held: ["web"], uncleanSessions: 1, badLines: 0 }
+  const crashed = { leftovers: [], held: ["web"], notifying: [], uncleanSessions: 1, badLines: 0 }
 
   it.effect("a hold read back from the journal's unclean sessions keeps the service down, said once", () =>
     Effect.gen(function*() {

@@ -18,9 +18,11 @@ import * as ControlClient from "../src/layers/ControlClient.ts"
 import * as ControlServer from "../src/layers/ControlServer.ts"
 import {
   ActionFailed,
+  type ActionOptions,
   Control,
   InvalidServiceName,
   NoSuchService,
+  NotReady,
   type StatusJson
 } from "../src/services/Control.ts"
 import { makeSettings, Settings } from "../src/services/Settings.ts"
@@ -42,7 +44,9 @@ const STATUS: StatusJson = {
     last_exit: null,
     reason: null,
     cpu: 1.5,
-    memory: 1024
+    memory: 1024,
+    ready: "2026-11-23T20:00:01.000Z",
+    status_text: "serving"
   }]
 }
 
@@ -56,9 +60,10 @@ const EVENTS: ReadonlyArray<JournalEntry> = [
  * to run, `slow` waits until `release` is done; each call is recorded.
  */
 const stubControl = (release: Deferred.Deferred<void>, calls: Array<string>) => {
-  const act = (action: "restart" | "stop" | "start" | "kill") => (name: string, options: { readonly wait?: boolean } = {}) =>
+  const act = (action: "restart" | "stop" | "start" | "kill") => (name: string, options: ActionOptions = {}) =>
     Effect.gen(function*() {
-      calls.push(`${action} ${name}${options.wait === false ? " no-wait" : ""}`)
+      calls.push(`${action} ${name}${options.wait === false ? " no-wait" : ""}${options.ready === true ? " ready" : ""}`)
+      if (name === "notready") return yield* new NotReady({ name, pid: 42, reason: "pid 42 exited with code 1 before it was ready" })
       if (name.includes("/")) return yield* new InvalidServiceName({ name, reason: "it holds a /" })
       if (name === "nosuch") return yield* new NoSuchService({ name, scriptsDir: "/srv/scripts" })
       if (name === "broken") return yield* new ActionFailed({ name, action, reason: "exit 1 before it ran" })
@@ -72,6 +77,7 @@ const stubControl = (release: Deferred.Deferred<void>, calls: Array<string>) => 
       stop: act("stop"),
       start: act("start"),
       kill: (name, signal, options) => Effect.tap(act("kill")(name, options), () => Effect.sync(() => calls.push(signal))),
+      notify: (name, message) => Effect.sync(() => void calls.push(`notify ${name} ${JSON.stringify(message)}`)),
       status: Effect.succeed(STATUS),
       events: Stream.fromIterable(EVENTS)
     })
@@ -128,7 +134,25 @@ describe("control channel", () => {
       assert.deepStrictEqual(yield* control.stop("web", { wait: false }), { name: "web", pid: null })
       assert.deepStrictEqual(yield* control.start("web"), { name: "web", pid: 42 })
       assert.deepStrictEqual(yield* control.kill("web", "SIGHUP"), { name: "web", pid: 42 })
-      assert.deepStrictEqual(calls, ["restart web", "stop web no-wait", "start web", "kill web", "SIGHUP"])
+      assert.deepStrictEqual(yield* control.restart("web", { ready: true }), { name: "web", pid: 42 })
+      yield* control.notify("web", { pid: 7, ready: true, status: "up" })
+      assert.deepStrictEqual(calls, [
+        "restart web",
+        "stop web no-wait",
+        "start web",
+        "kill web",
+        "SIGHUP",
+        "restart web ready",
+        `notify web {"pid":7,"ready":true,"status":"up"}`
+      ])
+      const notReady = yield* Effect.flip(control.start("notready", { ready: true }))
+      assert.instanceOf(notReady, NotReady)
+      assert.deepStrictEqual({ ...notReady }, {
+        _tag: "NotReady",
+        name: "notready",
+        pid: 42,
+        reason: "pid 42 exited with code 1 before it was ready"
+      })
       const nosuch = yield* Effect.flip(control.restart("nosuch"))
       assert.instanceOf(nosuch, NoSuchService)
       assert.deepStrictEqual({ ...nosuch }, { _tag: "NoSuchService", name: "nosuch", scriptsDir: "/srv/scripts" })

@@ -111,6 +111,7 @@ describe("daemon", () => {
       yield* Fiber.interrupt(daemon)
     }).pipe(Effect.provide(TestKit.layer({}, {
       held: [],
+      notifying: [],
       uncleanSessions: 1,
       badLines: 0,
       leftovers: [
@@ -135,6 +136,7 @@ describe("daemon", () => {
       yield* Fiber.interrupt(daemon)
     }).pipe(Effect.provide(TestKit.layer({}, {
       held: [],
+      notifying: [],
       uncleanSessions: 1,
       badLines: 0,
       leftovers: [{ file: "web", pid: 1000, pgid: 1000, startTime: "1000", spawnedAt: 4_000 }]

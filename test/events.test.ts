@@ -180,4 +180,35 @@ describe("journal events", () => {
       "web: still held down (stopped on request before cronmon restarted)"
     ])
   })
+
+  it("readiness: a spawn that says its service notifies, and `ready` on a process list modified, both as the Go original reads them", () => {
+    const time = `{"time":"2026-11-23T19:03:38.123Z"`
+    const entries = [
+      Events.spawned("web", 4242, { pgid: 4242, start_time: "91000" }, true),
+      Events.ready("web", 4242)
+    ].map((event) => ({ time: T, ...event }))
+    const lines = entries.map(encodeLine)
+    assert.deepStrictEqual(lines, [
+      `${time},"type":"process spawned","data":{"file":"web","pid":4242,"pgid":4242,"start_time":"91000","notifies":true}}`,
+      `${time},"type":"process list modified","data":{"op":"update","file":"web","ready":4242}}`
+    ])
+    for (const entry of entries) assert.deepStrictEqual(decoded(encodeLine(entry)), entry)
+    assert.deepStrictEqual(entries.map((entry) => formatHuman(entry).slice(25)), [
+      "web: started, pid 4242, not ready yet",
+      "web: ready, pid 4242"
+    ])
+    // What the Go original's reader needs of each line: one of its eight
+    // types, and its own fields with their types (encoding/json ignores the rest).
+    const GO_FIELDS: Readonly<Record<string, Readonly<Record<string, "string" | "number">>>> = {
+      "process spawned": { file: "string", pid: "number" },
+      "process list modified": { op: "string", file: "string" }
+    }
+    for (const line of lines) {
+      const { type, data } = JSON.parse(line)
+      const fields = GO_FIELDS[type]
+      assert.isDefined(fields, type)
+      for (const [field, kind] of Object.entries(fields ?? {})) assert.strictEqual(typeof data[field], kind, `${type}: ${field}`)
+      assert.include(["add", "remove", "update", undefined], data.op)
+    }
+  })
 })

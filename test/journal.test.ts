@@ -161,6 +161,7 @@ describe("previous state", () => {
     assert.deepStrictEqual(previousStateOf(fixture.split("\n").filter((l) => l !== "").reverse()), {
       leftovers: [],
       held: [],
+      notifying: [],
       uncleanSessions: 0,
       badLines: 0
     })
@@ -183,6 +184,21 @@ describe("previous state", () => {
     ))
     assert.deepStrictEqual(state.leftovers.map((l) => [l.file, l.pid]), [["b", 101], ["c", 200]])
     assert.strictEqual(state.uncleanSessions, 3)
+  })
+
+  it("knows the services that announced readiness in the unclean sessions, not before the last clean quit", () => {
+    const state = previousStateOf(newestFirst(
+      Events.acquiredLock("1"),
+      Events.spawned("before", 50),
+      Events.ready("before", 50),
+      Events.monitorQuit(),
+      Events.acquiredLock("2"),
+      Events.spawned("web", 100),
+      Events.ready("web", 100),
+      Events.acquiredLock("3"),
+      Events.spawned("api", 200, {}, true)
+    ))
+    assert.deepStrictEqual(state.notifying, ["web", "api"])
   })
 
   it("a PID spawned twice counts once, by its latest spawn", () => {

@@ -35,7 +35,7 @@ const open = async (options: NotifySocketLinux.Options, { consume = true } = {})
   const notify = Context.get(context, NotifySocket)
   const received: Array<Notification> = []
   const start = () => {
-    Effect.runFork(Stream.runForEach(notify.notifications, (n) => Effect.sync(() => received.push(n))))
+    Effect.runFork(Stream.runForEach(notify.notifications(() => true), (n) => Effect.sync(() => received.push(n))))
   }
   if (consume) start()
   return {
@@ -266,6 +266,62 @@ for i in range(10000): s.sendto(b"N=%d" % i, os.environ["NOTIFY_SOCKET"])
     }
   })
 
+  it("a flood from senders the consumer refuses takes no room: a READY=1 queued before it reaches a consumer that lags", {
+    timeout: 60_000
+  }, async () => {
+    const dir = temp()
+    const scope = await Effect.runPromise(Scope.make())
+    try {
+      const context = await Effect.runPromise(
+        Layer.buildWithScope(NotifySocketLinux.layer({ path: path.join(dir, "notify"), capacity: 16 }), scope)
+      )
+      const notify = Context.get(context, NotifySocket)
+      const address = Option.getOrThrow(notify.address)
+      let service: number | undefined
+      let release = () => {}
+      const released = new Promise<void>((resolve) => (release = resolve))
+      const received: Array<Notification> = []
+      // Held up by the first message until released: everything after it waits in the queue.
+      Effect.runFork(Stream.runForEach(
+        notify.notifications((sender) => sender.pgid === service),
+        (n) => Effect.promise(() => n.fields.has("FIRST") ? released : Promise.resolve()).pipe(Effect.map(() => received.push(n)))
+      ))
+      // The service: FIRST=1, then READY=1 once told, then waits.
+      const sender = python(
+        `
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"FIRST=1", os.environ["NOTIFY_SOCKET"])
+sys.stdin.readline()
+s.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
+print("sent", flush=True)
+sys.stdin.read()
+`,
+        address
+      )
+      service = sender.child.pid
+      await new Promise((resolve) => setTimeout(resolve, 300)) // FIRST=1 taken, the consumer held
+      sender.child.stdin?.write("go\n")
+      await waitFor(() => sender.stdout().includes("sent"), { message: "READY=1 sent" })
+      const flood = python(
+        `
+import os, socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for i in range(10000): s.sendto(b"READY=1\\nN=%d" % i, os.environ["NOTIFY_SOCKET"])
+`,
+        address
+      )
+      assert.strictEqual(await flood.exited, 0)
+      release()
+      await waitFor(() => received.some((n) => n.fields.get("READY") === "1"), { message: "the service's READY=1", timeout: 5_000 })
+      assert.deepStrictEqual(received.map(fieldsOf), [{ FIRST: "1" }, { READY: "1" }])
+    } finally {
+      await killAll()
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it.skipIf(!asRoot)("another user cannot send: the socket's directory is the user's only", { timeout: 10_000 }, async () => {
     await withSocket({}, async (socket) => {
       const stranger = run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", PYTHON, "-c", `
@@ -301,7 +357,7 @@ except OSError as e:
       const open0750 = path.join(dir, "shared")
       fs.mkdirSync(open0750, { mode: 0o750 })
       fs.chmodSync(open0750, 0o750)
-      assert.include((await openFailure({ path: path.join(open0750, "notify") })).message, "open to other users (mode 0750)")
+      assert.include((await openFailure({ path: path.join(open0750, "notify") })).message, "is refused: it is open to others (mode 0750)")
       assert.deepStrictEqual(fs.readdirSync(open0750), [])
 
       const file = path.join(dir, "left", "not-a-socket")
@@ -329,7 +385,7 @@ import * as NotifySocketLinux from "./src/layers/NotifySocketLinux.ts"
 import { NotifySocket } from "./src/services/NotifySocket.ts"
 const scope = await Effect.runPromise(Scope.make())
 const context = await Effect.runPromise(Layer.buildWithScope(NotifySocketLinux.layer({ path: process.argv[1] }), scope))
-const first = await Effect.runPromise(Stream.runHead(Context.get(context, NotifySocket).notifications))
+const first = await Effect.runPromise(Stream.runHead(Context.get(context, NotifySocket).notifications(() => true)))
 console.log(Option.getOrThrow(first).fields.get("READY"))
 await Effect.runPromise(Scope.close(scope, Exit.void))
 `, socketPath], {}, REPO)
@@ -355,7 +411,7 @@ describe("the simulated notify socket", () => {
       yield* simulation.send({ pid: 4242 }, "READY=1\nSTATUS=serving")
       yield* simulation.send({ pid: 4243 }, "READY=1\0")
       yield* simulation.send({ pid: 4244, pgid: 4242, uid: 1000, gid: 1000 }, "STOPPING=1")
-      const received = yield* Stream.runCollect(Stream.take(notify.notifications, 2))
+      const received = yield* Stream.runCollect(Stream.take(notify.notifications(() => true), 2))
       assert.deepStrictEqual(notify.address, Option.some("/run/cronmon/notify"))
       assert.deepStrictEqual(received.map((n) => [n.pid, n.pgid, n.uid, fieldsOf(n)]), [
         [4242, 4242, process.getuid?.(), { READY: "1", STATUS: "serving" }],

@@ -48,6 +48,21 @@ describe("Running", () => {
     assert.deepStrictEqual(running.services, ["web", "cache"])
   })
 
+  it("knows the services that announced readiness, or whose spawn said so, until their file is removed; a readiness is no file change", () => {
+    const running = fold(
+      Events.listModified("add", "web"),
+      Events.spawned("web", 100),
+      Events.ready("web", 100),
+      Events.spawned("api", 101, {}, true),
+      Events.spawned("db", 102),
+      Events.listModified("add", "old"),
+      Events.ready("old", 103),
+      Events.listModified("remove", "old")
+    )
+    assert.deepStrictEqual(running.notifying, ["web", "api"])
+    assert.deepStrictEqual(running.services, ["web"])
+  })
+
   it("continues a fold from a given state", () => {
     const first = fold(Events.spawned("a", 1))
     const next = Running.fold([{ time: 5, ...Events.exited("a", 1, { code: 0, signal: null }) }], first)

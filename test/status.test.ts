@@ -65,6 +65,7 @@ const systemWith = (table: Readonly<Record<number, ProcessIdentity>>) =>
 
 const daemon4410: ProcessIdentity = { pgid: 4410, startTime: "90900", startedAt: Date.parse("2026-11-23T19:59:59.500Z") }
 const web4458: ProcessIdentity = { pgid: 4458, startTime: "91000", startedAt: Date.parse("2026-11-23T20:00:00.020Z") }
+const api4470: ProcessIdentity = { pgid: 4470, startTime: "99700", startedAt: Date.parse("2026-11-23T20:59:58.010Z") }
 
 const report = (journal: string, table: Readonly<Record<number, ProcessIdentity>>, lock: LockState = "unknown") =>
   Effect.gen(function*() {
@@ -80,9 +81,9 @@ const copyWithout = (from: string, drop: (line: string) => boolean) => {
 }
 
 describe("status", () => {
-  it.effect("a running daemon: running, waiting, failing and gone services", () =>
+  it.effect("a running daemon: running (ready), starting, waiting, failing and gone services", () =>
     Effect.gen(function*() {
-      const r = yield* report(CRONMON_JOURNAL, { 4410: daemon4410, 4458: web4458 })
+      const r = yield* report(CRONMON_JOURNAL, { 4410: daemon4410, 4458: web4458, 4470: api4470 })
       assert.strictEqual(statusExitCode(r), 0)
       golden("status-running.txt", textOf(r) + "\n")
       golden("status-running.json", statusJson(statusJsonOf(r)) + "\n")

@@ -68,21 +68,22 @@ export const nextRestart = (
 
 /**
  * `nextRestart` as a `Schedule` that recurs forever, fed how long each run
- * lasted (what `Effect.timed` gives).
+ * counts as stable: how long it lasted (what `Effect.timed` gives), or,
+ * for a run that announced its readiness, how long it lasted after that.
  *
  * @example
  * ```ts
- * Effect.repeat(Effect.timed(runOnce), restartBackoff(DEFAULT_DELAYS, DEFAULT_STABLE_RUN))
+ * Effect.repeat(Effect.map(Effect.timed(runOnce), ([ranFor]) => ranFor), restartBackoff(DEFAULT_DELAYS, DEFAULT_STABLE_RUN))
  * ```
  * @since 0.1.0
  */
 export const restartBackoff = (
   delays: ReadonlyArray<Duration.Duration>,
   stableRun: Duration.Duration
-): Schedule.Schedule<Duration.Duration, readonly [ranFor: Duration.Duration, result: unknown]> =>
+): Schedule.Schedule<Duration.Duration, Duration.Duration> =>
   Schedule.fromStep(Effect.sync(() => {
     let restarts = 0
-    return (_now: number, [ranFor]: readonly [Duration.Duration, unknown]) => {
+    return (_now: number, ranFor: Duration.Duration) => {
       const next = nextRestart({ delays, stableRun }, restarts, ranFor)
       restarts = next.restarts
       return Effect.succeed<[Duration.Duration, Duration.Duration]>([next.delay, next.delay])

@@ -18,7 +18,15 @@
 import { Schema } from "effect"
 import { Rpc, RpcGroup } from "effect/rpc"
 import { JournalEntry } from "./JournalEvent.ts"
-import { ActionDone, ActionError, ActionOptions, ReadError, StatusJson } from "../services/Control.ts"
+import {
+  ActionDone,
+  ActionError,
+  ActionOptions,
+  NotifyError,
+  NotifyRequest,
+  ReadError,
+  StatusJson
+} from "../services/Control.ts"
 
 const action = { name: Schema.String, ...ActionOptions.fields }
 
@@ -49,6 +57,7 @@ export class ControlRpcs extends RpcGroup.make(
   Rpc.make("stop", { payload: action, success: ActionDone, error: ActionError }),
   Rpc.make("start", { payload: action, success: ActionDone, error: ActionError }),
   Rpc.make("kill", { payload: { ...action, signal: Schema.String }, success: ActionDone, error: ActionError }),
+  Rpc.make("notify", { payload: { name: Schema.String, ...NotifyRequest.fields }, error: NotifyError }),
   Rpc.make("status", { success: StatusJson, error: ReadError }),
   Rpc.make("events", { success: JournalEntry, error: ReadError, stream: true }),
   Rpc.make("daemon", { success: DaemonInfo })

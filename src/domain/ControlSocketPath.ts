@@ -6,8 +6,9 @@
  * `/tmp/cronmon-UID/HASH.sock`. Server and client find it the same way from
  * the journal and the uid alone: a daemon started by cron (no
  * `XDG_RUNTIME_DIR`) and a command from a login shell meet there, and
- * logind's removal of `/run/user/UID` at logout cannot take it away. No
- * Effect here: the CLI's lean paths may load it.
+ * logind's removal of `/run/user/UID` at logout cannot take it away. The
+ * notify socket (`NOTIFY_SOCKET`) is always in that directory
+ * (`HASH.notify`). No Effect here: the CLI's lean paths may load it.
  *
  * @since 0.1.0
  */
@@ -61,9 +62,29 @@ const fitsWithStaging = (file: string) =>
  */
 export const controlSocketPath = (journal: string, uid: number): ControlSocketPath => {
   const beside = `${journal}.sock`
-  if (fitsWithStaging(beside)) return { path: beside, privateDirectory: undefined }
+  return fitsWithStaging(beside) ? { path: beside, privateDirectory: undefined } : privateSocketPath(journal, ".sock", uid)
+}
+
+/**
+ * A socket of the daemon of `journal` in the user's private directory,
+ * `/tmp/cronmon-UID/HASH.EXT`, named from the journal's path and
+ * `extension`: the control socket's place when it does not fit beside the
+ * journal, and always the notify socket's.
+ *
+ * @example
+ * ```ts
+ * privateSocketPath("/home/me/.config/cronmon/journal.json", ".notify", 1000)
+ * // { path: "/tmp/cronmon-1000/<24 hex digits>.notify", privateDirectory: "/tmp/cronmon-1000" }
+ * ```
+ * @since 0.1.0
+ */
+export const privateSocketPath = (
+  journal: string,
+  extension: string,
+  uid: number
+): ControlSocketPath & { readonly privateDirectory: string } => {
   const privateDirectory = `/tmp/cronmon-${uid}`
-  const name = `${createHash("sha256").update(journal).digest("hex").slice(0, 24)}.sock`
+  const name = `${createHash("sha256").update(journal).digest("hex").slice(0, 24)}${extension}`
   return { path: path.join(privateDirectory, name), privateDirectory }
 }
 

@@ -14,7 +14,8 @@ import { formatDurationMillis, formatSizeBytes, parseDurationMillis, parseSizeBy
  * value, what help says of it, and its kind: a `path`; a `duration` (`3s`, in
  * milliseconds); a `size` (`16M`, in bytes); a `count` (`5`); a `signal`
  * (`TERM`, `SIGHUP`, `9`: read by `signalNamed`, which the cron tick does
- * not load); or a `switch`, which takes no value (`--name`, `--no-name`). A
+ * not load); `text`, any value; or a `switch`, which takes no value
+ * (`--name`, `--no-name`). A
  * duration, size or count takes the values of its `range`, both ends
  * included.
  *
@@ -23,7 +24,7 @@ import { formatDurationMillis, formatSizeBytes, parseDurationMillis, parseSizeBy
 export interface FlagSpec {
   readonly name: string
   readonly alias?: string
-  readonly kind: "path" | "duration" | "size" | "count" | "signal" | "switch"
+  readonly kind: "path" | "duration" | "size" | "count" | "signal" | "text" | "switch"
   readonly metavar?: string
   readonly description: string
   readonly range?: readonly [min: number, max: number]
@@ -78,14 +79,27 @@ export const isControlAction = (word: string | undefined): word is ControlAction
  * The flags of the commands that act on a running daemon (`restart`,
  * `stop`, `start`, `kill`), besides `journal` and `logs`: the CLI declares
  * them from here, and their lean path reads them without Effect. `signal`
- * is `kill`'s only; `noWait` is a switch without a negation.
+ * is `kill`'s only, `ready` `restart`'s and `start`'s; `noWait` and
+ * `ready` are switches without a negation, and do not go together.
  *
  * @since 0.1.0
  */
 export const CONTROL_FLAGS = {
   noWait: { name: "no-wait", kind: "switch", description: "Return once the daemon has accepted the request, without waiting for it to be done" },
-  timeout: { name: "timeout", kind: "duration", metavar: "DURATION", range: [1, 86_400_000], description: "Wait at most this long, then exit 1 saying what was not done: 500ms, 30s, 2m; up to 1d (default: the daemon's stop timeout plus 10s)" },
+  ready: { name: "ready", kind: "switch", description: "Wait until the new instance says it is ready (READY=1 to NOTIFY_SOCKET, or cronmon notify --ready); exit 1 if it exits first" },
+  timeout: { name: "timeout", kind: "duration", metavar: "DURATION", range: [1, 86_400_000], description: "Wait at most this long, then exit 1 saying what was not done: 500ms, 30s, 2m; up to 1d (default: the daemon's stop timeout plus 10s, plus 90s with --ready)" },
   signal: { name: "signal", alias: "s", kind: "signal", metavar: "SIGNAL", description: "The signal to send: TERM, HUP, SIGUSR1, 9… (default: TERM)" }
+} as const satisfies Readonly<Record<string, FlagSpec>>
+
+/**
+ * The flags of `cronmon notify`, which a service runs to say how it is, as
+ * it would to `NOTIFY_SOCKET`.
+ *
+ * @since 0.1.0
+ */
+export const NOTIFY_FLAGS = {
+  ready: { name: "ready", kind: "switch", description: "Say that the service is ready (READY=1)" },
+  status: { name: "status", kind: "text", metavar: "TEXT", description: "Say how the service is, in one line that `cronmon status` shows (STATUS=TEXT)" }
 } as const satisfies Readonly<Record<string, FlagSpec>>
 
 /**

@@ -10,14 +10,16 @@ import { escapeControls } from "./EscapeControls.ts"
 import { formatDurationMillis } from "./Paths.ts"
 
 /**
- * The request a failure answers when it is about one service: its name, and
- * what was not done (`not restarted`).
+ * The request a failure answers when it is about one service: its name,
+ * what was not done (`not restarted`), and what a wait that ended unmet
+ * says (`not ready` when readiness was waited for, else `notDone`).
  *
  * @since 0.1.0
  */
 export interface Asked {
   readonly name: string
   readonly notDone: string
+  readonly unmet: string
 }
 
 /**
@@ -49,6 +51,9 @@ const told = (code: number): Entry => ({ code, line: (error) => `cronmon: ${fiel
 const about = (asked: Asked | undefined, what: string) =>
   `cronmon: ${asked === undefined ? "" : `${escapeControls(asked.name)}: `}${what}`
 
+// What a wait did not see, and why.
+const unmet: Entry = { code: 1, line: (error, asked) => about(asked, `${asked?.unmet ?? "refused"}: ${escapeControls(field(error, "reason"))}`) }
+
 const FAILURES = {
   JournalUnavailable: told(1),
   // The scripts directory cannot be made or read: the reason names it.
@@ -71,12 +76,15 @@ const FAILURES = {
     code: 1,
     line: (error, asked) => about(asked, `${asked?.notDone ?? "failed"}: ${escapeControls(field(error, "reason"))}`)
   },
+  // Readiness waited for, and the instance exited first; a notification from outside the service.
+  NotReady: unmet,
+  NotifyRefused: unmet,
   DaemonStopping: { code: 1, line: (_, asked) => about(asked, `${asked?.notDone ?? "refused"}: the daemon is stopping`) },
   // Past the command's `--timeout` (`millis`), written exactly as given.
   TimedOut: {
     code: 1,
     line: (error, asked) =>
-      about(asked, `${asked?.notDone ?? "not done"} within ${formatDurationMillis(Number(field(error, "millis")))} (the daemon may still do it)`)
+      about(asked, `${asked?.unmet ?? "not done"} within ${formatDurationMillis(Number(field(error, "millis")))} (the daemon may still do it)`)
   },
   NoDaemon: {
     code: 3,
@@ -125,7 +133,7 @@ export const isFailure = (error: unknown): error is { readonly _tag: FailureTag 
  *
  * @example
  * ```ts
- * failureOf({ _tag: "NoSuchService", name: "web", scriptsDir: "/srv/scripts" }, { name: "web", notDone: "not restarted" })
+ * failureOf({ _tag: "NoSuchService", name: "web", scriptsDir: "/srv/scripts" }, { name: "web", notDone: "not restarted", unmet: "not restarted" })
  * // { line: "cronmon: web: no such service in /srv/scripts", code: 4 }
  * ```
  * @since 0.1.0

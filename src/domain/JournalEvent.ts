@@ -91,6 +91,8 @@ export const ProcessSpawnError = event("process spawn error", { file: Schema.Str
 /**
  * A service's process started. `pgid` and `start_time` (field 22 of
  * `/proc/PID/stat`) identify it beyond a reusable PID; the Go original omits them.
+ * `notifies` marks the run of a service that announced its readiness before
+ * (`READY=1`): it is starting until it announces it again.
  *
  * @since 0.1.0
  */
@@ -98,7 +100,8 @@ export const ProcessSpawned = event("process spawned", {
   file: Schema.String,
   pid: Schema.Int,
   pgid: Schema.optionalKey(Schema.Int),
-  start_time: Schema.optionalKey(Schema.String)
+  start_time: Schema.optionalKey(Schema.String),
+  notifies: Schema.optionalKey(Schema.Boolean)
 })
 /**
  * A service's process is gone. `exit_code` is -1 when a signal ended it, and
@@ -128,9 +131,11 @@ export type Request = typeof Request.Type
  * `request`) someone asked the daemon to restart (`op` `update`), stop and
  * hold down (`remove`), start (`add`) or signal (`update`, with `signal`) a
  * service. `by` says who asked, when known; `restored` marks a hold read
- * back from an earlier session that did not end cleanly. The Go original
- * reads these as ordinary changes and ignores the extra fields. `reason`
- * says why a file that is still there was removed (`not executable`).
+ * back from an earlier session that did not end cleanly. `reason` says why
+ * a file that is still there was removed (`not executable`). With `ready`
+ * (`op` `update`), the service's process of that pid announced that it is
+ * ready (`READY=1`): no change of the file. The Go original reads these as
+ * ordinary changes and ignores the extra fields.
  *
  * @since 0.1.0
  */
@@ -141,7 +146,8 @@ export const ProcessListModified = event("process list modified", {
   by: Schema.optionalKey(Schema.String),
   signal: Schema.optionalKey(Schema.String),
   restored: Schema.optionalKey(Schema.Boolean),
-  reason: Schema.optionalKey(Schema.String)
+  reason: Schema.optionalKey(Schema.String),
+  ready: Schema.optionalKey(Schema.Int)
 })
 
 /**
@@ -243,8 +249,13 @@ export const Events = {
   spawned: (
     file: string,
     pid: number,
-    identity: { readonly pgid?: number; readonly start_time?: string } = {}
-  ): JournalEvent => ({ type: "process spawned", data: { file, pid, ...identity } }),
+    identity: { readonly pgid?: number; readonly start_time?: string } = {},
+    notifies = false
+  ): JournalEvent => ({ type: "process spawned", data: { file, pid, ...identity, ...(notifies ? { notifies } : {}) } }),
+  ready: (file: string, pid: number): JournalEvent => ({
+    type: "process list modified",
+    data: { op: "update", file, ready: pid }
+  }),
   exited: (file: string, pid: number, status: ExitStatus, error?: string): JournalEvent => ({
     type: "process exited",
     data: {
@@ -290,6 +301,18 @@ export interface ExitStatus {
 }
 
 /**
+ * How a process ended, in words: `exited with code 1`, `killed by SIGTERM`.
+ *
+ * @example
+ * ```ts
+ * describeExit({ code: null, signal: "SIGKILL" }) // "killed by SIGKILL"
+ * ```
+ * @since 0.1.0
+ */
+export const describeExit = (status: ExitStatus): string =>
+  status.code === null ? `killed by ${status.signal ?? "a signal"}` : `exited with code ${status.code}`
+
+/**
  * One readable line for humans (the daemon's stderr, `cronmon journal`).
  *
  * @example
@@ -318,14 +341,15 @@ const describe = (entry: JournalEntry): string => {
     case "process spawn error":
       return `${entry.data.file}: cannot start: ${entry.data.reason}`
     case "process spawned":
-      return `${entry.data.file}: started, pid ${entry.data.pid}`
+      return `${entry.data.file}: started, pid ${entry.data.pid}${entry.data.notifies === true ? ", not ready yet" : ""}`
     case "process exited": {
       const { exit_code, signal, error, pid, file } = entry.data
-      const how = exit_code === -1 ? `killed by ${signal ?? "a signal"}` : `exited with code ${exit_code}`
+      const how = describeExit({ code: exit_code === -1 ? null : exit_code, signal: signal ?? null })
       return `${file}: pid ${pid} ${how}${error === undefined ? "" : ` (${error})`}`
     }
     case "process list modified": {
-      const { file, op, request, by, signal, restored, reason } = entry.data
+      const { file, op, request, by, signal, restored, reason, ready } = entry.data
+      if (ready !== undefined) return `${file}: ready, pid ${ready}`
       if (request === undefined) {
         const what = op === "remove" && reason === NOT_EXECUTABLE
           ? "no longer executable"

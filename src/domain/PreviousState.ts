@@ -36,6 +36,8 @@ export interface PreviousState {
   readonly leftovers: ReadonlyArray<Leftover>
   /** Services stopped on request and still held down when those sessions ended, in the order they were held. */
   readonly held: ReadonlyArray<string>
+  /** Services that announced their readiness in those sessions (their runs start as `starting`). */
+  readonly notifying: ReadonlyArray<string>
   /** Sessions walked that did not end with `monitor quit`. */
   readonly uncleanSessions: number
   /** Lines that could not be decoded on the way (skipped). */
@@ -77,5 +79,5 @@ export const previousStateOf = (newestFirst: Iterable<string>): PreviousState =>
     startTime: data.start_time,
     spawnedAt: time
   }))
-  return { leftovers, held: running.held, uncleanSessions, badLines }
+  return { leftovers, held: running.held, notifying: running.notifying, uncleanSessions, badLines }
 }

@@ -26,10 +26,16 @@ export interface Running {
    * session (`monitor quit`) releases them all.
    */
   readonly held: ReadonlyArray<string>
+  /**
+   * Services that announced their readiness (`READY=1`), or whose spawn
+   * said they had before: their next runs are starting until they announce
+   * it again. Removing the file forgets it.
+   */
+  readonly notifying: ReadonlyArray<string>
 }
 
 /** Nothing running, no service known. @since 0.1.0 */
-export const empty: Running = { processes: [], services: [], held: [] }
+export const empty: Running = { processes: [], services: [], held: [], notifying: [] }
 
 const without = (names: ReadonlyArray<string>, name: string) => names.filter((other) => other !== name)
 const including = (names: ReadonlyArray<string>, name: string) => names.includes(name) ? names : [...names, name]
@@ -40,17 +46,28 @@ const others = (running: Running, file: string, pid: number) =>
 /** The state after one more entry. @since 0.1.0 */
 export const step = (running: Running, entry: JournalEntry): Running => {
   switch (entry.type) {
-    case "process spawned":
-      return { ...running, processes: [...others(running, entry.data.file, entry.data.pid), entry] }
+    case "process spawned": {
+      const { file, pid, notifies } = entry.data
+      const notifying = notifies === true ? including(running.notifying, file) : running.notifying
+      return { ...running, processes: [...others(running, file, pid), entry], notifying }
+    }
     case "process exited":
       return { ...running, processes: others(running, entry.data.file, entry.data.pid) }
     case "process list modified": {
-      const { op, file, request } = entry.data
+      const { op, file, request, ready } = entry.data
+      if (ready !== undefined) return { ...running, notifying: including(running.notifying, file) }
       // A request changes the hold alone: the file is where it was.
       if (request === "stop") return { ...running, held: including(running.held, file) }
       if (request === "start" || request === "restart") return { ...running, held: without(running.held, file) }
       if (request === "kill") return running
-      if (op === "remove") return { ...running, services: without(running.services, file), held: without(running.held, file) }
+      if (op === "remove") {
+        return {
+          ...running,
+          services: without(running.services, file),
+          held: without(running.held, file),
+          notifying: without(running.notifying, file)
+        }
+      }
       return { ...running, services: including(running.services, file) }
     }
     case "monitor quit":

@@ -13,15 +13,36 @@ import type { ResourceUsage } from "../services/System.ts"
 import * as Running from "./Running.ts"
 
 /**
- * A service's state: `running`; `waiting` to be restarted after an exit;
- * `failing` to spawn (and waiting to retry); `stopped`; `removed` (its file
- * was removed, renamed away or made non-executable during the session, and
- * its process is gone); `gone` (the journal says running, but its process is
- * not there).
+ * A service's state: `running`; `starting` (running, but a service that
+ * announces its readiness has not announced it in this run yet);
+ * `reloading` and `stopping` (running, and it said `RELOADING=1` or
+ * `STOPPING=1`: only the daemon knows); `waiting` to be restarted after an
+ * exit; `failing` to spawn (and waiting to retry); `stopped`; `removed` (its
+ * file was removed, renamed away or made non-executable during the session,
+ * and its process is gone); `gone` (the journal says running, but its
+ * process is not there).
  *
  * @since 0.1.0
  */
-export type ServiceState = "running" | "waiting" | "failing" | "stopped" | "removed" | "gone"
+export type ServiceState =
+  | "running"
+  | "starting"
+  | "reloading"
+  | "stopping"
+  | "waiting"
+  | "failing"
+  | "stopped"
+  | "removed"
+  | "gone"
+
+/**
+ * Whether a service in that state has a process that runs (its pid, its
+ * uptime, what it uses).
+ *
+ * @since 0.1.0
+ */
+export const isUp = (state: ServiceState): boolean =>
+  state === "running" || state === "starting" || state === "reloading" || state === "stopping"
 
 /**
  * How a service's last run ended.
@@ -60,6 +81,10 @@ export interface ServiceStatus {
   readonly lastExit: LastExit | null
   /** Why the last spawn failed (`failing`). */
   readonly reason: string | null
+  /** When its running process announced that it is ready (`READY=1`). */
+  readonly ready: number | null
+  /** What its running process said last with `STATUS=` (only the daemon knows). */
+  readonly statusText: string | null
 }
 
 /**
@@ -96,6 +121,10 @@ interface Tracked {
   restarts: number
   /** Its next start begins a new schedule (a file change or a request): the delays start over. */
   fresh: boolean
+  /** Its current run is one of a service that announces its readiness (its spawn says so). */
+  notifies: boolean
+  /** When its current run announced its readiness. */
+  readyAt: number | null
 }
 
 const HOUR = 3_600_000
@@ -141,7 +170,9 @@ export const makeSessionFold = (): SessionFold => {
         removed: false,
         held: false,
         restarts: 0,
-        fresh: false
+        fresh: false,
+        notifies: false,
+        readyAt: null
       }
       services.set(name, tracked)
     }
@@ -187,8 +218,11 @@ export const makeSessionFold = (): SessionFold => {
         break
       case "process list modified": {
         const tracked = track(entry.data.file)
-        const { request, op } = entry.data
-        if (request === "stop") {
+        const { request, op, ready } = entry.data
+        if (ready !== undefined) {
+          // Its current run's, not a late word of an earlier one.
+          if (Running.processOf(running, entry.data.file)?.data.pid === ready) tracked.readyAt = entry.time
+        } else if (request === "stop") {
           tracked.held = true
           // Waiting out a delay or failing: nothing more will start it.
           if (tracked.state === "waiting" || tracked.state === "failing") {
@@ -206,13 +240,19 @@ export const makeSessionFold = (): SessionFold => {
       case "process spawned": {
         const tracked = track(entry.data.file)
         attempt(tracked, entry.time)
-        Object.assign(tracked, { state: "running", since: entry.time, nextStartAt: null, reason: null })
+        Object.assign(tracked, {
+          state: "running",
+          since: entry.time,
+          nextStartAt: null,
+          reason: null,
+          notifies: entry.data.notifies === true,
+          readyAt: null
+        })
         break
       }
       case "process exited": {
         const tracked = track(entry.data.file)
         const run = Running.processOf(running, entry.data.file)
-        const ranFor = run === undefined ? 0 : entry.time - run.time
         tracked.lastExit = {
           pid: entry.data.pid,
           code: entry.data.exit_code === -1 ? null : entry.data.exit_code,
@@ -221,6 +261,9 @@ export const makeSessionFold = (): SessionFold => {
           at: entry.time
         }
         if (run !== undefined && run.data.pid !== entry.data.pid) break // an older run's exit
+        // Stable from its readiness, when it announced one.
+        const ranFor = run === undefined ? 0 : entry.time - (tracked.readyAt ?? run.time)
+        tracked.readyAt = null
         const down = tracked.removed || tracked.held
         // Stopped for a new schedule: started again at once, with its delays from the first.
         const delay = down || tracked.fresh ? 0 : nextDelay(tracked, ranFor)
@@ -255,6 +298,8 @@ export const makeSessionFold = (): SessionFold => {
         ? "removed"
         : quitAt !== null
         ? "stopped"
+        : tracked.state === "running" && tracked.notifies && tracked.readyAt === null
+        ? "starting"
         : tracked.state
       const stopped = state === "stopped" || state === "removed"
       const current = tracked.state === "running" && !stopped ? Running.processOf(running, name) : undefined
@@ -269,7 +314,9 @@ export const makeSessionFold = (): SessionFold => {
         nextStartAt: stopped ? null : tracked.nextStartAt,
         restartsLastHour,
         lastExit: tracked.lastExit,
-        reason: stopped ? null : tracked.reason
+        reason: stopped ? null : tracked.reason,
+        ready: current === undefined ? null : tracked.readyAt,
+        statusText: null
       }
     }).filter((service): service is ServiceStatus => service !== undefined)
     list.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
@@ -369,7 +416,7 @@ export const statusJsonOf = (report: StatusReport, usage: ReadonlyMap<string, Re
     last_event_at: iso(report.daemon.lastEventAt)
   },
   services: report.services.map((service) => {
-    const running = service.state === "running"
+    const running = isUp(service.state)
     const used = running ? usage.get(service.name) : undefined
     return {
       name: service.name,
@@ -383,7 +430,9 @@ export const statusJsonOf = (report: StatusReport, usage: ReadonlyMap<string, Re
       last_exit: service.lastExit === null ? null : { ...service.lastExit, at: new Date(service.lastExit.at).toISOString() },
       reason: service.reason,
       cpu: used?.cpuPercent ?? null,
-      memory: used?.residentBytes ?? null
+      memory: used?.residentBytes ?? null,
+      ready: iso(service.ready),
+      status_text: service.statusText
     }
   })
 })

@@ -119,7 +119,8 @@ const READS: Readonly<Record<string, ReadonlyArray<string>>> = {
   restart: ["journal"],
   stop: ["journal"],
   start: ["journal"],
-  kill: ["journal"]
+  kill: ["journal"],
+  notify: []
 }
 
 /**

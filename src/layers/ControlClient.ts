@@ -101,6 +101,7 @@ export const make = (journal: string, options: Options = {}): Effect.Effect<Cont
       stop: (name, options = {}) => call(client.stop({ name, ...options })),
       start: (name, options = {}) => call(client.start({ name, ...options })),
       kill: (name, signal, options = {}) => call(client.kill({ name, signal, ...options })),
+      notify: (name, message) => call(client.notify({ name, ...message })),
       status: call(client.status()),
       events: Stream.unwrap(Effect.as(directoryRefusal, client.events())).pipe(
         Stream.catchIf(isRpcClientError, (error) => Stream.fail(lost(error)))

@@ -8,16 +8,27 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Layer } from "effect"
+import { Clock, Duration, Effect, Layer, Option } from "effect"
 import { signalNamed } from "../domain/Signals.ts"
-import { type ServiceStatus, statusJsonOf } from "../domain/Status.ts"
-import { type ActionDone, type ActionError, type ActionOptions, Control, InvalidSignal } from "../services/Control.ts"
+import { isUp, type ServiceStatus, statusJsonOf } from "../domain/Status.ts"
+import {
+  type ActionDone,
+  type ActionError,
+  type ActionOptions,
+  Control,
+  InvalidSignal,
+  NotifyRefused
+} from "../services/Control.ts"
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor, type RequestOptions } from "../services/ProcessSupervisor.ts"
 import { Settings } from "../services/Settings.ts"
 import { type ResourceUsage, System } from "../services/System.ts"
 
-const requestOptions = (options: ActionOptions | undefined): RequestOptions => ({ wait: options?.wait, by: options?.by })
+const requestOptions = (options: ActionOptions | undefined): RequestOptions => ({
+  wait: options?.wait,
+  ready: options?.ready,
+  by: options?.by
+})
 
 /**
  * `Control` on the supervisor, journal, settings and system of this process.
@@ -49,18 +60,23 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
       const now = yield* Clock.currentTimeMillis
       const session = yield* journal.sessionStatus(now)
       const nextStarts = yield* supervisor.nextStarts
+      const notices = yield* supervisor.notices
       // The journal's fold replays the restart delays from journal times;
-      // the supervisor knows when its schedule will start each service.
+      // the supervisor knows when its schedule will start each service, and
+      // what each running one said that is not journaled.
       const services = session.services.map((service): ServiceStatus => {
         const exact = nextStarts.get(service.name)
-        return exact !== undefined && (service.state === "waiting" || service.state === "failing")
-          ? { ...service, nextStartAt: exact }
-          : service
+        if (exact !== undefined && (service.state === "waiting" || service.state === "failing")) {
+          return { ...service, nextStartAt: exact }
+        }
+        const notice = notices.get(service.name)
+        if (notice === undefined || notice.pid !== service.pid || !isUp(service.state)) return service
+        return { ...service, state: notice.phase ?? service.state, statusText: notice.statusText ?? null }
       })
       // Each service leads its own process group.
       const byGroup = yield* measureUsage
       const usage = new Map<string, ResourceUsage>(services.flatMap((service) => {
-        const used = service.state === "running" && service.pid !== null ? byGroup.get(service.pid) : undefined
+        const used = isUp(service.state) && service.pid !== null ? byGroup.get(service.pid) : undefined
         return used === undefined ? [] : [[service.name, used] as const]
       }))
       return statusJsonOf({
@@ -88,6 +104,19 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
           return parsed === undefined
             ? Effect.fail(new InvalidSignal({ signal }))
             : supervisor.signal(name, parsed, requestOptions(options))
+        }),
+      notify: (name, message) =>
+        Effect.gen(function*() {
+          // The sender's group, read while it waits for the answer.
+          const sender = yield* system.identify(message.pid)
+          if (Option.isNone(sender)) {
+            return yield* new NotifyRefused({ name, reason: `pid ${message.pid} is not running` })
+          }
+          const fields = new Map<string, string>([
+            ...(message.ready === true ? [["READY", "1"] as const] : []),
+            ...(message.status === undefined ? [] : [["STATUS", message.status] as const])
+          ])
+          yield* supervisor.notify(name, { pid: message.pid, pgid: sender.value.pgid, fields })
         }),
       status,
       events: journal.events

@@ -270,6 +270,7 @@ const handlers = (control: Control["Service"], stopTimeout: Duration.Duration, s
     stop: ({ name, ...options }) => unlessStopping(control.stop(name, options)),
     start: ({ name, ...options }) => unlessStopping(control.start(name, options)),
     kill: ({ name, signal, ...options }) => unlessStopping(control.kill(name, signal, options)),
+    notify: ({ name, ...message }) => unlessStopping(control.notify(name, message)),
     status: () => unlessStopping(control.status),
     events: () => Stream.interruptWhen(control.events, refused),
     daemon: () => Effect.succeed({ pid: process.pid, stop_timeout_ms: Duration.toMillis(stopTimeout) })

@@ -20,7 +20,7 @@ export class JournalMemory extends Context.Service<JournalMemory, {
   readonly entries: Effect.Effect<ReadonlyArray<JournalEntry>>
 }>()("cronmon/JournalMemory") {}
 
-const nothingLeft: PreviousState = { leftovers: [], held: [], uncleanSessions: 0, badLines: 0 }
+const nothingLeft: PreviousState = { leftovers: [], held: [], notifying: [], uncleanSessions: 0, badLines: 0 }
 
 /**
  * A journal held in memory; like the file journal it starts with

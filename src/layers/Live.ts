@@ -6,8 +6,10 @@
 import { Effect, Layer } from "effect"
 import { errorMessage } from "../domain/Errors.ts"
 import { Events } from "../domain/JournalEvent.ts"
+import { notifySocketPath } from "../domain/NotifySocketPath.ts"
 import type { Control } from "../services/Control.ts"
 import { Journal, type JournalLocked, type JournalUnavailable } from "../services/Journal.ts"
+import type { NotifySocket } from "../services/NotifySocket.ts"
 import type { ProcessSupervisor } from "../services/ProcessSupervisor.ts"
 import { LogsUnavailable } from "../services/ServiceLogs.ts"
 import { Settings, type SettingsShape } from "../services/Settings.ts"
@@ -16,11 +18,39 @@ import { type Watcher, WatchError } from "../services/Watcher.ts"
 import * as ControlLocal from "./ControlLocal.ts"
 import { prepareDirectory } from "../internal/Directories.ts"
 import * as JournalFile from "./JournalFile.ts"
+import * as NotifySocketLinux from "./NotifySocketLinux.ts"
 import * as ProcessSupervisorSpawner from "./ProcessSupervisorSpawner.ts"
 import * as ServiceLogsFile from "./ServiceLogsFile.ts"
 import * as ServiceSpawnerNode from "./ServiceSpawnerNode.ts"
 import * as SystemLinux from "./SystemLinux.ts"
 import * as WatcherChokidar from "./WatcherChokidar.ts"
+
+/**
+ * The daemon's notify socket (`notifySocketPath`), for the life of the
+ * layer. Built after the journal is locked: only the lock's holder replaces
+ * a socket left by a daemon that crashed. One that cannot be set up is a
+ * journal warning, and services run without `NOTIFY_SOCKET` (each ready as
+ * soon as it is spawned).
+ *
+ * @example
+ * ```ts
+ * ProcessSupervisorSpawner.layer.pipe(Layer.provide(Live.notifySocket(settings)))
+ * ```
+ * @since 0.1.0
+ */
+export const notifySocket = (settings: SettingsShape): Layer.Layer<NotifySocket, never, Journal> =>
+  NotifySocketLinux.layer({ path: notifySocketPath(settings.journalPath, process.getuid?.() ?? 0) }).pipe(
+    Layer.catchTag("NotifySocketError", (error) =>
+      Layer.merge(
+        NotifySocketLinux.unsupported,
+        Layer.effectDiscard(Journal.use((journal) =>
+          journal.append(Events.warning(
+            "notify",
+            `${error.message}: services run without NOTIFY_SOCKET (each counts as ready once spawned)`
+          ))
+        ))
+      ))
+  )
 
 /**
  * Everything the daemon program needs, live (what `Cronmon.services` is).
@@ -66,7 +96,7 @@ export const layer = (settings: SettingsShape): Layer.Layer<
         : Effect.void
     ))
     const supervisor = ProcessSupervisorSpawner.layer.pipe(
-      Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawnerNode.layer)),
+      Layer.provide(Layer.mergeAll(ServiceLogsFile.layer, ServiceSpawnerNode.layer, notifySocket(settings))),
       Layer.provideMerge(journal)
     )
     return Layer.mergeAll(ControlLocal.layer, WatcherChokidar.layer, announced).pipe(Layer.provideMerge(supervisor))

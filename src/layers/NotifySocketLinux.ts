@@ -9,10 +9,10 @@
 import { Cause, Effect, Layer, Option, Queue, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { SOCKET_PATH_MAX_BYTES } from "../domain/ControlSocketPath.ts"
+import { privateDirectoryProblem, SOCKET_PATH_MAX_BYTES } from "../domain/ControlSocketPath.ts"
 import { errorMessage } from "../domain/Errors.ts"
 import { NOTIFY_MESSAGE_MAX_BYTES, parseNotifyMessage } from "../domain/NotifyMessage.ts"
-import { type Notification, NotifySocket, NotifySocketError } from "../services/NotifySocket.ts"
+import { type Notification, NotifySocket, NotifySocketError, type Sender } from "../services/NotifySocket.ts"
 import { ensureDirectory } from "../internal/Directories.ts"
 import {
   AF_UNIX,
@@ -102,15 +102,8 @@ const socketAddress = (socketPath: string): Buffer => {
 const directoryFault = (dir: string): string | undefined => {
   try {
     ensureDirectory(dir, 0o700)
-    const stats = fs.statSync(dir)
-    if (!stats.isDirectory()) return `${dir} is not a directory`
-    const uid = process.getuid?.()
-    if (uid !== undefined && stats.uid !== uid) return `its directory ${dir} belongs to another user (uid ${stats.uid})`
-    if ((stats.mode & 0o077) !== 0) {
-      const mode = (stats.mode & 0o777).toString(8).padStart(4, "0")
-      return `its directory ${dir} is open to other users (mode ${mode}); it must be 0700`
-    }
-    return undefined
+    const problem = privateDirectoryProblem(fs.lstatSync(dir), process.getuid?.() ?? 0)
+    return problem === undefined ? undefined : `its directory ${dir} is refused: ${problem}`
   } catch (error) {
     return `cannot make its directory ${dir}: ${errorMessage(error)}`
   }
@@ -133,11 +126,12 @@ interface Receiver {
   readonly release: () => void
 }
 
-// The socket bound and watched, each datagram handed to `deliver` (or
-// `fail`, once, when receiving stops working).
+// The socket bound and watched, each datagram whose sender `accepts` takes
+// handed to `deliver` (or `fail`, once, when receiving stops working).
 const receive = (
   calls: DatagramCalls,
   socketPath: string,
+  accepts: (sender: Sender) => boolean,
   deliver: (notification: Notification) => void,
   fail: (reason: string) => void
 ): Receiver | string => {
@@ -175,7 +169,7 @@ const receive = (
   const groups = new Map<number, number | undefined>()
 
   // One datagram: its descriptors closed, its sender read; `undefined` when
-  // it is to be ignored.
+  // it is to be ignored (its sender refused before its text is read).
   const readOne = (length: number): Notification | undefined => {
     const used = memory.readSize(layout.controllen)
     let sender: { pid: number; uid: number; gid: number } | undefined
@@ -194,10 +188,11 @@ const receive = (
     }
     // Cut data or control (more descriptors than room): ignored, as systemd does.
     if ((memory.readInt(layout.flags) & (MSG_TRUNC | MSG_CTRUNC)) !== 0 || sender === undefined) return undefined
-    const fields = parseNotifyMessage(memory.bytes.subarray(dataAt, dataAt + length))
-    if (fields === undefined) return undefined
     if (!groups.has(sender.pid)) groups.set(sender.pid, processGroupOf(sender.pid))
-    return { ...sender, pgid: groups.get(sender.pid), fields }
+    const from: Sender = { ...sender, pgid: groups.get(sender.pid) }
+    if (!accepts(from)) return undefined
+    const fields = parseNotifyMessage(memory.bytes.subarray(dataAt, dataAt + length))
+    return fields === undefined ? undefined : { ...from, fields }
   }
 
   let watch: { readonly close: () => void } | undefined
@@ -255,7 +250,7 @@ const receive = (
  */
 export const unsupported: Layer.Layer<NotifySocket> = Layer.succeed(
   NotifySocket,
-  NotifySocket.of({ address: Option.none(), notifications: Stream.never })
+  NotifySocket.of({ address: Option.none(), notifications: () => Stream.never })
 )
 
 /**
@@ -283,9 +278,12 @@ export const layer = (options: Options): Layer.Layer<NotifySocket, NotifySocketE
       const fault = directoryFault(path.dirname(socketPath)) ?? staleSocketFault(socketPath)
       if (fault !== undefined) return yield* refuse(fault)
       const queue = yield* Queue.sliding<Notification, NotifySocketError | Cause.Done>(options.capacity ?? DEFAULT_CAPACITY)
+      // Until the consumer says whom it accepts, everything is kept (bounded).
+      let accepts: (sender: Sender) => boolean = () => true
       const receiver = receive(
         calls,
         socketPath,
+        (sender) => accepts(sender),
         (notification) => Queue.offerUnsafe(queue, notification),
         (reason) => Queue.failCauseUnsafe(queue, Cause.fail(new NotifySocketError({ path: socketPath, reason })))
       )
@@ -296,7 +294,14 @@ export const layer = (options: Options): Layer.Layer<NotifySocket, NotifySocketE
           Queue.endUnsafe(queue)
         })
       )
-      return NotifySocket.of({ address: Option.some(socketPath), notifications: Stream.fromQueue(queue) })
+      return NotifySocket.of({
+        address: Option.some(socketPath),
+        notifications: (accept) =>
+          Stream.suspend(() => {
+            accepts = accept
+            return Stream.filter(Stream.fromQueue(queue), accept)
+          })
+      })
     })
   )
 }

@@ -6,7 +6,7 @@
  */
 import { Context, Effect, Layer, Option, Queue, Stream } from "effect"
 import { parseNotifyMessage } from "../domain/NotifyMessage.ts"
-import { type Notification, NotifySocket } from "../services/NotifySocket.ts"
+import { type Notification, NotifySocket, type Sender } from "../services/NotifySocket.ts"
 
 /**
  * Who sends a simulated datagram: `pgid` defaults to `pid` (a process that
@@ -32,8 +32,9 @@ export interface SimulatedSender {
  */
 export class NotifySimulation extends Context.Service<NotifySimulation, {
   /**
-   * A datagram arrives: `message` is parsed as the live layer parses it,
-   * and ignored as there when it holds a NUL byte.
+   * A datagram arrives: ignored, as by the live layer, when the
+   * consumer does not accept its sender or it holds a NUL byte; else
+   * parsed as the live layer parses it.
    */
   readonly send: (sender: SimulatedSender, message: string) => Effect.Effect<void>
 }>()("cronmon/NotifySimulation") {}
@@ -46,24 +47,34 @@ export class NotifySimulation extends Context.Service<NotifySimulation, {
  */
 export const layer = (address = "/run/cronmon/notify"): Layer.Layer<NotifySocket | NotifySimulation> =>
   Layer.effectContext(
-    Effect.map(Queue.unbounded<Notification>(), (queue) =>
-      Context.make(
+    Effect.map(Queue.unbounded<Notification>(), (queue) => {
+      // As the live socket: until the consumer says whom it accepts, everything is kept.
+      let accepts: (sender: Sender) => boolean = () => true
+      return Context.make(
         NotifySocket,
-        NotifySocket.of({ address: Option.some(address), notifications: Stream.fromQueue(queue) })
+        NotifySocket.of({
+          address: Option.some(address),
+          notifications: (accept) =>
+            Stream.suspend(() => {
+              accepts = accept
+              return Stream.filter(Stream.fromQueue(queue), accept)
+            })
+        })
       ).pipe(Context.add(
         NotifySimulation,
         NotifySimulation.of({
-          send: (sender, message) => {
-            const fields = parseNotifyMessage(Buffer.from(message))
-            if (fields === undefined) return Effect.void
-            return Queue.offer(queue, {
-              pid: sender.pid,
-              pgid: "pgid" in sender ? sender.pgid : sender.pid,
-              uid: sender.uid ?? process.getuid?.() ?? 0,
-              gid: sender.gid ?? process.getgid?.() ?? 0,
-              fields
-            }).pipe(Effect.asVoid)
-          }
+          send: (sender, message) =>
+            Effect.suspend(() => {
+              const from: Sender = {
+                pid: sender.pid,
+                pgid: "pgid" in sender ? sender.pgid : sender.pid,
+                uid: sender.uid ?? process.getuid?.() ?? 0,
+                gid: sender.gid ?? process.getgid?.() ?? 0
+              }
+              const fields = accepts(from) ? parseNotifyMessage(Buffer.from(message)) : undefined
+              return fields === undefined ? Effect.void : Queue.offer(queue, { ...from, fields }).pipe(Effect.asVoid)
+            })
         })
-      )))
+      ))
+    })
   )

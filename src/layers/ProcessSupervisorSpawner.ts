@@ -12,15 +12,21 @@
  * The changes and requests of a service form a chain: each is applied once
  * the one accepted before it is done, in a fiber of its own, so that a
  * caller that stops waiting (`wait: false`, a client gone) changes nothing
- * of what was accepted.
+ * of what was accepted. Waiting for readiness (`ready: true`) is the
+ * caller's, after its request is done: it holds up no later request.
+ *
+ * Notifications are read from the `NotifySocket` as they come, those of
+ * process groups other than the running services' refused on receipt.
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Schedule, Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Schedule, Scope, Stream } from "effect"
 import * as path from "node:path"
 import { restartBackoff } from "../domain/Backoff.ts"
-import { Events, type Request } from "../domain/JournalEvent.ts"
+import { describeExit, Events, type Request } from "../domain/JournalEvent.ts"
 import * as Metrics from "../domain/Metrics.ts"
+import { notifyMeaning } from "../domain/NotifyMessage.ts"
+import { NOTIFY_SOCKET, SERVICE_MARK, SERVICE_NAME } from "../domain/ServiceEnvironment.ts"
 import { plainNameProblem } from "../domain/ServiceFile.ts"
 import { type Terminable, terminate, untilGone } from "../internal/Termination.ts"
 import {
@@ -28,18 +34,32 @@ import {
   ActionFailed,
   DaemonStopping,
   InvalidServiceName,
-  NoSuchService
+  NoSuchService,
+  NotifyRefused,
+  NotReady
 } from "../services/Control.ts"
 import { Journal } from "../services/Journal.ts"
-import { ProcessSupervisor, type RequestError, type RequestOptions } from "../services/ProcessSupervisor.ts"
+import { NotifySocket, type Sender } from "../services/NotifySocket.ts"
+import { type Notice, ProcessSupervisor, type RequestError, type RequestOptions } from "../services/ProcessSupervisor.ts"
 import { ServiceLogs } from "../services/ServiceLogs.ts"
 import { type ServiceProcess, ServiceSpawner } from "../services/ServiceSpawner.ts"
 import { Settings } from "../services/Settings.ts"
-import { SERVICE_MARK, System } from "../services/System.ts"
+import { System } from "../services/System.ts"
 
 // Sets a per-service metric: adds to a counter, sets a gauge.
 const record = (metric: Metric.Metric<number, unknown>, name: string, value = 1) =>
   Metric.update(Metrics.forService(metric, name), value)
+
+// What a run has said over the notify socket, from its spawn until its exit is seen.
+interface Readiness {
+  readonly pid: number
+  // When it said READY=1.
+  readyAt: number | undefined
+  // Done once it is ready; failed with why it never will be (its exit).
+  readonly ready: Deferred.Deferred<void, string>
+  statusText: string | undefined
+  phase: Notice["phase"]
+}
 
 // What the supervisor holds for one service.
 interface ServiceState {
@@ -48,6 +68,8 @@ interface ServiceState {
   supervision: Fiber.Fiber<unknown> | undefined
   // Its main process, from the spawn until its exit is seen.
   process: ServiceProcess | undefined
+  // Its main process's readiness, as long as `process`.
+  readiness: Readiness | undefined
   // When its supervision waits out a restart delay: when it will start.
   nextStartAt: number | undefined
   // Its file is in the scripts directory (as the changes say).
@@ -70,7 +92,7 @@ interface ServiceState {
 export const layer: Layer.Layer<
   ProcessSupervisor,
   never,
-  ServiceSpawner | Journal | ServiceLogs | Settings | System
+  ServiceSpawner | Journal | ServiceLogs | Settings | System | NotifySocket
 > = Layer.effect(
   ProcessSupervisor,
   Effect.gen(function*() {
@@ -79,14 +101,25 @@ export const layer: Layer.Layer<
     const logs = yield* ServiceLogs
     const settings = yield* Settings
     const system = yield* System
+    const notify = yield* NotifySocket
     const scope = yield* Effect.scope
     // Closed with the layer: every supervision is stopped at once, not one after another.
     const supervisions = yield* Scope.fork(scope, "parallel")
     const services = new Map<string, ServiceState>()
     const backoff = restartBackoff(settings.restartDelays, settings.stableRun)
-    // Marks the service and its descendants as this journal's: found after
-    // a crash even when the journal does not name them.
-    const spawnOptions = { env: { [SERVICE_MARK]: settings.journalPath } }
+    const notifyAddress = Option.getOrUndefined(notify.address)
+    // The journal marks the service and its descendants as this journal's
+    // (found after a crash even when the journal does not name them); the
+    // name is what `cronmon notify` speaks for. Without a notify socket of
+    // ours, none: not the daemon's own (systemd's, when it runs under it).
+    const spawnOptions = (name: string) => ({
+      env: { [SERVICE_MARK]: settings.journalPath, [SERVICE_NAME]: name, [NOTIFY_SOCKET]: notifyAddress }
+    })
+    // Services that said READY=1 (in this session, or in sessions that
+    // crashed): their runs are starting until they say it again.
+    const notifying = new Set(journal.previousState.notifying)
+    // The running instances' services, by process group (each leads its own).
+    const byGroup = new Map<number, ServiceState>()
     let stopping = false
 
     const stateOf = (name: string): ServiceState => {
@@ -96,6 +129,7 @@ export const layer: Layer.Layer<
           name,
           supervision: undefined,
           process: undefined,
+          readiness: undefined,
           nextStartAt: undefined,
           present: false,
           held: false,
@@ -118,25 +152,40 @@ export const layer: Layer.Layer<
 
     // Uninterruptible from the spawn until the wait for the exit, so that an
     // interrupt always finds a spawned process with its stop in place.
-    // `started` learns how the supervision's first start went.
-    const runOnce = (state: ServiceState, started: Deferred.Deferred<number, string>) =>
+    // `started` learns how the supervision's first start went. Returns how
+    // long the run counts as stable: from its readiness, when it said it.
+    const runOnce = (state: ServiceState, started: Deferred.Deferred<number, string>): Effect.Effect<Duration.Duration> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
           const { name } = state
-          const spawned = yield* Effect.result(spawner.spawn(path.join(settings.scriptsDir, name), spawnOptions))
+          const startedAt = yield* Clock.currentTimeMillis
+          const spawned = yield* Effect.result(spawner.spawn(path.join(settings.scriptsDir, name), spawnOptions(name)))
           if (spawned._tag === "Failure") {
             yield* record(Metrics.spawnErrors, name)
             yield* journal.append(Events.spawnError(name, spawned.failure.reason))
-            return yield* Deferred.fail(started, spawned.failure.reason)
+            yield* Deferred.fail(started, spawned.failure.reason)
+            return Duration.zero
           }
           const child = spawned.success
+          const readiness: Readiness = {
+            pid: child.pid,
+            readyAt: undefined,
+            ready: Deferred.makeUnsafe(),
+            statusText: undefined,
+            phase: undefined
+          }
+          // No notify socket: nothing can say it, so a run is ready once spawned.
+          if (notifyAddress === undefined) Deferred.doneUnsafe(readiness.ready, Exit.void)
           state.process = child
+          state.readiness = readiness
+          byGroup.set(child.pid, state)
           yield* Effect.andThen(record(Metrics.spawns, name), record(Metrics.running, name, 1))
           const identity = yield* system.identify(child.pid)
           yield* journal.append(Events.spawned(
             name,
             child.pid,
-            identity._tag === "Some" ? { pgid: identity.value.pgid, start_time: identity.value.startTime } : {}
+            identity._tag === "Some" ? { pgid: identity.value.pgid, start_time: identity.value.startTime } : {},
+            notifyAddress !== undefined && notifying.has(name)
           ))
           yield* Deferred.succeed(started, child.pid)
           // Drained in the supervisor's scope, not this run's: processes the
@@ -146,13 +195,56 @@ export const layer: Layer.Layer<
           const stopped = Exit.hasInterrupts(yield* Effect.exit(restore(child.exit)))
           if (stopped) yield* terminate(groupOf(child), settings.stopTimeout)
           const status = yield* child.exit
+          const endedAt = yield* Clock.currentTimeMillis
           state.process = undefined
+          state.readiness = undefined
+          byGroup.delete(child.pid)
+          yield* Deferred.fail(readiness.ready, `pid ${child.pid} ${describeExit(status)} before it was ready`)
           yield* Effect.andThen(record(Metrics.exits, name), record(Metrics.running, name, 0))
           yield* journal.append(Events.exited(name, child.pid, status))
           // What its group still holds when it exited alone is stopped before the next run.
           if (!stopped && (yield* system.kill(-child.pid, 0))) yield* terminate(groupOf(child), settings.stopTimeout)
+          return Duration.millis(endedAt - (readiness.readyAt ?? startedAt))
         })
       )
+
+    // What a message means for the run that sent it: READY=1 makes it
+    // ready (journaled, its waiters released, its stable time counted from
+    // now) and ends a reload; STATUS= is kept to show; RELOADING=1 and
+    // STOPPING=1 are shown until READY=1 and the exit (STOPPING=1 before
+    // READY=1: it never will be). MAINPID=, WATCHDOG=1 and the rest change nothing.
+    const applyNotification = (state: ServiceState, readiness: Readiness, fields: ReadonlyMap<string, string>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.suspend(() => {
+          const meaning = notifyMeaning(fields)
+          if (meaning.status !== undefined) readiness.statusText = meaning.status
+          if (meaning.stopping) readiness.phase = "stopping"
+          else if (meaning.reloading) readiness.phase = "reloading"
+          else if (meaning.ready && readiness.phase === "reloading") readiness.phase = undefined
+          if (meaning.stopping && readiness.readyAt === undefined) {
+            return Deferred.fail(readiness.ready, `pid ${readiness.pid} said STOPPING=1 before it was ready`)
+          }
+          if (!meaning.ready || readiness.readyAt !== undefined) return Effect.void
+          readiness.readyAt = now
+          notifying.add(state.name)
+          return Effect.andThen(journal.append(Events.ready(state.name, readiness.pid)), Deferred.succeed(readiness.ready, undefined))
+        }))
+
+    // A message counts when it comes from a running service's process group.
+    const accepts = (sender: Sender) => sender.pgid !== undefined && byGroup.has(sender.pgid)
+    yield* notify.notifications(accepts).pipe(
+      Stream.runForEach((notification) =>
+        Effect.suspend(() => {
+          const state = notification.pgid === undefined ? undefined : byGroup.get(notification.pgid)
+          const readiness = state?.readiness
+          return state === undefined || readiness === undefined
+            ? Effect.void
+            : applyNotification(state, readiness, notification.fields)
+        })
+      ),
+      Effect.catch((error) => journal.append(Events.warning("notify", `${error.message}: readiness is no longer received`))),
+      Effect.forkIn(scope, { startImmediately: true })
+    )
 
     // Every run after the first is an automatic restart; the schedule says
     // when the next one is due.
@@ -168,7 +260,8 @@ export const layer: Layer.Layer<
             state.nextStartAt = now + Duration.toMillis(duration)
           })
         ))
-        return Effect.repeat(Effect.timed(Effect.andThen(run, runOnce(state, started))), schedule)
+        const once = Effect.andThen(run, runOnce(state, started))
+        return Effect.repeat(once, schedule)
       })
 
     const endSupervision = (state: ServiceState) =>
@@ -258,6 +351,8 @@ export const layer: Layer.Layer<
         Effect.suspend(() => {
           state.present = false
           state.held = false
+          // A new file of that name is a new service.
+          notifying.delete(state.name)
           return endSupervision(state)
         }))
 
@@ -290,9 +385,25 @@ export const layer: Layer.Layer<
             if (!known(state)) return Effect.fail(noSuchService(name))
             return apply(state)
           })
-          return Effect.flatMap(enqueue(state, () => action), (outcome) =>
-            options.wait === false ? Effect.succeed({ name, pid: null }) : Deferred.await(outcome))
+          return Effect.flatMap(enqueue(state, () => action), (outcome) => {
+            if (options.wait === false) return Effect.succeed({ name, pid: null })
+            const done = Deferred.await(outcome)
+            return options.ready === true && (kind === "restart" || kind === "start")
+              ? Effect.flatMap(done, (started) => untilReady(state, started))
+              : done
+          })
         }))
+
+    // The instance a restart or start left running, once it is ready.
+    const untilReady = (state: ServiceState, done: ActionDone): Effect.Effect<ActionDone, NotReady> =>
+      Effect.suspend(() => {
+        const { name, pid } = done
+        if (pid === null) return Effect.succeed(done)
+        const readiness = state.readiness
+        const notReady = (reason: string) => new NotReady({ name, pid, reason })
+        if (readiness?.pid !== pid) return Effect.fail(notReady(`pid ${pid} exited before it was ready`))
+        return Effect.as(Effect.mapError(Deferred.await(readiness.ready), notReady), done)
+      })
 
     const journalRequest = (kind: Request, name: string, options: RequestOptions, signal?: string) =>
       journal.append(Events.requested(kind, name, { by: options.by, signal, restored: options.restored === true }))
@@ -365,6 +476,19 @@ export const layer: Layer.Layer<
           { concurrency: "unbounded", discard: true }
         )
       }),
+      notify: (name, notification) =>
+        Effect.flatMap(validName(name), () =>
+          Effect.suspend((): Effect.Effect<void, NoSuchService | NotifyRefused> => {
+            const state = services.get(name)
+            if (state === undefined || !state.present) return Effect.fail(noSuchService(name))
+            const readiness = state.readiness
+            const refused = (reason: string) => Effect.fail(new NotifyRefused({ name, reason }))
+            if (readiness === undefined) return refused(`${name} is not running`)
+            if (notification.pgid !== readiness.pid) {
+              return refused(`pid ${notification.pid} is not a process of ${name} (process group ${readiness.pid})`)
+            }
+            return applyNotification(state, readiness, notification.fields)
+          })),
       supervised: Effect.sync(() => [...services.values()].flatMap((s) => s.supervision === undefined ? [] : [s.name]).sort()),
       held: Effect.sync(() => [...services.values()].flatMap((s) => s.held ? [s.name] : []).sort()),
       nextStarts: Effect.sync(() =>
@@ -372,6 +496,14 @@ export const layer: Layer.Layer<
       ),
       pids: Effect.sync(() =>
         new Map([...services.values()].flatMap((s) => s.process === undefined ? [] : [[s.name, s.process.pid] as const]))
+      ),
+      notices: Effect.sync(() =>
+        new Map([...services.values()].flatMap((s) => {
+          const said = s.readiness
+          return said === undefined || (said.statusText === undefined && said.phase === undefined)
+            ? []
+            : [[s.name, { pid: said.pid, statusText: said.statusText, phase: said.phase }] as const]
+        }))
       )
     })
   })

@@ -1,7 +1,7 @@
 /**
  * Everything the daemon needs, simulated: an in-memory journal, a hand-fed
- * watcher, simulated processes, the real supervisor and `Control` on it,
- * for deterministic tests under `TestClock`.
+ * watcher, simulated processes, a hand-fed notify socket, the real
+ * supervisor and `Control` on it, for deterministic tests under `TestClock`.
  *
  * @since 0.1.0
  */
@@ -17,6 +17,7 @@ import type { System } from "../services/System.ts"
 import type { Watcher } from "../services/Watcher.ts"
 import * as ControlLocal from "./ControlLocal.ts"
 import * as JournalMemory from "./JournalMemory.ts"
+import * as NotifySocketSimulated from "./NotifySocketSimulated.ts"
 import * as ProcessesSimulated from "./ProcessesSimulated.ts"
 import * as ProcessSupervisorSpawner from "./ProcessSupervisorSpawner.ts"
 import * as WatcherQueue from "./WatcherQueue.ts"
@@ -64,6 +65,7 @@ export const layer = (
   | ServiceSpawner
   | System
   | ProcessesSimulated.SimulatedProcesses
+  | NotifySocketSimulated.NotifySimulation
   | Settings
 > =>
   ControlLocal.layer.pipe(
@@ -72,6 +74,7 @@ export const layer = (
     Layer.provideMerge(Layer.mergeAll(
       JournalMemory.layer(previousState),
       ProcessesSimulated.layer,
+      NotifySocketSimulated.layer(),
       WatcherQueue.layer,
       Layer.succeed(Settings, { ...testSettings, ...settings })
     ))

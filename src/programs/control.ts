@@ -1,6 +1,7 @@
 /**
  * `cronmon restart|stop|start|kill NAME...`: asks the daemon of a journal to
- * act on services, over its control socket, and says how each one went.
+ * act on services, over its control socket, and says how each one went;
+ * and `cronmon notify`, which a service runs to say it is ready.
  *
  * A lean path, as the cron tick has: plain Node, no Effect, so that the
  * command costs little more than Node's start. It speaks the control
@@ -10,10 +11,11 @@
  * argv that `controlRequest` takes.
  *
  * Exit codes (lines and codes of failures from `Failures`): 0 done; 1
- * failed or timed out (or refused: another user's daemon, a daemon
- * stopping; or the connection lost); 2 usage (a name that is not a plain
- * file name); 3 no daemon answers on that journal; 4 no such service. With
- * several names, each is said on its own line and the code is the highest.
+ * failed, not ready or timed out (or refused: another user's daemon, a
+ * daemon stopping, a notification from outside the service; or the
+ * connection lost); 2 usage (a name that is not a plain file name); 3 no
+ * daemon answers on that journal; 4 no such service. With several names,
+ * each is said on its own line and the code is the highest.
  *
  * @since 0.1.0
  */
@@ -25,12 +27,14 @@ import {
   DAEMON_FLAGS,
   flagsByArgument,
   isControlAction,
+  NOTIFY_FLAGS,
   readAmount,
   scanArguments
 } from "../domain/DaemonFlags.ts"
 import { escapeControls } from "../domain/EscapeControls.ts"
 import { type Asked, type Failure, failureOf, isFailure } from "../domain/Failures.ts"
 import { defaultPaths } from "../domain/Paths.ts"
+import { SERVICE_MARK, SERVICE_NAME } from "../domain/ServiceEnvironment.ts"
 import { plainNameProblem } from "../domain/ServiceFile.ts"
 import { signalNamed } from "../domain/Signals.ts"
 import { connectFailure, controlSocketOf, socketDirectoryRefusal } from "../internal/ControlSocket.ts"
@@ -39,17 +43,21 @@ import { lockState, runningDaemon } from "../internal/LockCheck.ts"
 /**
  * What a control command asks: an action on services of the daemon of
  * `journal` (absolute), with `signal` for `kill`, waiting until it is done
- * (`wait`) for at most `timeoutMillis` (the daemon's stop timeout plus
- * 10 s when unset).
+ * (`wait`), and with `ready` (`restart`, `start`) until the new instance
+ * says it is ready, for at most `timeoutMillis` (the daemon's stop timeout
+ * plus 10 s when unset, plus 90 s with `ready`). `notify` speaks for the one
+ * service in `names`: `ready` says it is ready, `status` how it is.
  *
  * @since 0.1.0
  */
 export interface ControlRequest {
-  readonly action: ControlAction
+  readonly action: ControlAction | "notify"
   readonly names: ReadonlyArray<string>
   readonly journal: string
   readonly signal: NodeJS.Signals
   readonly wait: boolean
+  readonly ready: boolean
+  readonly status?: string | undefined
   readonly timeoutMillis: number | undefined
 }
 
@@ -71,7 +79,7 @@ export interface Said {
  * @example
  * ```ts
  * controlRequest(["restart", "web", "-j", "j.json"], process.env, "/srv")
- * // { action: "restart", names: ["web"], journal: "/srv/j.json", signal: "SIGTERM", wait: true, timeoutMillis: undefined }
+ * // { action: "restart", names: ["web"], journal: "/srv/j.json", signal: "SIGTERM", wait: true, ready: false, timeoutMillis: undefined }
  * ```
  * @since 0.1.0
  */
@@ -84,10 +92,13 @@ export const controlRequest = (
   if (!isControlAction(action)) return undefined
   // `--logs` is every command's (one set of paths serves them all), read by none of these.
   const flags = [DAEMON_FLAGS.journal, DAEMON_FLAGS.logs, CONTROL_FLAGS.noWait, CONTROL_FLAGS.timeout]
-  const scanned = scanArguments(rest, flagsByArgument(action === "kill" ? [...flags, CONTROL_FLAGS.signal] : flags, { negations: false }))
+  const own = action === "kill" ? [CONTROL_FLAGS.signal] : action === "stop" ? [] : [CONTROL_FLAGS.ready]
+  const scanned = scanArguments(rest, flagsByArgument([...flags, ...own], { negations: false }))
   const signal = signalNamed(scanned?.values.get(CONTROL_FLAGS.signal) ?? "TERM")
   if (scanned === undefined || scanned.words.length === 0 || signal === undefined) return undefined
   const { values } = scanned
+  const ready = values.has(CONTROL_FLAGS.ready)
+  if (ready && values.has(CONTROL_FLAGS.noWait)) return undefined
   const timeout = values.get(CONTROL_FLAGS.timeout)
   const timeoutMillis = timeout === undefined ? undefined : readAmount(CONTROL_FLAGS.timeout, timeout)
   return {
@@ -96,30 +107,66 @@ export const controlRequest = (
     journal: path.resolve(cwd, values.get(DAEMON_FLAGS.journal) ?? defaultPaths(env).journal),
     signal,
     wait: !values.has(CONTROL_FLAGS.noWait),
+    ready,
     timeoutMillis: timeoutMillis !== undefined && "value" in timeoutMillis ? timeoutMillis.value : undefined
   }
+}
+
+/**
+ * The notification `argv` makes (`notify --ready --status TEXT`), for the
+ * service named in `env`, when it is in its plain form and run by a
+ * service; anything else (help, no `--ready` nor `--status`, outside a
+ * service) is `undefined`, left to the CLI, which says what is wrong.
+ *
+ * @example
+ * ```ts
+ * notifyRequest(["notify", "--ready"], { CRONMON_SERVICE: "web", CRONMON_JOURNAL: "/srv/j.json" })
+ * // { action: "notify", names: ["web"], journal: "/srv/j.json", ready: true, status: undefined, … }
+ * ```
+ * @since 0.1.0
+ */
+export const notifyRequest = (
+  argv: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | undefined>>
+): ControlRequest | undefined => {
+  const [command, ...rest] = argv
+  const scanned = command === "notify" ? scanArguments(rest, flagsByArgument(Object.values(NOTIFY_FLAGS), { negations: false })) : undefined
+  const name = env[SERVICE_NAME]
+  const journal = env[SERVICE_MARK]
+  if (scanned === undefined || scanned.words.length > 0 || name === undefined || journal === undefined) return undefined
+  const ready = scanned.values.has(NOTIFY_FLAGS.ready)
+  const status = scanned.values.get(NOTIFY_FLAGS.status)
+  if (!ready && status === undefined) return undefined
+  return { action: "notify", names: [name], journal, signal: "SIGTERM", wait: true, ready, status, timeoutMillis: undefined }
 }
 
 // ---------------------------------------------------------------------------
 // What is said
 
-const DONE: Readonly<Record<ControlAction, (pid: string, signal: string) => string>> = {
+// What is said when it is done (nothing, for a notification: a service's log is no place for it).
+const DONE: Readonly<Record<ControlRequest["action"], ((pid: string, signal: string) => string) | undefined>> = {
   restart: (pid) => `restarted${pid}`,
   stop: () => "stopped, held down until `cronmon start`",
   start: (pid) => `running${pid}`,
-  kill: (pid, signal) => `${signal} sent${pid}`
+  kill: (pid, signal) => `${signal} sent${pid}`,
+  notify: undefined
 }
 
-const NOT_DONE: Readonly<Record<ControlAction, string>> = {
+const NOT_DONE: Readonly<Record<ControlRequest["action"], string>> = {
   restart: "not restarted",
   stop: "not stopped",
   start: "not started",
-  kill: "not signalled"
+  kill: "not signalled",
+  notify: "not notified"
 }
+
+// Readiness waited for (`--ready`), not said (`notify --ready`).
+const awaitsReady = (request: ControlRequest) => request.ready && request.action !== "notify"
 
 // The daemon's stop timeout when it does not say (the default).
 const DEFAULT_STOP_TIMEOUT_MILLIS = 3_000
-const TIMEOUT_MARGIN_MILLIS = 10_000
+// Past the stop timeout: a start, and a start until it is ready (systemd gives one 90 s).
+const marginOf = (request: ControlRequest) => awaitsReady(request) ? 100_000 : 10_000
 
 // How long a daemon that holds the lock but has no socket yet (it is
 // starting) is given to make one.
@@ -134,12 +181,16 @@ const field = (value: unknown, key: string): string => {
   return typeof found === "string" || typeof found === "number" ? String(found) : "?"
 }
 
-// How one name ended: the line said, where, and the exit code.
-type Outcome = Said & Failure
+// How one name ended: the line said, where (none: nothing said), and the exit code.
+type Outcome = Failure & { readonly stream: Said["stream"] | undefined }
 
-const failed = (failure: Failure): Outcome => ({ stream: "stderr", ...failure })
+const failed = (failure: Failure): Said & Failure => ({ stream: "stderr", ...failure })
 
-const askedOf = (request: ControlRequest, name: string): Asked => ({ name, notDone: NOT_DONE[request.action] })
+const askedOf = (request: ControlRequest, name: string): Asked => ({
+  name,
+  notDone: NOT_DONE[request.action],
+  unmet: awaitsReady(request) ? "not ready" : NOT_DONE[request.action]
+})
 
 // Not done, for a reason of this command's (no failure of the protocol's).
 const notDone = (request: ControlRequest, name: string, why: string): Outcome =>
@@ -147,7 +198,11 @@ const notDone = (request: ControlRequest, name: string, why: string): Outcome =>
 
 const doneOutcome = (request: ControlRequest, name: string, value: unknown): Outcome => {
   const pid = field(value, "pid")
-  const line = request.wait ? DONE[request.action](pid === "?" ? "" : ` (pid ${pid})`, request.signal) : `${request.action} requested`
+  const done = DONE[request.action]
+  if (request.wait && done === undefined) return { stream: undefined, line: "", code: 0 }
+  const line = request.wait && done !== undefined
+    ? `${done(pid === "?" ? "" : ` (pid ${pid})`, request.signal)}${request.ready ? ", ready" : ""}`
+    : `${request.action} requested`
   return { stream: "stdout", line: `${escapeControls(name)}: ${line}`, code: 0 }
 }
 
@@ -222,7 +277,7 @@ const ask = (request: ControlRequest, conn: net.Socket, say: (said: Said) => voi
       if (printed === outcomes.length || outcomes[index] !== undefined) return
       outcomes[index] = outcome
       for (let next = outcomes[printed]; next !== undefined; next = outcomes[printed]) {
-        say(next)
+        if (next.stream !== undefined) say({ stream: next.stream, line: next.line })
         printed++
       }
       if (printed < outcomes.length) return
@@ -240,7 +295,7 @@ const ask = (request: ControlRequest, conn: net.Socket, say: (said: Said) => voi
         millis
       )
     }
-    armTimeout(request.timeoutMillis ?? DEFAULT_STOP_TIMEOUT_MILLIS + TIMEOUT_MARGIN_MILLIS)
+    armTimeout(request.timeoutMillis ?? DEFAULT_STOP_TIMEOUT_MILLIS + marginOf(request))
     conn.on("error", () => everyName((name) => notDone(request, name, ": the connection to the daemon was lost")))
     conn.on("close", () => everyName((name) => notDone(request, name, ": the daemon closed the connection")))
 
@@ -248,13 +303,21 @@ const ask = (request: ControlRequest, conn: net.Socket, say: (said: Said) => voi
       conn.write(`${JSON.stringify({ _tag: "Request", id, tag, payload, headers: [] })}\n`)
     // How long to wait for, when not told: the daemon's stop timeout plus a margin.
     if (request.timeoutMillis === undefined) send("daemon", "daemon", null)
+    const { ready, status } = request
     request.names.forEach((name, index) =>
-      send(String(index), request.action, {
-        name,
-        by: `cli pid ${process.pid}`,
-        ...(request.wait ? {} : { wait: false }),
-        ...(request.action === "kill" ? { signal: request.signal } : {})
-      })
+      send(
+        String(index),
+        request.action,
+        request.action === "notify"
+          ? { name, pid: process.pid, ...(ready ? { ready } : {}), ...(status === undefined ? {} : { status }) }
+          : {
+            name,
+            by: `cli pid ${process.pid}`,
+            ...(request.wait ? {} : { wait: false }),
+            ...(ready ? { ready } : {}),
+            ...(request.action === "kill" ? { signal: request.signal } : {})
+          }
+      )
     )
 
     let buffer = ""
@@ -275,7 +338,7 @@ const ask = (request: ControlRequest, conn: net.Socket, say: (said: Said) => voi
         const exit = member(message, "exit")
         if (id === "daemon") {
           const stopTimeout = Number(field(member(exit, "value"), "stop_timeout_ms"))
-          if (Number.isFinite(stopTimeout)) armTimeout(stopTimeout + TIMEOUT_MARGIN_MILLIS)
+          if (Number.isFinite(stopTimeout)) armTimeout(stopTimeout + marginOf(request))
           continue
         }
         const index = Number(id)

@@ -12,7 +12,14 @@ import { errorCode, NotAJournal, Unreadable } from "../domain/Errors.ts"
 import { notAJournal } from "../domain/JournalShape.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { escapeControls } from "../domain/EscapeControls.ts"
-import { type DaemonState, type ServiceState, type ServiceStatus, sessionStatusOf, type StatusReport } from "../domain/Status.ts"
+import {
+  type DaemonState,
+  isUp,
+  type ServiceState,
+  type ServiceStatus,
+  sessionStatusOf,
+  type StatusReport
+} from "../domain/Status.ts"
 import { StatusJson } from "../services/Control.ts"
 import { openRegularFile, randomAccess } from "../internal/Files.ts"
 import { System } from "../services/System.ts"
@@ -110,7 +117,7 @@ export const statusReport = (
     // only an ended one left): what the journal says of services is not its.
     const current = state === "running" && open === undefined ? [] : session?.services ?? []
     const services = yield* Effect.forEach(current.map(orphaned), (service) =>
-      service.state !== "running" || service.pid === null ? Effect.succeed(service) : Effect.map(
+      !isUp(service.state) || service.pid === null ? Effect.succeed(service) : Effect.map(
         system.identify(service.pid),
         (identity): ServiceStatus =>
           Option.isSome(identity) && (service.startTime === null || identity.value.startTime === service.startTime)
@@ -200,6 +207,8 @@ const stateText = (service: ServiceJson, now: number): string => {
       return "gone (exit not journaled)"
     case "stopped":
       return service.held ? "stopped (held)" : "stopped"
+    case "running":
+      return service.ready === null ? "running" : `running (ready ${formatAgo(now - Date.parse(service.ready))})`
     default:
       return service.state
   }
@@ -228,6 +237,9 @@ const cpuText = (percent: number | null): string => percent === null ? "-" : `${
 
 const STATE_COLOUR: Readonly<Record<ServiceState, "green" | "yellow" | "red" | "dim">> = {
   running: "green",
+  starting: "yellow",
+  reloading: "yellow",
+  stopping: "yellow",
   waiting: "yellow",
   failing: "red",
   gone: "red",
@@ -257,12 +269,16 @@ export const statusText = (status: StatusJson, style: Style, journalFound = true
   const failures = status.services.flatMap((service) =>
     service.reason === null ? [] : [escapeControls(`${service.name}: ${service.reason}`)]
   )
+  const said = status.services.flatMap((service) =>
+    service.status_text === null ? [] : [escapeControls(`${service.name} says: ${service.status_text}`)]
+  )
   return [
     daemonLine(status, journalFound),
     `journal: ${status.journal}`,
     ...(rows.length === 0
       ? ["no services"]
       : ["", ...table(["NAME", "STATE", "PID", "UPTIME", "CPU", "MEM", "RESTARTS/1H", "LAST EXIT"], rows, style)]),
-    ...(failures.length === 0 ? [] : ["", ...failures])
+    ...(failures.length === 0 ? [] : ["", ...failures]),
+    ...(said.length === 0 ? [] : ["", ...said])
   ].join("\n")
 }

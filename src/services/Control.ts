@@ -54,6 +54,31 @@ export class ActionFailed extends Schema.TaggedError<ActionFailed>()("ActionFail
 }) {}
 
 /**
+ * A restart or start asked to wait for readiness (`ready: true`) and the new
+ * instance (pid `pid`) will not be ready: it exited before it announced it,
+ * or said it is stopping. `reason` says which, in one line. The CLI exits 1.
+ *
+ * @since 0.1.0
+ */
+export class NotReady extends Schema.TaggedError<NotReady>()("NotReady", {
+  name: Schema.String,
+  pid: Schema.Int,
+  reason: Schema.String
+}) {}
+
+/**
+ * A notification through the control channel (`cronmon notify`) was refused:
+ * its sender is not a process of the service it names, or that service does
+ * not run. `reason` says which, in one line. The CLI exits 1.
+ *
+ * @since 0.1.0
+ */
+export class NotifyRefused extends Schema.TaggedError<NotifyRefused>()("NotifyRefused", {
+  name: Schema.String,
+  reason: Schema.String
+}) {}
+
+/**
  * The daemon is stopping every service and will exit: it takes no more
  * requests. The CLI exits 1.
  *
@@ -93,6 +118,7 @@ export const ActionError = Schema.Union([
   NoSuchService,
   InvalidSignal,
   ActionFailed,
+  NotReady,
   DaemonStopping,
   NoDaemon,
   PermissionDenied
@@ -120,16 +146,62 @@ export const ReadError = Schema.Union([DaemonStopping, NoDaemon, PermissionDenie
 export type ReadError = typeof ReadError.Type
 
 /**
+ * What a notification through the control channel can fail with.
+ *
+ * @since 0.1.0
+ */
+export const NotifyError = Schema.Union([
+  InvalidServiceName,
+  NoSuchService,
+  NotifyRefused,
+  DaemonStopping,
+  NoDaemon,
+  PermissionDenied
+])
+
+/**
+ * What a notification through the control channel can fail with.
+ *
+ * @since 0.1.0
+ */
+export type NotifyError = typeof NotifyError.Type
+
+/**
+ * What a service says through the control channel (`cronmon notify`), as it
+ * would in a datagram to `NOTIFY_SOCKET`: `ready` (`READY=1`), `status`
+ * (`STATUS=`). `pid` is the sender's: the daemon accepts the message only
+ * from a process of the service's process group.
+ *
+ * @since 0.1.0
+ */
+export const NotifyRequest = Schema.Struct({
+  pid: Schema.Int,
+  ready: Schema.optionalKey(Schema.Boolean),
+  status: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * What a service says through the control channel.
+ *
+ * @since 0.1.0
+ */
+export type NotifyRequest = typeof NotifyRequest.Type
+
+/**
  * How an action waits: by default until it is done (a restarted or started
  * service runs a new instance, a stopped one's process group is gone, a
- * signal is sent); with `wait: false`, only until the daemon accepted it.
- * `by` says who asks, as the journal records it (`cli pid 4242`): a
- * courtesy of the client, not a proof.
+ * signal is sent); with `wait: false`, only until the daemon accepted it;
+ * with `ready: true` (restart and start), until the instance announced that
+ * it is ready (`READY=1`), failing with `NotReady` when it exits first. A
+ * service that never announces it is never ready: bound the wait. `by`
+ * says who asks, as the journal records it (`cli pid 4242`): a courtesy of
+ * the client, not a proof.
  *
  * @since 0.1.0
  */
 export const ActionOptions = Schema.Struct({
   wait: Schema.optionalKey(Schema.Boolean),
+  ready: Schema.optionalKey(Schema.Boolean),
   by: Schema.optionalKey(Schema.String)
 })
 
@@ -177,13 +249,25 @@ export const LastExitJson = Schema.Struct({
  * One service, as `status --json` prints it (documented in `docs/status.md`).
  * `cpu` (percent of one core over a short recent window) and `memory`
  * (resident bytes summed over its process group) are `null` when it does
- * not run or when the status was read from the journal alone.
+ * not run or when the status was read from the journal alone. `ready` is
+ * when its running instance announced its readiness; `status_text` what it
+ * said last with `STATUS=` (only a daemon that answers knows it).
  *
  * @since 0.1.0
  */
 export const ServiceStatusJson = Schema.Struct({
   name: Schema.String,
-  state: Schema.Literals(["running", "waiting", "failing", "stopped", "removed", "gone"]),
+  state: Schema.Literals([
+    "running",
+    "starting",
+    "reloading",
+    "stopping",
+    "waiting",
+    "failing",
+    "stopped",
+    "removed",
+    "gone"
+  ]),
   held: Schema.Boolean,
   pid: Schema.NullOr(Schema.Int),
   since: Time,
@@ -193,7 +277,9 @@ export const ServiceStatusJson = Schema.Struct({
   last_exit: Schema.NullOr(LastExitJson),
   reason: Schema.NullOr(Schema.String),
   cpu: Schema.NullOr(Schema.Number),
-  memory: Schema.NullOr(Schema.Number)
+  memory: Schema.NullOr(Schema.Number),
+  ready: Time,
+  status_text: Schema.NullOr(Schema.String)
 })
 
 /**
@@ -241,6 +327,7 @@ export type StatusJson = typeof StatusJson.Type
  * ```ts
  * const control = yield* Control
  * yield* control.restart("web")            // returns once a new instance runs
+ * yield* control.restart("web", { ready: true }) // … once it says READY=1
  * yield* control.stop("worker")            // held down until start
  * const { services } = yield* control.status
  * ```
@@ -268,6 +355,12 @@ export class Control extends Context.Service<Control, {
    * what follows is the usual policy (restarted unless held down).
    */
   readonly kill: (name: string, signal: string, options?: ActionOptions) => Effect.Effect<ActionDone, ActionError>
+  /**
+   * A service says it is ready, or how it is, as it would to `NOTIFY_SOCKET`
+   * (what `cronmon notify` sends). Accepted only from a process of the
+   * service's running process group (`message.pid`, checked in `/proc`).
+   */
+  readonly notify: (name: string, message: NotifyRequest) => Effect.Effect<void, NotifyError>
   /** The daemon's status, with each running service's CPU and memory. */
   readonly status: Effect.Effect<StatusJson, ReadError>
   /** Every journal event from now on, as it is recorded. */

@@ -8,13 +8,13 @@
 import { Context, Data, type Option, type Stream } from "effect"
 
 /**
- * One datagram received on the notify socket. The sender's `pid`, `uid` and
- * `gid` are the kernel's (`SCM_CREDENTIALS`), not the sender's word: only
- * root can claim another process.
+ * Who sent a datagram. `pid`, `uid` and `gid` are the kernel's
+ * (`SCM_CREDENTIALS`), not the sender's word: only root can claim another
+ * process.
  *
  * @since 0.1.0
  */
-export interface Notification {
+export interface Sender {
   readonly pid: number
   readonly uid: number
   readonly gid: number
@@ -25,6 +25,14 @@ export interface Notification {
    * is a service's group (systemd's `NotifyAccess=all`).
    */
   readonly pgid: number | undefined
+}
+
+/**
+ * One datagram received on the notify socket, with its sender.
+ *
+ * @since 0.1.0
+ */
+export interface Notification extends Sender {
   /** The message's `KEY=value` lines (`parseNotifyMessage`); unknown keys are kept. */
   readonly fields: ReadonlyMap<string, string>
 }
@@ -55,7 +63,8 @@ export class NotifySocketError extends Data.TaggedError("NotifySocketError")<{
  *   onNone: () => ({}),
  *   onSome: (address) => ({ NOTIFY_SOCKET: address })
  * })
- * yield* Stream.runForEach(notify.notifications, (n) => Effect.log(n.pid, n.fields.get("STATUS")))
+ * const fromServices = notify.notifications((sender) => sender.pgid !== undefined && groups.has(sender.pgid))
+ * yield* Stream.runForEach(fromServices, (n) => Effect.log(n.pid, n.fields.get("STATUS")))
  * ```
  * @since 0.1.0
  */
@@ -67,13 +76,18 @@ export class NotifySocket extends Context.Service<NotifySocket, {
    */
   readonly address: Option.Option<string>
   /**
-   * The messages in the order they arrived, for one consumer. Bounded: when
-   * the consumer lags by more than the layer's capacity, the oldest are
-   * dropped. Datagrams that are cut (longer than
+   * The messages whose sender `accept` takes, in the order they arrived,
+   * for one consumer. Once the stream runs, `accept` is asked as each
+   * datagram is received, before it is queued, so that a flood from
+   * senders it refuses takes no room from those it accepts (what arrived
+   * before is kept, and filtered as it is read). What waits for the
+   * consumer is bounded: the oldest are dropped when it lags by more than
+   * the layer's capacity. Datagrams that are cut (longer than
    * `NOTIFY_MESSAGE_MAX_BYTES`), hold a NUL byte or carry no credentials
    * are dropped on receipt; every descriptor that comes with a datagram
-   * (`BARRIER=1`'s) is closed on receipt. Fails only when receiving stops
-   * working (an unexpected `recvmsg` error); ends when the layer is released.
+   * (`BARRIER=1`'s) is closed on receipt, whoever sent it. Fails only when
+   * receiving stops working (an unexpected `recvmsg` error); ends when the
+   * layer is released.
    */
-  readonly notifications: Stream.Stream<Notification, NotifySocketError>
+  readonly notifications: (accept: (sender: Sender) => boolean) => Stream.Stream<Notification, NotifySocketError>
 }>()("cronmon/NotifySocket") {}

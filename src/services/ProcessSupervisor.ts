@@ -4,17 +4,28 @@
  * @since 0.1.0
  */
 import { Context, type Effect } from "effect"
-import type { ActionDone, ActionFailed, DaemonStopping, InvalidServiceName, NoSuchService } from "./Control.ts"
+import type {
+  ActionDone,
+  ActionFailed,
+  DaemonStopping,
+  InvalidServiceName,
+  NoSuchService,
+  NotifyRefused,
+  NotReady
+} from "./Control.ts"
+import type { Notification } from "./NotifySocket.ts"
 
 /**
  * How a request is applied: `wait` (default true) until it is done, or only
- * until it is accepted; `by`, who asked (recorded in the journal);
- * `restored`, a hold read back from an earlier session (`hold` only).
+ * until it is accepted; `ready` (`restart`, `release`), until the new
+ * instance announced its readiness; `by`, who asked (recorded in the
+ * journal); `restored`, a hold read back from an earlier session (`hold` only).
  *
  * @since 0.1.0
  */
 export interface RequestOptions {
   readonly wait?: boolean | undefined
+  readonly ready?: boolean | undefined
   readonly by?: string | undefined
   readonly restored?: boolean | undefined
 }
@@ -24,7 +35,21 @@ export interface RequestOptions {
  *
  * @since 0.1.0
  */
-export type RequestError = InvalidServiceName | NoSuchService | ActionFailed | DaemonStopping
+export type RequestError = InvalidServiceName | NoSuchService | ActionFailed | NotReady | DaemonStopping
+
+/**
+ * What a running service said last over the notify socket (or `cronmon
+ * notify`) that only the daemon keeps: its `STATUS=` text, and whether it
+ * said `RELOADING=1` (until `READY=1`) or `STOPPING=1`.
+ *
+ * @since 0.1.0
+ */
+export interface Notice {
+  /** The running instance that said it. */
+  readonly pid: number
+  readonly statusText: string | undefined
+  readonly phase: "reloading" | "stopping" | undefined
+}
 
 /**
  * Starts, restarts and stops services by name, as the scripts directory
@@ -38,6 +63,12 @@ export type RequestError = InvalidServiceName | NoSuchService | ActionFailed | D
  * service, never a lost hold. A held service is not restarted after it
  * exits and not started by a change of its file, until `release` or
  * `restart`, its file's removal, or the end of the session.
+ *
+ * Every service gets `NOTIFY_SOCKET` (the `NotifySocket`'s address) and
+ * `CRONMON_SERVICE` (its name). A run counts as ready when a process of its
+ * group says `READY=1` (journaled once per run), and as stable for the
+ * restart delays from then on; where there is no notify socket, as soon as
+ * it is spawned.
  *
  * @example
  * ```ts
@@ -79,6 +110,16 @@ export class ProcessSupervisor extends Context.Service<ProcessSupervisor, {
    */
   readonly signal: (name: string, signal: NodeJS.Signals, options?: RequestOptions) => Effect.Effect<ActionDone, RequestError>
   /**
+   * A notification for the service `name` that did not come through the
+   * notify socket (`cronmon notify`): applied as a datagram would be, when
+   * its sender's process group (`notification.pgid`) is that of the
+   * service's running instance; refused (`NotifyRefused`) otherwise.
+   */
+  readonly notify: (
+    name: string,
+    notification: Pick<Notification, "pid" | "pgid" | "fields">
+  ) => Effect.Effect<void, InvalidServiceName | NoSuchService | NotifyRefused>
+  /**
    * Stops every service in parallel. From its start on, requests fail with
    * `DaemonStopping` (those waiting their turn too) and file changes are ignored.
    */
@@ -94,4 +135,6 @@ export class ProcessSupervisor extends Context.Service<ProcessSupervisor, {
   readonly nextStarts: Effect.Effect<ReadonlyMap<string, number>>
   /** The PID of each service's main process whose exit has not been seen yet, by service name. */
   readonly pids: Effect.Effect<ReadonlyMap<string, number>>
+  /** What each running service said last that only the daemon keeps (`STATUS=`, reloading, stopping), by name. */
+  readonly notices: Effect.Effect<ReadonlyMap<string, Notice>>
 }>()("cronmon/ProcessSupervisor") {}

@@ -12,8 +12,8 @@ import type { ExitStatus } from "../domain/JournalEvent.ts"
  * @since 0.1.0
  */
 export interface SpawnOptions {
-  /** Variables set over the daemon's environment. */
-  readonly env?: Readonly<Record<string, string>> | undefined
+  /** Variables set over the daemon's environment; `undefined` removes one. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
   /** Open descriptors of the daemon, given to the service as its fd 3, 4, … */
   readonly fds?: ReadonlyArray<number> | undefined
 }

@@ -124,13 +124,8 @@ export interface Child {
 
 /**
  * The environment variable every service is started with: the journal of
- * the daemon that started it. Its descendants inherit it, so a crashed
- * daemon's successor finds them all, whether the journal names them or not.
+ * the daemon that started it (`CRONMON_JOURNAL`).
  *
- * @example
- * ```ts
- * const left = yield* system.marked(settings.journalPath)
- * ```
  * @since 0.1.0
  */
-export const SERVICE_MARK = "CRONMON_JOURNAL"
+export { SERVICE_MARK } from "../domain/ServiceEnvironment.ts"

@@ -256,7 +256,7 @@ describe("command line", () => {
   }
 
   it("the cron tick takes the daemon's flags as the CLI does: every one, with a good value; none with a bad one", { timeout: 30_000 }, () => {
-    const good = { path: "p", duration: "2s", size: "1M", count: "3", signal: "HUP" } as const
+    const good = { path: "p", duration: "2s", size: "1M", count: "3", signal: "HUP", text: "t" } as const
     const specs: ReadonlyArray<FlagSpec> = Object.values(DAEMON_FLAGS)
     const long = specs.flatMap((spec) => spec.kind === "switch" ? [`--${spec.name}`] : [`--${spec.name}`, good[spec.kind]])
     const short = specs.flatMap((spec) =>

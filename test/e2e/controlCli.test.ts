@@ -2,9 +2,9 @@
  * The built CLI's control commands against a control socket served in this
  * process from a stub `Control`: what each says and its exit code, for one
  * name and several, on the lean path and through the CLI, and its usage
- * errors; and a journal whose lock is held while no socket answers (a
- * daemon starting, or the Go original). (Against a real daemon:
- * control.test.ts.)
+ * errors; waits for readiness and `cronmon notify`; and a journal whose
+ * lock is held while no socket answers (a daemon starting, or the Go
+ * original). (Against a real daemon: control.test.ts, readiness.test.ts.)
  */
 import { Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -13,21 +13,25 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import { lockState } from "../../src/internal/LockCheck.ts"
 import * as ControlServer from "../../src/layers/ControlServer.ts"
-import { ActionFailed, Control, NoSuchService } from "../../src/services/Control.ts"
+import { ActionFailed, type ActionOptions, Control, NoSuchService, NotifyRefused, NotReady } from "../../src/services/Control.ts"
 import { makeSettings, Settings } from "../../src/services/Settings.ts"
 import { killQuietly, Sandbox, waitFor } from "./harness.ts"
 
 const calls: Array<string> = []
 
 // Answers at once but for `slow`, which never finishes; `nosuch` is no
-// service, `broken` fails to run.
+// service, `broken` fails to run, `notready` exits before it is ready;
+// a notification for `outsider` is refused.
 const stub = Layer.effect(
   Control,
   Effect.gen(function*() {
     const never = yield* Deferred.make<void>()
-    const act = (action: "restart" | "stop" | "start" | "kill") => (name: string, options: { readonly wait?: boolean } = {}) =>
+    const act = (action: "restart" | "stop" | "start" | "kill") => (name: string, options: ActionOptions = {}) =>
       Effect.gen(function*() {
-        calls.push(`${action} ${name}${options.wait === false ? " no-wait" : ""}`)
+        calls.push(`${action} ${name}${options.wait === false ? " no-wait" : ""}${options.ready === true ? " ready" : ""}`)
+        if (name === "notready" && options.ready === true) {
+          return yield* new NotReady({ name, pid: 42, reason: "pid 42 exited with code 1 before it was ready" })
+        }
         if (name === "nosuch") return yield* new NoSuchService({ name, scriptsDir: "/srv/scripts" })
         if (name === "broken") return yield* new ActionFailed({ name, action, reason: "exit 1 before it ran" })
         if (name === "slow") yield* Deferred.await(never)
@@ -38,6 +42,10 @@ const stub = Layer.effect(
       stop: act("stop"),
       start: act("start"),
       kill: (name, signal, options) => Effect.tap(act("kill")(name, options), () => Effect.sync(() => calls.push(signal))),
+      notify: (name, message) =>
+        name === "outsider"
+          ? Effect.fail(new NotifyRefused({ name, reason: `pid ${message.pid} is not a process of outsider (process group 7)` }))
+          : Effect.sync(() => void calls.push(`notify ${name} ${JSON.stringify({ ...message, pid: "PID" })}`)),
       status: Effect.die("not used"),
       events: Stream.empty
     })
@@ -122,6 +130,56 @@ describe("control commands against a stub daemon", { timeout: 20_000 }, () => {
     const result = await sandbox.runAsync(["restart", "web", "-j", other])
     expect(result).toMatchObject({ status: 3, stdout: "", stderr: `cronmon: no daemon runs on ${other} (no control socket at ${other}.sock)\n` })
     expect(fs.existsSync(`${other}.sock`)).toBe(false)
+  })
+
+  it("--ready: restart and start say the instance is ready; one that exits first, or a timeout, is exit 1", async () => {
+    calls.length = 0
+    expect(await run("restart", "web", "--ready")).toMatchObject({ status: 0, stdout: "web: restarted (pid 42), ready\n", stderr: "" })
+    expect(await run("start", "--ready", "web")).toMatchObject({ status: 0, stdout: "web: running (pid 42), ready\n" })
+    expect(calls).toEqual(["restart web ready", "start web ready"])
+    expect(await run("restart", "notready", "--ready")).toMatchObject({
+      status: 1,
+      stdout: "",
+      stderr: "cronmon: notready: not ready: pid 42 exited with code 1 before it was ready\n"
+    })
+    expect(await run("restart", "slow", "--ready", "--timeout", "300ms")).toMatchObject({
+      status: 1,
+      stderr: "cronmon: slow: not ready within 300ms (the daemon may still do it)\n"
+    })
+    // Through the CLI, the same.
+    const full = await sandbox.runAsync(["restart", "--ready", "-j", sandbox.journal, "--", "notready"])
+    expect(full).toMatchObject({ status: 1, stderr: "cronmon: notready: not ready: pid 42 exited with code 1 before it was ready\n" })
+    for (const args of [["stop", "--ready", "web"], ["kill", "--ready", "web"], ["restart", "--ready", "--no-wait", "web"]]) {
+      const result = await run(...args)
+      expect(result.status, args.join(" ")).toBe(2)
+      expect(result.stderr, args.join(" ")).toMatch(/^cronmon: [^\n]*\(see cronmon \w+ --help\)\n$/)
+    }
+  })
+
+  it("notify: for the service in the environment, silent when done; refused outside a service or by the daemon", async () => {
+    calls.length = 0
+    const service = { CRONMON_SERVICE: "web", CRONMON_JOURNAL: sandbox.journal }
+    expect(await sandbox.runAsync(["notify", "--ready", "--status", "up: 3 workers"], { env: service })).toMatchObject({
+      status: 0,
+      stdout: "",
+      stderr: ""
+    })
+    expect(await sandbox.runAsync(["notify", "--status=warming", "--"], { env: service })).toMatchObject({ status: 0, stdout: "" })
+    expect(calls).toEqual([
+      `notify web {"pid":"PID","ready":true,"status":"up: 3 workers"}`,
+      `notify web {"pid":"PID","status":"warming"}`
+    ])
+    expect(await sandbox.runAsync(["notify", "--ready"])).toMatchObject({
+      status: 1,
+      stderr: "cronmon: notify: not run by a service of cronmon (CRONMON_SERVICE and CRONMON_JOURNAL are not set)\n"
+    })
+    expect(await sandbox.runAsync(["notify", "--ready"], { env: { ...service, CRONMON_SERVICE: "outsider" } })).toMatchObject({
+      status: 1,
+      stderr: expect.stringMatching(/^cronmon: outsider: not notified: pid \d+ is not a process of outsider \(process group 7\)\n$/)
+    })
+    const nothing = await sandbox.runAsync(["notify"], { env: service })
+    expect(nothing.status).toBe(2)
+    expect(nothing.stderr).toMatch(/^cronmon: notify: [^\n]*\n$/)
   })
 
   it("a connection the daemon drops before answering: exit 1 (it was there), saying so", async () => {

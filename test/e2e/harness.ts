@@ -276,14 +276,15 @@ export class Sandbox {
    */
   runAsync(
     args: ReadonlyArray<string>,
-    options: { readonly timeout?: number; readonly uid?: number } = {}
+    options: { readonly timeout?: number; readonly uid?: number; readonly env?: NodeJS.ProcessEnv } = {}
   ): Promise<CliResult> {
     const { uid } = options
     const runtime = uid === undefined ? { node: NODE, cli: CLI } : stageCli(path.join(this.root, "cli"))
     const prefix = uid === undefined ? [] : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--"]
     const [command = runtime.node, ...words] = [...prefix, runtime.node, runtime.cli, ...args]
     const startedAt = performance.now()
-    const child = spawn(command, words, { cwd: this.root, env: this.env(), stdio: ["ignore", "pipe", "pipe"] })
+    const env = { ...this.env(), ...options.env }
+    const child = spawn(command, words, { cwd: this.root, env, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => void (stdout += chunk))
