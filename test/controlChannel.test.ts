@@ -187,6 +187,21 @@ describe("control channel", () => {
       assert.strictEqual(fs.readFileSync(socket, "utf8"), "mine")
     }))
 
+  it.live("a staging directory left by a daemon killed while binding is removed; one younger than a minute (another daemon's, binding now) is left", () =>
+    Effect.gen(function*() {
+      const journal = yield* tempJournal
+      const dir = path.dirname(journal)
+      const [stale, fresh] = [path.join(dir, ".cm-old123"), path.join(dir, ".cm-new456")]
+      for (const staging of [stale, fresh]) {
+        fs.mkdirSync(staging)
+        fs.writeFileSync(path.join(staging, "s"), "")
+      }
+      const twoMinutesAgo = new Date(Date.now() - 120_000)
+      fs.utimesSync(stale, twoMinutesAgo, twoMinutesAgo)
+      yield* serve(journal)
+      assert.deepStrictEqual(fs.readdirSync(dir).sort(), [".cm-new456", "journal.json.sock"])
+    }))
+
   it.live("a journal whose socket path is too long: the socket goes to /tmp/cronmon-UID, whatever each side's XDG_RUNTIME_DIR; the directory must be the user's own and closed", () =>
     Effect.gen(function*() {
       const dir = path.dirname(yield* tempJournal)

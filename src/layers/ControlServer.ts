@@ -102,6 +102,18 @@ const ClientMessage = Schema.Union([
 ])
 const isClientMessage: (message: unknown) => message is FromClientEncoded = Schema.is(ClientMessage)
 
+// A staging directory lives for moments: an older one was left by a daemon
+// killed while binding (a younger one may be another daemon's, binding now).
+const STALE_STAGING_MILLIS = 60_000
+
+const removeStaleStaging = (dir: string, now: number) => {
+  for (const entry of fs.readdirSync(dir)) {
+    const staging = path.join(dir, entry)
+    if (!entry.startsWith(STAGING_PREFIX) || now - fs.lstatSync(staging).mtimeMs < STALE_STAGING_MILLIS) continue
+    fs.rmSync(staging, { recursive: true, force: true })
+  }
+}
+
 /**
  * Binds the socket: in a fresh 0700 directory beside its path (the bind
  * takes its mode from the umask, which is the whole process's), made 0600,
@@ -127,6 +139,8 @@ const listen = (socket: ControlSocketPath) =>
     // Never replace what is not a socket (a user's file of that name).
     const existing = yield* attempt(() => fs.lstatSync(socket.path, { throwIfNoEntry: false }))
     if (existing !== undefined && !existing.isSocket()) return yield* fail("a file that is not a socket is in the way")
+    const now = yield* Clock.currentTimeMillis
+    yield* Effect.ignore(attempt(() => removeStaleStaging(path.dirname(socket.path), now)))
     const staging = yield* attempt(() => fs.mkdtempSync(path.join(path.dirname(socket.path), STAGING_PREFIX)))
     const bound = path.join(staging, "s")
     const [server, ino] = yield* Effect.gen(function*() {
