@@ -199,8 +199,11 @@ export const layer: Layer.Layer<ServiceSpawner, never, System> = Layer.effect(
             })
             child.once("spawn", () => {
               spawned = true
+              const { pid } = child
+              // Node knows the pid of what it spawned: without one, nothing could be stopped.
+              if (pid === undefined) return resume(Effect.fail(spawnFailure(file, new Error("spawned without a pid"))))
               resume(Effect.succeed({
-                pid: child.pid ?? 0,
+                pid,
                 exit: Deferred.await(exit),
                 output: fds === undefined
                   ? Stream.merge(readableStream(child.stdout), readableStream(child.stderr))
