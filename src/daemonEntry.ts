@@ -13,6 +13,7 @@ import { Cause, Console, Effect, Exit } from "effect"
 import * as path from "node:path"
 import * as Cronmon from "./Cronmon.ts"
 import type { DaemonArguments } from "./domain/DaemonFlags.ts"
+import { failureOf } from "./domain/Failures.ts"
 import { defaultPaths } from "./domain/Paths.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import { alreadyRunningLine } from "./internal/LockCheck.ts"
@@ -38,12 +39,11 @@ export const daemonCommand = (options: Cronmon.Options): Effect.Effect<number> =
     Effect.provide(Cronmon.services(options)),
     Effect.provide(HumanLogConsole.layer),
     Effect.as(0),
-    Effect.catchTags({
-      JournalLocked: (locked) => said(alreadyRunningLine(locked.path, path.resolve(options.scripts)), 0),
-      JournalUnavailable: (error) => said(`cronmon: ${error.message}`, 1),
-      // The scripts directory cannot be made or read: the reason names it.
-      WatchError: (error) => said(`cronmon: ${error.reason}`, 1),
-      LogsUnavailable: (error) => said(`cronmon: ${error.message}`, 1)
+    // Another daemon holds the journal: said as the cron tick says it.
+    Effect.catchTag("JournalLocked", (locked) => said(alreadyRunningLine(locked.path, path.resolve(options.scripts)), 0)),
+    Effect.catch((error) => {
+      const { line, code } = failureOf(error)
+      return said(line, code)
     })
   )
 

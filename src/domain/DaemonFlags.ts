@@ -1,7 +1,8 @@
 /**
- * The daemon's flags as one plain table: the CLI declares them with
- * effect/cli from it, `cron` prints them back from it, and the cron tick
- * checks its arguments against it before anything of Effect is loaded (so
+ * The daemon's flags (and the control commands') as one plain table: the
+ * CLI declares them with effect/cli from it, `cron` prints them back from
+ * it, and the cron tick and the control commands' lean path read their
+ * arguments with its one scanner before anything of Effect is loaded (so
  * this module imports none).
  *
  * @since 0.1.0
@@ -83,18 +84,6 @@ const isSwitchFlag = kindOf(["switch"])
 
 const isDaemonFlag = (key: string): key is DaemonFlag => key in DAEMON_FLAGS
 
-// Each way of writing a daemon flag: `--name`, `-alias`, and `--no-name` for a switch.
-const BY_ARGUMENT = new Map(
-  Object.keys(DAEMON_FLAGS).filter(isDaemonFlag).flatMap((key) => {
-    const spec: FlagSpec = DAEMON_FLAGS[key]
-    const ways = [`--${spec.name}`, ...(spec.alias === undefined ? [] : [`-${spec.alias}`])]
-    return [
-      ...ways.map((argument): [string, { key: DaemonFlag; negated: boolean }] => [argument, { key, negated: false }]),
-      ...(spec.kind === "switch" ? [[`--no-${spec.name}`, { key, negated: true }] satisfies [string, { key: DaemonFlag; negated: boolean }]] : [])
-    ]
-  })
-)
-
 /**
  * The daemon's flags that `argv` (without node and the script) gives, when
  * it asks for nothing but the daemon in the forms the CLI reads alike:
@@ -111,29 +100,21 @@ const BY_ARGUMENT = new Map(
  * @since 0.1.0
  */
 export const readDaemonArguments = (argv: ReadonlyArray<string>): DaemonArguments | undefined => {
+  const scanned = scanArguments(argv, flagsByArgument(Object.values(DAEMON_FLAGS), { negations: true }))
+  if (scanned === undefined || scanned.words.length > 0) return undefined
   const paths: { [Key in FlagsOfKind<"path">]?: string } = {}
   const amounts: { [Key in FlagsOfKind<"duration" | "size" | "count">]?: number } = {}
   const switches: { [Key in FlagsOfKind<"switch">]?: boolean } = {}
-  const seen = new Set<DaemonFlag>()
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? ""
-    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
-    const flag = BY_ARGUMENT.get(equals > 0 ? arg.slice(0, equals) : arg)
-    // effect/cli refuses a flag given twice (`-j a -j b`, `--x --no-x`).
-    if (flag === undefined || seen.has(flag.key)) return undefined
-    seen.add(flag.key)
-    const { key } = flag
-    if (isSwitchFlag(key)) {
-      if (equals > 0) return undefined
-      switches[key] = !flag.negated
-      continue
-    }
-    const value = equals > 0 ? arg.slice(equals + 1) : argv[++i]
-    // A value that looks like a flag is the CLI's to judge (`-s --logs x`: a missing value).
-    if (value === undefined || value.startsWith("-")) return undefined
-    if (isPathFlag(key)) paths[key] = value
-    else if (isAmountFlag(key)) {
-      const read = readAmount(DAEMON_FLAGS[key], value)
+  for (const key of Object.keys(DAEMON_FLAGS).filter(isDaemonFlag)) {
+    const spec = DAEMON_FLAGS[key]
+    const value = scanned.values.get(spec)
+    if (value === undefined) continue
+    if (isSwitchFlag(key)) switches[key] = value !== NEGATED
+    // A value that looks like a flag is the CLI's to judge (`-s --logs`: a missing value).
+    else if (value.startsWith("-")) return undefined
+    else if (isPathFlag(key)) paths[key] = value
+    else if (isAmountFlag(key) && isAmount(spec)) {
+      const read = readAmount(spec, value)
       if ("refusal" in read) return undefined
       amounts[key] = read.value
     }
@@ -247,4 +228,71 @@ export const readAmount = (
   if (value < min) return { refusal: `${amount.below}: ${text} (at least ${amount.format(min)})` }
   if (value > max) return { refusal: `${amount.above}: ${text} (at most ${amount.format(max)})` }
   return { value }
+}
+
+/**
+ * Each way of writing `specs` on a command line: `--name`, `-alias`, and
+ * with `negations` `--no-name` for a switch.
+ *
+ * @example
+ * ```ts
+ * flagsByArgument([DAEMON_FLAGS.journal], { negations: false }) // Map { "--journal" => …, "-j" => … }
+ * ```
+ * @since 0.1.0
+ */
+export const flagsByArgument = (
+  specs: ReadonlyArray<FlagSpec>,
+  options: { readonly negations: boolean }
+): ReadonlyMap<string, FlagSpec> =>
+  new Map(specs.flatMap((spec) =>
+    [
+      `--${spec.name}`,
+      ...(spec.alias === undefined ? [] : [`-${spec.alias}`]),
+      ...(options.negations && spec.kind === "switch" ? [`--no-${spec.name}`] : [])
+    ].map((argument): [string, FlagSpec] => [argument, spec])
+  ))
+
+/**
+ * The value `scanArguments` gives a switch turned off (`--no-strict-modes`).
+ *
+ * @since 0.1.0
+ */
+export const NEGATED = "no"
+
+/**
+ * `argv` read against `flags` (from `flagsByArgument`) without effect/cli:
+ * each flag's value (`""` for a switch, `NEGATED` for `--no-switch`) and the words that are no flag, or
+ * `undefined` for anything effect/cli would refuse: an unknown flag, a flag
+ * given twice (`-j a -j b`, `--x --no-x`), `--switch=value`, a missing
+ * value, an amount out of its range. A signal's value is not checked here.
+ *
+ * @example
+ * ```ts
+ * scanArguments(["web", "-j", "j.json"], flagsByArgument([DAEMON_FLAGS.journal], { negations: false }))
+ * // { values: Map { DAEMON_FLAGS.journal => "j.json" }, words: ["web"] }
+ * ```
+ * @since 0.1.0
+ */
+export const scanArguments = (
+  argv: ReadonlyArray<string>,
+  flags: ReadonlyMap<string, FlagSpec>
+): { readonly values: ReadonlyMap<FlagSpec, string>; readonly words: ReadonlyArray<string> } | undefined => {
+  const values = new Map<FlagSpec, string>()
+  const words: Array<string> = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? ""
+    if (!arg.startsWith("-")) {
+      words.push(arg)
+      continue
+    }
+    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
+    const spec = flags.get(equals > 0 ? arg.slice(0, equals) : arg)
+    if (spec === undefined || values.has(spec)) return undefined
+    const value = spec.kind === "switch"
+      ? (equals > 0 ? undefined : arg === `--no-${spec.name}` ? NEGATED : "")
+      : equals > 0 ? arg.slice(equals + 1) : argv[++i]
+    if (value === undefined || (isAmount(spec) && "refusal" in readAmount(spec, value))) return undefined
+    values.set(spec, value)
+  }
+  return { values, words }
 }

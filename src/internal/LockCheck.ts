@@ -9,17 +9,19 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { alreadyRunning, type RunningDaemon } from "../domain/AlreadyRunning.ts"
-import { readDaemonArguments } from "../domain/DaemonFlags.ts"
+import { DAEMON_FLAGS, flagsByArgument, scanArguments } from "../domain/DaemonFlags.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { defaultPaths } from "../domain/Paths.ts"
 import { LOCK_EX, LOCK_NB, loadLibc } from "./Libc.ts"
 import { openRegularFile, randomAccess } from "./Files.ts"
 
+const DAEMON_ARGUMENTS = flagsByArgument(Object.values(DAEMON_FLAGS), { negations: true })
+
 /**
  * The journal and scripts directory (absolute) that `argv` would run a
  * daemon on, or `undefined` when `argv` asks for anything else (a
  * subcommand, `--help`, a typo) or holds a value the CLI would refuse: the
- * CLI answers those (exit 2), lock or not (`readDaemonArguments`).
+ * CLI answers those (exit 2), lock or not.
  *
  * @since 0.1.0
  */
@@ -28,10 +30,13 @@ export const daemonPaths = (
   env: Readonly<Record<string, string | undefined>>,
   cwd: string
 ): { readonly journal: string; readonly scripts: string } | undefined => {
-  const given = readDaemonArguments(argv)
-  if (given === undefined) return undefined
+  const scanned = scanArguments(argv, DAEMON_ARGUMENTS)
+  if (scanned === undefined || scanned.words.length > 0) return undefined
   const defaults = defaultPaths(env)
-  return { journal: path.resolve(cwd, given.journal ?? defaults.journal), scripts: path.resolve(cwd, given.scripts ?? defaults.scripts) }
+  return {
+    journal: path.resolve(cwd, scanned.values.get(DAEMON_FLAGS.journal) ?? defaults.journal),
+    scripts: path.resolve(cwd, scanned.values.get(DAEMON_FLAGS.scripts) ?? defaults.scripts)
+  }
 }
 
 /**
