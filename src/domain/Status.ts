@@ -260,9 +260,10 @@ export const makeSessionFold = (): SessionFold => {
           error: entry.data.error ?? null,
           at: entry.time
         }
-        if (run !== undefined && run.data.pid !== entry.data.pid) break // an older run's exit
+        // An older run's exit, or a leftover's of an earlier session (its clean-up): no restart follows.
+        if (run === undefined || run.data.pid !== entry.data.pid) break
         // Stable from its readiness, when it announced one.
-        const ranFor = run === undefined ? 0 : entry.time - (tracked.readyAt ?? run.time)
+        const ranFor = entry.time - (tracked.readyAt ?? run.time)
         tracked.readyAt = null
         const down = tracked.removed || tracked.held
         // Stopped for a new schedule: started again at once, with its delays from the first.
