@@ -225,7 +225,7 @@ export * as NotifyMessage from "./domain/NotifyMessage.ts"
  * ```
  * @since 0.1.0
  */
-export type { ScriptChange } from "./domain/ServiceFile.ts"
+export type { ScriptChange, WatcherEvent } from "./domain/ServiceFile.ts"
 
 /**
  * The journal's event schemas (`JournalEntry`, `JournalLine`, one schema per

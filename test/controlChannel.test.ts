@@ -306,7 +306,7 @@ describe("the daemon's control socket", () => {
   it.live("serves the daemon's own Control; a socket that cannot be set up is a journal warning, and the daemon goes on", () =>
     Effect.gen(function*() {
       const journal = yield* tempJournal
-      const daemon = Cronmon.controlSocket.pipe(Layer.provideMerge(CronmonTest.services({ journal })))
+      const daemon = Cronmon.controlSocket.pipe(Layer.provideMerge(CronmonTest.layer({ journal })))
       yield* Effect.scoped(Effect.gen(function*() {
         yield* Layer.build(daemon)
         const { control } = yield* ControlClient.make(journal)

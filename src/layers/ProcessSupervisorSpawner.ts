@@ -365,16 +365,24 @@ export const layer: Layer.Layer<
 
     const noSuchService = (name: string) => new NoSuchService({ name, scriptsDir: settings.scriptsDir })
 
+    // Until the first scan is applied, a name not known yet may still be a service.
+    const scan = Deferred.makeUnsafe<void>()
+    const untilScanned = (name: string) =>
+      Effect.suspend(() =>
+        services.has(name) ? Effect.void : Effect.timeoutOption(Deferred.await(scan), Duration.times(settings.stopTimeout, 2))
+      )
+
     // A request: refused while the daemon stops or for a service it does
-    // not know (checked when accepted and again when its turn comes, for
-    // its file may go meanwhile), journaled when applied.
+    // not know once the first scan is applied (checked when accepted and
+    // again when its turn comes, for its file may go meanwhile), journaled
+    // when applied.
     const request = (
       name: string,
       kind: Request,
       options: RequestOptions,
       apply: (state: ServiceState) => Effect.Effect<ActionDone, ActionFailed>
     ): Effect.Effect<ActionDone, RequestError> =>
-      Effect.flatMap(validName(name), () =>
+      Effect.flatMap(Effect.andThen(validName(name), untilScanned(name)), () =>
         Effect.suspend(() => {
           if (stopping) return Effect.fail(new DaemonStopping())
           const state = services.get(name)
@@ -468,8 +476,11 @@ export const layer: Layer.Layer<
       hold,
       release,
       signal,
+      scanned: Deferred.succeed(scan, undefined).pipe(Effect.asVoid),
       stopAll: Effect.suspend(() => {
         stopping = true
+        // Requests waiting for the first scan are refused now.
+        Deferred.doneUnsafe(scan, Exit.void)
         return Effect.forEach(
           [...services.values()],
           (state) => Effect.flatMap(enqueue(state, () => endSupervision(state)), (outcome) => Effect.ignore(Deferred.await(outcome))),
