@@ -115,8 +115,8 @@ interface Tracked {
   attempts: Array<number>
   lastExit: LastExit | null
   reason: string | null
+  /** Its file's last change in the session removed it (the Go original journals none: not `Running.services`). */
   removed: boolean
-  held: boolean
   /** Restarts since the last stable run, as the supervisor's schedule counts them. */
   restarts: number
   /** Its next start begins a new schedule (a file change or a request): the delays start over. */
@@ -168,7 +168,6 @@ export const makeSessionFold = (): SessionFold => {
         lastExit: null,
         reason: null,
         removed: false,
-        held: false,
         restarts: 0,
         fresh: false,
         notifies: false,
@@ -199,6 +198,7 @@ export const makeSessionFold = (): SessionFold => {
   let quitAt: number | null = null
   let lastEventAt: number | null = null
   let running = Running.empty
+  const isHeld = (name: string) => running.held.includes(name)
 
   const step = (entry: JournalEntry): void => {
     lastEventAt = entry.time
@@ -223,17 +223,15 @@ export const makeSessionFold = (): SessionFold => {
           // Its current run's, not a late word of an earlier one.
           if (Running.processOf(running, entry.data.file)?.data.pid === ready) tracked.readyAt = entry.time
         } else if (request === "stop") {
-          tracked.held = true
           // Waiting out a delay or failing: nothing more will start it.
           if (tracked.state === "waiting" || tracked.state === "failing") {
             Object.assign(tracked, { state: "stopped", since: entry.time, nextStartAt: null, reason: null })
           }
         } else if (request === "start" || request === "restart") {
-          Object.assign(tracked, { held: false, fresh: true })
+          tracked.fresh = true
         } else if (request === undefined) {
           tracked.removed = op === "remove"
-          if (op === "remove") tracked.held = false
-          else tracked.fresh = true
+          if (op !== "remove") tracked.fresh = true
         }
         break
       }
@@ -265,7 +263,7 @@ export const makeSessionFold = (): SessionFold => {
         // Stable from its readiness, when it announced one.
         const ranFor = entry.time - (tracked.readyAt ?? run.time)
         tracked.readyAt = null
-        const down = tracked.removed || tracked.held
+        const down = tracked.removed || isHeld(entry.data.file)
         // Stopped for a new schedule: started again at once, with its delays from the first.
         const delay = down || tracked.fresh ? 0 : nextDelay(tracked, ranFor)
         Object.assign(tracked, {
@@ -279,7 +277,7 @@ export const makeSessionFold = (): SessionFold => {
         const tracked = track(entry.data.file)
         attempt(tracked, entry.time)
         const delay = nextDelay(tracked, 0)
-        const down = tracked.removed || tracked.held
+        const down = tracked.removed || isHeld(entry.data.file)
         Object.assign(tracked, {
           state: down ? "stopped" : "failing",
           since: tracked.state === "failing" ? tracked.since : entry.time,
@@ -293,7 +291,7 @@ export const makeSessionFold = (): SessionFold => {
   }
 
   const status = (now: number, badLines = 0): SessionStatus => {
-    const list = Array.from(services, ([name, tracked]): ServiceStatus | undefined => {
+    const list = Array.from(services, ([name, tracked]): ServiceStatus => {
       // A removed file whose process is gone: said so, with its last exit.
       const state: ServiceState = tracked.removed && tracked.state !== "running"
         ? "removed"
@@ -308,7 +306,7 @@ export const makeSessionFold = (): SessionFold => {
       return {
         name,
         state,
-        held: tracked.held && quitAt === null,
+        held: isHeld(name),
         pid: current?.data.pid ?? null,
         startTime: current?.data.start_time ?? null,
         since: stopped ? tracked.lastExit?.at ?? tracked.since : tracked.since,
@@ -319,7 +317,7 @@ export const makeSessionFold = (): SessionFold => {
         ready: current === undefined ? null : tracked.readyAt,
         statusText: null
       }
-    }).filter((service): service is ServiceStatus => service !== undefined)
+    })
     list.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
     return {
       startedAt,
