@@ -22,9 +22,9 @@ import {
   Control,
   InvalidServiceName,
   NoSuchService,
-  NotReady,
-  type StatusJson
+  NotReady
 } from "../src/services/Control.ts"
+import type { StatusJson } from "../src/domain/Status.ts"
 import { makeSettings, Settings } from "../src/services/Settings.ts"
 import { rawClient, staleSocket, statusFromMany } from "./rawSocket.ts"
 

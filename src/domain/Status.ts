@@ -1,15 +1,14 @@
 /**
  * What the journal says is running: the last session and the state of each
  * of its services, folded from the journal's tail (pure; the `status`
- * program checks the result against the live processes).
+ * program checks the result against the live processes); and the status as
+ * `status --json` prints it and the daemon answers it (`StatusJson`).
  *
  * @since 0.1.0
  */
-import { Duration, Result } from "effect"
+import { Duration, Result, Schema } from "effect"
 import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN, nextRestart, type RestartPolicy } from "./Backoff.ts"
 import { decodeLine, type JournalEntry } from "./JournalEvent.ts"
-import type { StatusJson } from "../services/Control.ts"
-import type { ResourceUsage } from "../services/System.ts"
 import * as Running from "./Running.ts"
 
 /**
@@ -24,16 +23,20 @@ import * as Running from "./Running.ts"
  *
  * @since 0.1.0
  */
-export type ServiceState =
-  | "running"
-  | "starting"
-  | "reloading"
-  | "stopping"
-  | "waiting"
-  | "failing"
-  | "stopped"
-  | "removed"
-  | "gone"
+export const ServiceState = Schema.Literals([
+  "running",
+  "starting",
+  "reloading",
+  "stopping",
+  "waiting",
+  "failing",
+  "stopped",
+  "removed",
+  "gone"
+])
+
+/** A service's state. @since 0.1.0 */
+export type ServiceState = typeof ServiceState.Type
 
 /**
  * Whether a service in that state has a process that runs (its pid, its
@@ -368,7 +371,97 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
  *
  * @since 0.1.0
  */
-export type DaemonState = "running" | "stopped" | "crashed" | "unknown" | "absent"
+export const DaemonState = Schema.Literals(["running", "stopped", "crashed", "unknown", "absent"])
+
+/** The daemon's state. @since 0.1.0 */
+export type DaemonState = typeof DaemonState.Type
+
+/**
+ * What a process group uses: CPU in percent of one core, resident memory in bytes.
+ *
+ * @since 0.1.0
+ */
+export interface ResourceUsage {
+  readonly cpuPercent: number
+  readonly residentBytes: number
+}
+
+const Time = Schema.NullOr(Schema.String)
+
+/**
+ * How a service's last run ended, as `status --json` prints it.
+ *
+ * @since 0.1.0
+ */
+export const LastExitJson = Schema.Struct({
+  pid: Schema.Int,
+  code: Schema.NullOr(Schema.Int),
+  signal: Schema.NullOr(Schema.String),
+  error: Schema.NullOr(Schema.String),
+  at: Schema.String
+})
+
+/**
+ * One service, as `status --json` prints it (documented in `docs/status.md`).
+ * `cpu` (percent of one core over a short recent window) and `memory`
+ * (resident bytes summed over its process group) are `null` when it does
+ * not run or when the status was read from the journal alone. `ready` is
+ * when its running instance announced its readiness; `status_text` what it
+ * said last with `STATUS=` (only a daemon that answers knows it).
+ *
+ * @since 0.1.0
+ */
+export const ServiceStatusJson = Schema.Struct({
+  name: Schema.String,
+  state: ServiceState,
+  held: Schema.Boolean,
+  pid: Schema.NullOr(Schema.Int),
+  since: Time,
+  uptime_ms: Schema.NullOr(Schema.Number),
+  next_start_at: Time,
+  restarts_last_hour: Schema.Int,
+  last_exit: Schema.NullOr(LastExitJson),
+  reason: Schema.NullOr(Schema.String),
+  cpu: Schema.NullOr(Schema.Number),
+  memory: Schema.NullOr(Schema.Number),
+  ready: Time,
+  status_text: Schema.NullOr(Schema.String)
+})
+
+/**
+ * One service's status.
+ *
+ * @since 0.1.0
+ */
+export type ServiceStatusJson = typeof ServiceStatusJson.Type
+
+/**
+ * The daemon and its services: the value `status --json` prints, whether it
+ * came from the daemon or from the journal (both agree on every field they
+ * share).
+ *
+ * @since 0.1.0
+ */
+export const StatusJson = Schema.Struct({
+  journal: Schema.String,
+  now: Schema.String,
+  daemon: Schema.Struct({
+    state: DaemonState,
+    pid: Schema.NullOr(Schema.Int),
+    since: Time,
+    uptime_ms: Schema.NullOr(Schema.Number),
+    quit_at: Time,
+    last_event_at: Time
+  }),
+  services: Schema.Array(ServiceStatusJson)
+})
+
+/**
+ * The daemon's status.
+ *
+ * @since 0.1.0
+ */
+export type StatusJson = typeof StatusJson.Type
 
 /**
  * Everything `status` finds, from the journal or from the running daemon,

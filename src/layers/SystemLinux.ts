@@ -11,10 +11,10 @@ import { Clock, Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { errorCode } from "../domain/Errors.ts"
+import type { ResourceUsage } from "../domain/Status.ts"
 import {
   type Child,
   type ProcessIdentity,
-  type ResourceUsage,
   SERVICE_MARK,
   type SpawnRefusal,
   System,
