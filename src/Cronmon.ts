@@ -15,14 +15,15 @@
  * ```
  * @since 0.1.0
  */
-import { Duration, Effect, Layer } from "effect"
+import { Deferred, Duration, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { errorMessage } from "./domain/Errors.ts"
 import { Events } from "./domain/JournalEvent.ts"
 import { linesBackward } from "./domain/LinesBackward.ts"
 import { type PreviousState, previousStateOf } from "./domain/PreviousState.ts"
-import { randomAccess } from "./internal/Files.ts"
+import { openRegularFile, randomAccess } from "./internal/Files.ts"
+import { Hurry } from "./internal/Termination.ts"
 import * as ControlServer from "./layers/ControlServer.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as Live from "./layers/Live.ts"
@@ -34,7 +35,6 @@ import type { LogsUnavailable } from "./services/ServiceLogs.ts"
 import { defaultSettings, makeSettings, type Settings, type SettingsShape } from "./services/Settings.ts"
 import type { System } from "./services/System.ts"
 import type { Watcher, WatchError } from "./services/Watcher.ts"
-import { openRegularFile } from "./internal/Files.ts"
 
 /**
  * What to supervise and how: the CLI's flags as options. Paths are resolved
@@ -146,18 +146,26 @@ export const services = (options: Options): Layer.Layer<Services, JournalLocked 
  * Supervision in the background for the life of the layer, on whichever
  * services it is given (live ones, or the test kit's). Releasing the layer
  * stops every service, terminates what they left behind and writes
- * `monitor quit`.
+ * `monitor quit`. With `hurry`, the release sends SIGKILL at once rather
+ * than waiting out the stop timeout: under `TestClock` that timeout passes
+ * only when the test moves the clock, so a service ignoring SIGTERM would
+ * hold the release up for good.
  *
  * @example
  * ```ts
  * // the test kit's simulated services, supervised (what `CronmonTest.layer` is)
- * const daemon = Cronmon.supervision.pipe(Layer.provideMerge(CronmonTest.services()))
+ * const daemon = Cronmon.supervision({ hurry: true }).pipe(Layer.provideMerge(CronmonTest.services()))
  * ```
  * @since 0.1.0
  */
-export const supervision: Layer.Layer<never, never, Services> = Layer.effectDiscard(
-  Effect.forkScoped(Daemon.supervise(Effect.never))
-)
+export const supervision = (options: { readonly hurry?: boolean } = {}): Layer.Layer<never, never, Services> =>
+  Layer.effectDiscard(Effect.gen(function*() {
+    const released = yield* Deferred.make<void>()
+    const hurry = options.hurry === true ? Deferred.await(released) : Effect.never
+    yield* Effect.forkScoped(Daemon.supervise(Effect.never).pipe(Effect.provideService(Hurry, hurry)))
+    // Added last, run first: before the supervision's interruption waits for its stops.
+    yield* Effect.addFinalizer(() => Deferred.succeed(released, undefined))
+  }))
 
 /**
  * The whole live daemon from options: supervision runs while the layer is
@@ -176,7 +184,7 @@ export const supervision: Layer.Layer<never, never, Services> = Layer.effectDisc
  * @since 0.1.0
  */
 export const layer = (options: Options): Layer.Layer<Services, JournalLocked | JournalUnavailable | WatchError | LogsUnavailable> =>
-  supervision.pipe(Layer.provideMerge(services(options)))
+  supervision().pipe(Layer.provideMerge(services(options)))
 
 /**
  * Supervises until `until` completes (or the fiber is interrupted, or the

@@ -3,7 +3,8 @@
  *
  * Exit codes: 0 success (or a daemon is already running), 1 a fatal error
  * with a one-line message, 2 a usage error; `status` 3 (not running) and 4
- * (unknown). Each failure's line and code are said in one place, `main`.
+ * (unknown). Each failure's line and code come from one table, `Failures`,
+ * which the control commands' lean path shares; `main` says them.
  *
  * @since 0.1.0
  */
@@ -24,6 +25,7 @@ import {
   readAmount
 } from "./domain/DaemonFlags.ts"
 import { SERVICE_MARK, SERVICE_NAME } from "./domain/ServiceEnvironment.ts"
+import { failureOf, isFailure } from "./domain/Failures.ts"
 import { defaultPaths } from "./domain/Paths.ts"
 import { signalNamed, signalRefusal } from "./domain/Signals.ts"
 import * as ControlClient from "./layers/ControlClient.ts"
@@ -361,21 +363,14 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
       ExitWith: (exit) => Effect.succeed(exit.code),
       // Another daemon holds the journal: said as the cron tick says it.
       RunningElsewhere: ({ journal, scripts }) => said(alreadyRunningLine(journal, scripts), 0),
-      JournalUnavailable: (error) => said(`cronmon: ${error.message}`, 1),
-      // The scripts directory cannot be made or read: the reason names it.
-      WatchError: (error) => said(`cronmon: ${error.reason}`, 1),
-      LogsUnavailable: (error) => said(`cronmon: ${error.message}`, 1),
-      Unreadable: (error) => said(`cronmon: ${error.message}`, 1),
-      NoLog: (error) => said(`cronmon: ${error.message}`, 1),
-      NewlineInPath: (error) => said(`cronmon: ${error.message}`, 1),
-      // The daemon's state is unknown: 4, as init scripts have it.
-      StatusUnknown: (error) => said(`cronmon: ${error.message}`, 4),
-      // `journal` on a file that is not one: unknown too, and nothing written to it.
-      NotAJournal: (error) => said(`cronmon: ${error.message}`, 4),
       // Help without errors was asked for and printed; errors are usage errors.
       ShowHelp: (help) => help.errors.length === 0 ? Effect.succeed(0) : said(usageLine(help), 2)
     }),
-    Effect.catch((error) => said(`cronmon: ${describeError(error)}`, 2)),
+    Effect.catch((error) => {
+      if (!isFailure(error)) return said(`cronmon: ${describeError(error)}`, 2)
+      const { line, code } = failureOf(error)
+      return said(line, code)
+    }),
     Effect.provide(quietUsagePresenter),
     Effect.provide(cronmonGlobalFlags),
     Effect.provide(NodeServices.layer)

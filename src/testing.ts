@@ -20,13 +20,12 @@
  * ```
  * @since 0.1.0
  */
-import { Deferred, Effect, Layer, Metric, Queue } from "effect"
+import { Effect, Layer, Metric, Queue } from "effect"
 import * as Cronmon from "./Cronmon.ts"
 import { TestClock } from "effect/testing"
 import type { JournalEntry } from "./domain/JournalEvent.ts"
 import type { PreviousState } from "./domain/PreviousState.ts"
 import type { ScriptChange } from "./domain/ServiceFile.ts"
-import { Hurry } from "./internal/Termination.ts"
 import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import { JournalMemory } from "./layers/JournalMemory.ts"
 import * as NotifySocketSimulated from "./layers/NotifySocketSimulated.ts"
@@ -166,17 +165,6 @@ export const services = (options: Partial<Cronmon.Options> = {}, previousState?:
     Layer.provide(HumanLogConsole.layerEchoOption(options.echo))
   )
 
-// Supervision until the layer is released. Released, the daemon stops
-// every service, and under TestClock a stop timeout passes only when the
-// test moves the clock: a service that ignores SIGTERM would hold the test
-// up for good. So the release hurries every stop (SIGKILL at once).
-const supervision: Layer.Layer<never, never, Cronmon.Services> = Layer.effectDiscard(Effect.gen(function*() {
-  const released = yield* Deferred.make<void>()
-  yield* Effect.forkScoped(Cronmon.supervise(Effect.never).pipe(Effect.provideService(Hurry, Deferred.await(released))))
-  // Added last, run first: before the supervision's interruption waits for its stops.
-  yield* Effect.addFinalizer(() => Deferred.succeed(released, undefined))
-}))
-
 /**
  * The whole simulated daemon (`Cronmon.layer`'s twin, from the same
  * options): `services` supervised in the background, as `cronmon` does.
@@ -195,7 +183,7 @@ const supervision: Layer.Layer<never, never, Cronmon.Services> = Layer.effectDis
  * @since 0.1.0
  */
 export const layer = (options: Partial<Cronmon.Options> = {}, previousState?: PreviousState): Layer.Layer<TestServices> =>
-  supervision.pipe(Layer.provideMerge(services(options, previousState)))
+  Cronmon.supervision({ hurry: true }).pipe(Layer.provideMerge(services(options, previousState)))
 
 /**
  * Feeds one change to the hand-fed watcher, then lets the daemon act on it

@@ -274,6 +274,12 @@ describe("help and the README", () => {
         for (const names of listed) assert.isTrue(names.some((name) => inRow.has(name)), `${command}: ${names.join(", ")}`)
         for (const name of inRow) assert.isTrue(listed.some((names) => names.includes(name)), `${command}: ${name}`)
       }
+      // The control commands read the journal, not the logs.
+      for (const command of ["restart", "stop", "start", "kill"]) {
+        const listed = helpFlags(yield* helpOf([command]), ["FLAGS", "INHERITED FLAGS"]).flat()
+        assert.include(listed, "--journal", command)
+        assert.notInclude(listed, "--logs", command)
+      }
     }))
 })
 

@@ -1,12 +1,16 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { encodeLine, formatHuman, type JournalEntry } from "../src/domain/JournalEvent.ts"
-import { sessionStatusOf, statusJsonOf } from "../src/domain/Status.ts"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { encodeLine, formatHuman } from "../src/domain/JournalEvent.ts"
+import { statusJsonOf } from "../src/domain/Status.ts"
 import * as ControlLocal from "../src/layers/ControlLocal.ts"
 import { Control } from "../src/services/Control.ts"
 import { System } from "../src/services/System.ts"
 import { ProcessSupervisor } from "../src/services/ProcessSupervisor.ts"
+import { statusReport } from "../src/programs/status.ts"
 import * as CronmonTest from "../src/testing.ts"
 
 const settle = CronmonTest.settle
@@ -342,26 +346,16 @@ describe("status", () => {
       yield* TestClock.adjust("5 seconds")
       const live = yield* c.status
       const now = live.now
-      const lines = (yield* CronmonTest.journal).map((entry: JournalEntry) => encodeLine(entry)).reverse()
-      const journalStatus = sessionStatusOf(lines, Date.parse(now))
-      const shaped = statusJsonOf({
-        journal: live.journal,
-        found: true,
-        now: Date.parse(now),
-        daemon: {
-          state: "running",
-          pid: journalStatus.pid,
-          since: journalStatus.startedAt,
-          quitAt: null,
-          lastEventAt: journalStatus.lastEventAt
-        },
-        services: journalStatus.services
-      })
-      const shared = (status: typeof live) => ({
+      // What `cronmon status` reads when the daemon does not answer: the journal file.
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-status-")), "journal.json")
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(path.dirname(file), { recursive: true })))
+      fs.writeFileSync(file, (yield* CronmonTest.journal).map((entry) => encodeLine(entry) + "\n").join(""))
+      const fromJournal = statusJsonOf(yield* statusReport(file, "held"))
+      const shared = ({ journal: _journal, ...status }: typeof live) => ({
         ...status,
         services: status.services.map(({ cpu: _cpu, memory: _memory, ...rest }) => rest)
       })
-      assert.deepStrictEqual(shared(live), shared(shaped))
+      assert.deepStrictEqual(shared(live), shared(fromJournal))
       const web = live.services.find((service) => service.name === "web")
       assert.deepStrictEqual([web?.cpu, web?.memory], [12.5, 5120])
       const crashy = live.services.find((service) => service.name === "crashy")
@@ -376,7 +370,7 @@ describe("status", () => {
           ["web", "running", false, 12.5]
         ]
       )
-    }).pipe(Effect.provide(CronmonTest.layer())))
+    }).pipe(Effect.scoped, Effect.provide(CronmonTest.layer())))
 })
 
 describe("status measurements", () => {

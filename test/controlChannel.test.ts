@@ -187,40 +187,63 @@ describe("control channel", () => {
       assert.strictEqual(fs.readFileSync(socket, "utf8"), "mine")
     }))
 
-  it.live("a journal whose socket path is too long: the socket goes to a private directory, which must be the user's own and closed", () =>
+  it.live("a staging directory left by a daemon killed while binding is removed; one younger than a minute (another daemon's, binding now) is left", () =>
+    Effect.gen(function*() {
+      const journal = yield* tempJournal
+      const dir = path.dirname(journal)
+      const [stale, fresh] = [path.join(dir, ".cm-old123"), path.join(dir, ".cm-new456")]
+      for (const staging of [stale, fresh]) {
+        fs.mkdirSync(staging)
+        fs.writeFileSync(path.join(staging, "s"), "")
+      }
+      const twoMinutesAgo = new Date(Date.now() - 120_000)
+      fs.utimesSync(stale, twoMinutesAgo, twoMinutesAgo)
+      yield* serve(journal)
+      assert.deepStrictEqual(fs.readdirSync(dir).sort(), [".cm-new456", "journal.json.sock"])
+    }))
+
+  it.live("a journal whose socket path is too long: the socket goes to /tmp/cronmon-UID, whatever each side's XDG_RUNTIME_DIR; the directory must be the user's own and closed", () =>
     Effect.gen(function*() {
       const dir = path.dirname(yield* tempJournal)
-      const runtime = path.join(dir, "runtime")
-      fs.mkdirSync(runtime, { mode: 0o700 })
       const deep = path.join(dir, "d".repeat(60), "e".repeat(60))
       fs.mkdirSync(deep, { recursive: true })
       const journal = path.join(deep, "journal.json")
-      const saved = process.env["XDG_RUNTIME_DIR"]
-      yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          process.env["XDG_RUNTIME_DIR"] = runtime
-        }),
-        () =>
+      const uid = process.getuid?.() ?? 0
+      const expected = controlSocketPath(journal, uid)
+      assert.strictEqual(expected.privateDirectory, `/tmp/cronmon-${uid}`)
+      const privateDirectory = expected.privateDirectory ?? ""
+      // Each side built in its own environment (both read it when made).
+      const inEnvironment = <A, E, R>(runtimeDir: string | undefined, effect: Effect.Effect<A, E, R>) => {
+        const saved = process.env["XDG_RUNTIME_DIR"]
+        const set = (value: string | undefined) =>
           Effect.sync(() => {
-            if (saved === undefined) delete process.env["XDG_RUNTIME_DIR"]
-            else process.env["XDG_RUNTIME_DIR"] = saved
+            if (value === undefined) delete process.env["XDG_RUNTIME_DIR"]
+            else process.env["XDG_RUNTIME_DIR"] = value
           })
-      )
-      const expected = controlSocketPath(journal, process.env, process.getuid?.() ?? 0)
-      assert.strictEqual(expected.privateDirectory, path.join(runtime, "cronmon"))
-      const server = yield* serve(journal)
-      assert.strictEqual(fs.statSync(expected.privateDirectory ?? "").mode & 0o777, 0o700)
+        return Effect.acquireUseRelease(set(runtimeDir), () => effect, () => set(saved))
+      }
+      const loginRuntime = path.join(dir, "run-user")
+      fs.mkdirSync(loginRuntime, { mode: 0o700 })
+      // The daemon as cron starts it, without XDG_RUNTIME_DIR; the command
+      // from a login shell, with it.
+      const server = yield* inEnvironment(undefined, serve(journal))
+      assert.strictEqual(fs.statSync(privateDirectory).mode & 0o777, 0o700)
       assert.strictEqual(fs.statSync(expected.path).mode & 0o777, 0o600)
-      const { control, socket } = yield* ControlClient.make(journal)
+      const { control, socket } = yield* inEnvironment(loginRuntime, ControlClient.make(journal))
       assert.strictEqual(socket, expected.path)
       assert.deepStrictEqual(yield* control.start("web"), { name: "web", pid: 42 })
+      assert.deepStrictEqual(fs.readdirSync(loginRuntime), [])
 
-      // Opened to others: neither spoken to, nor served on.
-      fs.chmodSync(expected.privateDirectory ?? "", 0o755)
+      // Opened to others: neither spoken to, nor served on. (The directory
+      // is the user's real one: closed again at once.)
+      yield* Effect.acquireRelease(
+        Effect.sync(() => fs.chmodSync(privateDirectory, 0o755)),
+        () => Effect.sync(() => fs.chmodSync(privateDirectory, 0o700))
+      )
       const noDaemon = yield* Effect.flip(Effect.flatMap(ControlClient.make(journal), ({ control }) => control.status))
       assert.strictEqual(
         noDaemon._tag === "NoDaemon" ? noDaemon.reason : noDaemon._tag,
-        `the socket's directory ${expected.privateDirectory} is refused: it is open to others (mode 0755)`
+        `the socket's directory ${privateDirectory} is refused: it is open to others (mode 0755)`
       )
       yield* Scope.close(server, Exit.void)
       const refused = yield* Effect.flip(serve(journal))

@@ -4,10 +4,13 @@
  * shown on the human log when appended; and what the journal refuses.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { vi } from "vitest"
 import { Context, Effect, Exit, Layer } from "effect"
 import { TestConsole } from "effect/testing"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import nodeFs from "node:fs"
+import { syncBuiltinESMExports } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Events, formatHuman } from "../src/domain/JournalEvent.ts"
@@ -74,6 +77,31 @@ describe("the journal writer", () => {
       const written = lines(file).slice(before.length).map((line) => JSON.parse(line).type)
       assert.deepStrictEqual(written, ["process exited", "process spawned", "process spawned"])
       assert.include(lines(file).at(-1), `"file":"db"`)
+    }).pipe(Effect.scoped))
+
+  it.live("its own appends do not each queue a look at whether its path still leads to it: one is queued at a time", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const journal = yield* openJournal(journalLayer(file))
+      yield* journal.flush
+      // Each look stats the path: counted through node:fs's exports.
+      const stat = vi.spyOn(nodeFs, "statSync")
+      syncBuiltinESMExports()
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          stat.mockRestore()
+          syncBuiltinESMExports()
+        })
+      )
+      for (let i = 0; i < 100; i++) yield* journal.append(Events.spawned("web", 100 + i))
+      yield* journal.flush
+      // The watch's events of the last writes arrive, and their look runs.
+      yield* Effect.sleep("300 millis")
+      yield* journal.flush
+      const looks = stat.mock.calls.filter(([path]) => path === file).length
+      assert.isAtLeast(looks, 1, "the path is still watched")
+      assert.isAtMost(looks, 5, `${looks} looks for 100 appends`)
+      assert.strictEqual(lines(file).length, 101)
     }).pipe(Effect.scoped))
 
   it.effect("names the human log in its id: +stderr when events are shown", () =>

@@ -44,6 +44,6 @@ describe("reaper", () => {
       const reaper = yield* Effect.scoped(withChildren(web.pid)(startReaper))
       yield* Effect.forkChild(withChildren(web.pid)(reaper.terminateOrphans))
       yield* Effect.yieldNow
-      assert.deepStrictEqual(yield* reaperWarnings, ["terminating 1 processes that services left behind"])
+      assert.deepStrictEqual(yield* reaperWarnings, ["terminating 1 process that services left behind"])
     }).pipe(Effect.provide(TestKit.layer())))
 })

@@ -318,6 +318,19 @@ describe("ServiceLogsFile", () => {
       disk.close()
     }))
 
+  it.effect("journals a log's warning before the write that met the failure returns", () =>
+    Effect.gen(function*() {
+      const { dir, file } = yield* sandbox
+      fs.mkdirSync(file, { recursive: true }) // a directory where the log should be: every open fails
+      yield* Effect.gen(function*() {
+        yield* (yield* ServiceLogs).write("svc", Stream.make(Buffer.from("lost\n")))
+        const entries = yield* (yield* JournalMemory.JournalMemory).entries
+        const warnings = entries.filter((entry) => entry.type === "warning").map((entry) => entry.data.error)
+        assert.strictEqual(warnings.length, 1)
+        assert.match(warnings[0] ?? "", /svc\.log: output dropped \(5 bytes so far\)/)
+      }).pipe(Effect.provide(logsFor(dir)))
+    }))
+
   it.effect("shares one log between the writers of a name, and closes it when the last ends", () =>
     Effect.gen(function*() {
       const { dir, file, read } = yield* sandbox

@@ -4,14 +4,14 @@
  * descriptors, exit status, refusals), each checked once.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Fiber, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as ServiceSpawnerNode from "../src/layers/ServiceSpawnerNode.ts"
 import * as SystemLinux from "../src/layers/SystemLinux.ts"
 import { ServiceSpawner } from "../src/services/ServiceSpawner.ts"
-import { System } from "../src/services/System.ts"
+import { SERVICE_MARK, System } from "../src/services/System.ts"
 
 const live = ServiceSpawnerNode.layer.pipe(Layer.provideMerge(SystemLinux.layer))
 
@@ -64,6 +64,29 @@ describe("ServiceSpawner (live)", () => {
       yield* Effect.forkScoped(Stream.runDrain(child.output))
       assert.isTrue(yield* system.kill(-child.pid, "SIGKILL"))
       assert.deepStrictEqual(yield* child.exit, { code: null, signal: "SIGKILL" })
+    }).pipe(Effect.provide(live)))
+
+  it.live("interrupted before the spawn is reported: kills the process it started and closes its end of the pipe", () =>
+    Effect.gen(function*() {
+      const dir = yield* sandbox
+      const system = yield* System
+      const pipes = () =>
+        fs.readdirSync("/proc/self/fd").filter((fd) => {
+          try {
+            return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith("pipe:")
+          } catch {
+            return false // gone since the listing
+          }
+        }).length
+      const pipesBefore = pipes()
+      const spawning = (yield* ServiceSpawner).spawn(script(dir, "sleeper", "exec sleep 100"), { env: { [SERVICE_MARK]: dir } })
+      const started = Effect.map(system.marked(dir), (pids) => pids.length > 0)
+      yield* Effect.addFinalizer(() => Effect.flatMap(system.marked(dir), Effect.forEach((pid) => system.kill(pid, "SIGKILL"))))
+      // Begun at once, it waits for the spawn event (next tick) when the interruption comes.
+      yield* Fiber.interrupt(yield* Effect.forkChild(spawning, { startImmediately: true }))
+      for (let i = 0; i < 100 && (yield* started); i++) yield* Effect.sleep("20 millis")
+      assert.isFalse(yield* started, "the process still runs 2 s after the interruption")
+      assert.strictEqual(pipes(), pipesBefore)
     }).pipe(Effect.provide(live)))
 
   it.live("refuses what cannot run, with the reason the journal gives", () =>

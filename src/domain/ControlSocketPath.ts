@@ -3,10 +3,12 @@
  * (`~/.config/cronmon/journal.json.sock` by default). A socket address holds
  * at most 107 bytes of path; when that one is longer, the socket goes to a
  * directory only the user can enter, named from the journal's path:
- * `$XDG_RUNTIME_DIR/cronmon/HASH.sock`, else `/tmp/cronmon-UID/HASH.sock`.
- * Server and client find it the same way. The notify socket
- * (`NOTIFY_SOCKET`) is always in that directory (`HASH.notify`). No Effect
- * here: the CLI's lean paths may load it.
+ * `/tmp/cronmon-UID/HASH.sock`. Server and client find it the same way from
+ * the journal and the uid alone: a daemon started by cron (no
+ * `XDG_RUNTIME_DIR`) and a command from a login shell meet there, and
+ * logind's removal of `/run/user/UID` at logout cannot take it away. The
+ * notify socket (`NOTIFY_SOCKET`) is always in that directory
+ * (`HASH.notify`). No Effect here: the CLI's lean paths may load it.
  *
  * @since 0.1.0
  */
@@ -49,34 +51,29 @@ const fitsWithStaging = (file: string) =>
 
 /**
  * The control socket of the daemon of `journal` (an absolute path), for the
- * user `uid` in the environment `env`.
+ * user `uid`.
  *
  * @example
  * ```ts
- * controlSocketPath("/home/me/.config/cronmon/journal.json", process.env, 1000)
+ * controlSocketPath("/home/me/.config/cronmon/journal.json", 1000)
  * // { path: "/home/me/.config/cronmon/journal.json.sock", privateDirectory: undefined }
  * ```
  * @since 0.1.0
  */
-export const controlSocketPath = (
-  journal: string,
-  env: Readonly<Record<string, string | undefined>>,
-  uid: number
-): ControlSocketPath => {
+export const controlSocketPath = (journal: string, uid: number): ControlSocketPath => {
   const beside = `${journal}.sock`
-  return fitsWithStaging(beside) ? { path: beside, privateDirectory: undefined } : privateSocketPath(journal, ".sock", env, uid)
+  return fitsWithStaging(beside) ? { path: beside, privateDirectory: undefined } : privateSocketPath(journal, ".sock", uid)
 }
 
 /**
  * A socket of the daemon of `journal` in the user's private directory,
- * named from the journal's path and `extension`:
- * `$XDG_RUNTIME_DIR/cronmon/HASH.EXT` when that fits, else
- * `/tmp/cronmon-UID/HASH.EXT`. The control socket's place when it does not
- * fit beside the journal, and always the notify socket's.
+ * `/tmp/cronmon-UID/HASH.EXT`, named from the journal's path and
+ * `extension`: the control socket's place when it does not fit beside the
+ * journal, and always the notify socket's.
  *
  * @example
  * ```ts
- * privateSocketPath("/home/me/.config/cronmon/journal.json", ".notify", {}, 1000)
+ * privateSocketPath("/home/me/.config/cronmon/journal.json", ".notify", 1000)
  * // { path: "/tmp/cronmon-1000/<24 hex digits>.notify", privateDirectory: "/tmp/cronmon-1000" }
  * ```
  * @since 0.1.0
@@ -84,16 +81,10 @@ export const controlSocketPath = (
 export const privateSocketPath = (
   journal: string,
   extension: string,
-  env: Readonly<Record<string, string | undefined>>,
   uid: number
 ): ControlSocketPath & { readonly privateDirectory: string } => {
+  const privateDirectory = `/tmp/cronmon-${uid}`
   const name = `${createHash("sha256").update(journal).digest("hex").slice(0, 24)}${extension}`
-  const runtime = env["XDG_RUNTIME_DIR"]
-  const candidates = [
-    ...(runtime !== undefined && path.isAbsolute(runtime) ? [path.join(runtime, "cronmon")] : []),
-    `/tmp/cronmon-${uid}`
-  ]
-  const privateDirectory = candidates.find((dir) => fitsWithStaging(path.join(dir, name))) ?? `/tmp/cronmon-${uid}`
   return { path: path.join(privateDirectory, name), privateDirectory }
 }
 

@@ -1,7 +1,8 @@
 /**
- * The daemon's flags as one plain table: the CLI declares them with
- * effect/cli from it, `cron` prints them back from it, and the cron tick
- * checks its arguments against it before anything of Effect is loaded (so
+ * The daemon's flags (and the control commands') as one plain table: the
+ * CLI declares them with effect/cli from it, `cron` prints them back from
+ * it, and the cron tick and the control commands' lean path read their
+ * arguments with its one scanner before anything of Effect is loaded (so
  * this module imports none).
  *
  * @since 0.1.0
@@ -157,4 +158,62 @@ export const readAmount = (
   if (value < min) return { refusal: `${amount.below}: ${text} (at least ${amount.format(min)})` }
   if (value > max) return { refusal: `${amount.above}: ${text} (at most ${amount.format(max)})` }
   return { value }
+}
+
+/**
+ * Each way of writing `specs` on a command line: `--name`, `-alias`, and
+ * with `negations` `--no-name` for a switch.
+ *
+ * @example
+ * ```ts
+ * flagsByArgument([DAEMON_FLAGS.journal], { negations: false }) // Map { "--journal" => …, "-j" => … }
+ * ```
+ * @since 0.1.0
+ */
+export const flagsByArgument = (
+  specs: ReadonlyArray<FlagSpec>,
+  options: { readonly negations: boolean }
+): ReadonlyMap<string, FlagSpec> =>
+  new Map(specs.flatMap((spec) =>
+    [
+      `--${spec.name}`,
+      ...(spec.alias === undefined ? [] : [`-${spec.alias}`]),
+      ...(options.negations && spec.kind === "switch" ? [`--no-${spec.name}`] : [])
+    ].map((argument): [string, FlagSpec] => [argument, spec])
+  ))
+
+/**
+ * `argv` read against `flags` (from `flagsByArgument`) without effect/cli:
+ * each flag's value (`""` for a switch) and the words that are no flag, or
+ * `undefined` for anything effect/cli would refuse: an unknown flag, a flag
+ * given twice (`-j a -j b`, `--x --no-x`), `--switch=value`, a missing
+ * value, an amount out of its range. A signal's value is not checked here.
+ *
+ * @example
+ * ```ts
+ * scanArguments(["web", "-j", "j.json"], flagsByArgument([DAEMON_FLAGS.journal], { negations: false }))
+ * // { values: Map { DAEMON_FLAGS.journal => "j.json" }, words: ["web"] }
+ * ```
+ * @since 0.1.0
+ */
+export const scanArguments = (
+  argv: ReadonlyArray<string>,
+  flags: ReadonlyMap<string, FlagSpec>
+): { readonly values: ReadonlyMap<FlagSpec, string>; readonly words: ReadonlyArray<string> } | undefined => {
+  const values = new Map<FlagSpec, string>()
+  const words: Array<string> = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? ""
+    if (!arg.startsWith("-")) {
+      words.push(arg)
+      continue
+    }
+    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
+    const spec = flags.get(equals > 0 ? arg.slice(0, equals) : arg)
+    if (spec === undefined || values.has(spec)) return undefined
+    const value = spec.kind === "switch" ? (equals > 0 ? undefined : "") : equals > 0 ? arg.slice(equals + 1) : argv[++i]
+    if (value === undefined || (isAmount(spec) && "refusal" in readAmount(spec, value))) return undefined
+    values.set(spec, value)
+  }
+  return { values, words }
 }

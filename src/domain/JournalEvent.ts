@@ -11,6 +11,7 @@
 import { Duration, Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import type { RestartPolicy } from "./Backoff.ts"
 import { escapeControls } from "./EscapeControls.ts"
+import { NOT_EXECUTABLE } from "./ServiceFile.ts"
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/
 
@@ -312,14 +313,6 @@ export const describeExit = (status: ExitStatus): string =>
   status.code === null ? `killed by ${status.signal ?? "a signal"}` : `exited with code ${status.code}`
 
 /**
- * Control characters written as JSON escapes (in its own module, which the
- * CLI's lean paths load without Effect).
- *
- * @since 0.1.0
- */
-export { escapeControls }
-
-/**
  * One readable line for humans (the daemon's stderr, `cronmon journal`).
  *
  * @example
@@ -358,7 +351,7 @@ const describe = (entry: JournalEntry): string => {
       const { file, op, request, by, signal, restored, reason, ready } = entry.data
       if (ready !== undefined) return `${file}: ready, pid ${ready}`
       if (request === undefined) {
-        const what = op === "remove" && reason === "not executable"
+        const what = op === "remove" && reason === NOT_EXECUTABLE
           ? "no longer executable"
           : `${{ add: "added", remove: "removed", update: "changed" }[op]}${reason === undefined ? "" : ` (${reason})`}`
         return `${file}: ${what} in the scripts directory`

@@ -9,8 +9,7 @@
 import * as fs from "node:fs"
 import { errorCode } from "../domain/Errors.ts"
 import { endOfLastNewline } from "../domain/LinesBackward.ts"
-import { randomAccess } from "./Files.ts"
-import { openRegularFile } from "./Files.ts"
+import { openRegularFile, randomAccess } from "./Files.ts"
 
 /**
  * A followed file.

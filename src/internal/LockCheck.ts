@@ -9,19 +9,13 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { alreadyRunning, type RunningDaemon } from "../domain/AlreadyRunning.ts"
-import { DAEMON_FLAGS, type FlagSpec, isAmount, readAmount } from "../domain/DaemonFlags.ts"
+import { DAEMON_FLAGS, flagsByArgument, scanArguments } from "../domain/DaemonFlags.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { defaultPaths } from "../domain/Paths.ts"
 import { LOCK_EX, LOCK_NB, loadLibc } from "./Libc.ts"
 import { openRegularFile, randomAccess } from "./Files.ts"
 
-// Each way of writing a daemon flag: `--name`, `-alias`, and `--no-name` for a switch.
-const BY_ARGUMENT: ReadonlyMap<string, FlagSpec> = new Map(
-  Object.values(DAEMON_FLAGS).flatMap((spec: FlagSpec) =>
-    [`--${spec.name}`, ...(spec.alias === undefined ? [] : [`-${spec.alias}`]), ...(spec.kind === "switch" ? [`--no-${spec.name}`] : [])]
-      .map((argument): [string, FlagSpec] => [argument, spec])
-  )
-)
+const DAEMON_ARGUMENTS = flagsByArgument(Object.values(DAEMON_FLAGS), { negations: true })
 
 /**
  * The journal and scripts directory (absolute) that `argv` would run a
@@ -36,25 +30,13 @@ export const daemonPaths = (
   env: Readonly<Record<string, string | undefined>>,
   cwd: string
 ): { readonly journal: string; readonly scripts: string } | undefined => {
-  let { journal, scripts } = defaultPaths(env)
-  const seen = new Set<FlagSpec>()
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? ""
-    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
-    const spec = BY_ARGUMENT.get(equals > 0 ? arg.slice(0, equals) : arg)
-    // effect/cli refuses a flag given twice (`-j a -j b`, `--x --no-x`).
-    if (spec === undefined || seen.has(spec)) return undefined
-    seen.add(spec)
-    if (spec.kind === "switch") {
-      if (equals > 0) return undefined
-      continue
-    }
-    const value = equals > 0 ? arg.slice(equals + 1) : argv[++i]
-    if (value === undefined || (isAmount(spec) && "refusal" in readAmount(spec, value))) return undefined
-    if (spec === DAEMON_FLAGS.journal) journal = value
-    if (spec === DAEMON_FLAGS.scripts) scripts = value
+  const scanned = scanArguments(argv, DAEMON_ARGUMENTS)
+  if (scanned === undefined || scanned.words.length > 0) return undefined
+  const defaults = defaultPaths(env)
+  return {
+    journal: path.resolve(cwd, scanned.values.get(DAEMON_FLAGS.journal) ?? defaults.journal),
+    scripts: path.resolve(cwd, scanned.values.get(DAEMON_FLAGS.scripts) ?? defaults.scripts)
   }
-  return { journal: path.resolve(cwd, journal), scripts: path.resolve(cwd, scripts) }
 }
 
 /**

@@ -110,9 +110,18 @@ export const usageLine = (help: CliError.ShowHelp): string => {
 }
 
 // What each command's help lists of the flags every command takes: those it
-// reads (`logs` reads no journal; `status` and `journal` no logs). All take
-// both, so that one set of paths serves every command.
-const READS: Readonly<Record<string, ReadonlyArray<string>>> = { status: ["journal"], journal: ["journal"], logs: ["logs"] }
+// reads (`logs` reads no journal; the others no logs). All take both, so
+// that one set of paths serves every command.
+const READS: Readonly<Record<string, ReadonlyArray<string>>> = {
+  status: ["journal"],
+  journal: ["journal"],
+  logs: ["logs"],
+  restart: ["journal"],
+  stop: ["journal"],
+  start: ["journal"],
+  kill: ["journal"],
+  notify: []
+}
 
 /**
  * Help as cronmon shows it: the root's usage says that a subcommand is

@@ -15,11 +15,10 @@ import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { Duration, Effect, Layer, type Scope, Stream } from "effect"
 import { RpcClient, RpcClientError, RpcSerialization } from "effect/rpc"
 import * as Socket from "effect/socket/Socket"
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { ControlRpcs, type DaemonInfo } from "../domain/ControlRpc.ts"
-import { controlSocketPath, privateDirectoryProblem } from "../domain/ControlSocketPath.ts"
 import { errorCode, errorMessage } from "../domain/Errors.ts"
+import { connectFailure, controlSocketOf, socketDirectoryRefusal } from "../internal/ControlSocket.ts"
 import { Control, DaemonStopping, NoDaemon, PermissionDenied } from "../services/Control.ts"
 
 /**
@@ -59,42 +58,26 @@ export interface Options {
 export const make = (journal: string, options: Options = {}): Effect.Effect<ControlClient, never, Scope.Scope> =>
   Effect.gen(function*() {
     const journalPath = path.resolve(journal)
-    const socket = controlSocketPath(journalPath, process.env, process.getuid?.() ?? 0)
+    const socket = controlSocketOf(journalPath)
     const noDaemon = (reason: string) => new NoDaemon({ journal: journalPath, reason })
 
     // A private directory that is not the user's own is not the daemon's:
     // its socket is not spoken to.
     const directoryRefusal = Effect.suspend(() => {
-      if (socket.privateDirectory === undefined) return Effect.void
-      try {
-        const problem = privateDirectoryProblem(fs.lstatSync(socket.privateDirectory), process.getuid?.() ?? 0)
-        return problem === undefined
-          ? Effect.void
-          : Effect.fail(noDaemon(`the socket's directory ${socket.privateDirectory} is refused: ${problem}`))
-      } catch (error) {
-        return Effect.fail(noDaemon(`no control socket at ${socket.path} (${errorMessage(error)})`))
-      }
+      const refusal = socketDirectoryRefusal(socket)
+      return refusal === undefined ? Effect.void : Effect.fail(noDaemon(refusal))
     })
 
     const isRpcClientError = (error: unknown): error is RpcClientError.RpcClientError =>
       error instanceof RpcClientError.RpcClientError
     const lost = (error: RpcClientError.RpcClientError): NoDaemon | PermissionDenied => {
       const reason = error.reason
-      if (reason._tag === "SocketOpenError") {
-        if (reason.kind === "Timeout") return noDaemon(`nothing answered on ${socket.path}`)
-        switch (errorCode(reason.cause)) {
-          case "EACCES":
-          case "EPERM":
-            return new PermissionDenied({ journal: journalPath, socket: socket.path })
-          case "ENOENT":
-            return noDaemon(`no control socket at ${socket.path}`)
-          case "ECONNREFUSED":
-            return noDaemon(`nobody listens on ${socket.path}`)
-          default:
-            return noDaemon(`cannot connect to ${socket.path}: ${errorMessage(reason.cause)}`)
-        }
-      }
-      return noDaemon(`the connection to the daemon was lost (${reason.message})`)
+      if (reason._tag !== "SocketOpenError") return noDaemon(`the connection to the daemon was lost (${reason.message})`)
+      if (reason.kind === "Timeout") return noDaemon(`nothing answered on ${socket.path}`)
+      const failure = connectFailure(errorCode(reason.cause), socket.path, errorMessage(reason.cause))
+      return failure._tag === "NoDaemon"
+        ? noDaemon(failure.reason)
+        : new PermissionDenied({ journal: journalPath, socket: socket.path })
     }
 
     const protocol = yield* RpcClient.makeProtocolSocket().pipe(

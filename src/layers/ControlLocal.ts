@@ -74,14 +74,11 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
         return { ...service, state: notice.phase ?? service.state, statusText: notice.statusText ?? null }
       })
       // Each service leads its own process group.
-      const running = services.flatMap((service) => isUp(service.state) && service.pid !== null ? [service] : [])
       const byGroup = yield* measureUsage
-      const usage = new Map<string, ResourceUsage>(
-        running.flatMap((service) => {
-          const used = service.pid === null ? undefined : byGroup.get(service.pid)
-          return used === undefined ? [] : [[service.name, used] as const]
-        })
-      )
+      const usage = new Map<string, ResourceUsage>(services.flatMap((service) => {
+        const used = isUp(service.state) && service.pid !== null ? byGroup.get(service.pid) : undefined
+        return used === undefined ? [] : [[service.name, used] as const]
+      }))
       return statusJsonOf({
         journal: settings.journalPath,
         found: true,

@@ -32,13 +32,9 @@ import type * as Socket from "effect/socket/Socket"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ControlRpcs } from "../domain/ControlRpc.ts"
-import {
-  type ControlSocketPath,
-  controlSocketPath,
-  privateDirectoryProblem,
-  STAGING_PREFIX
-} from "../domain/ControlSocketPath.ts"
+import { type ControlSocketPath, STAGING_PREFIX } from "../domain/ControlSocketPath.ts"
 import { errorCode, errorMessage } from "../domain/Errors.ts"
+import { controlSocketOf, socketDirectoryRefusal } from "../internal/ControlSocket.ts"
 import { Control, DaemonStopping } from "../services/Control.ts"
 import { Settings } from "../services/Settings.ts"
 
@@ -106,6 +102,18 @@ const ClientMessage = Schema.Union([
 ])
 const isClientMessage: (message: unknown) => message is FromClientEncoded = Schema.is(ClientMessage)
 
+// A staging directory lives for moments: an older one was left by a daemon
+// killed while binding (a younger one may be another daemon's, binding now).
+const STALE_STAGING_MILLIS = 60_000
+
+const removeStaleStaging = (dir: string, now: number) => {
+  for (const entry of fs.readdirSync(dir)) {
+    const staging = path.join(dir, entry)
+    if (!entry.startsWith(STAGING_PREFIX) || now - fs.lstatSync(staging).mtimeMs < STALE_STAGING_MILLIS) continue
+    fs.rmSync(staging, { recursive: true, force: true })
+  }
+}
+
 /**
  * Binds the socket: in a fresh 0700 directory beside its path (the bind
  * takes its mode from the umask, which is the whole process's), made 0600,
@@ -125,12 +133,14 @@ const listen = (socket: ControlSocketPath) =>
           if (errorCode(error) !== "EEXIST") throw error
         }
       })
-      const problem = privateDirectoryProblem(yield* attempt(() => fs.lstatSync(dir)), process.getuid?.() ?? 0)
-      if (problem !== undefined) return yield* fail(`its directory ${dir} is refused: ${problem}`)
+      const refusal = socketDirectoryRefusal(socket)
+      if (refusal !== undefined) return yield* fail(refusal)
     }
     // Never replace what is not a socket (a user's file of that name).
     const existing = yield* attempt(() => fs.lstatSync(socket.path, { throwIfNoEntry: false }))
     if (existing !== undefined && !existing.isSocket()) return yield* fail("a file that is not a socket is in the way")
+    const now = yield* Clock.currentTimeMillis
+    yield* Effect.ignore(attempt(() => removeStaleStaging(path.dirname(socket.path), now)))
     const staging = yield* attempt(() => fs.mkdtempSync(path.join(path.dirname(socket.path), STAGING_PREFIX)))
     const bound = path.join(staging, "s")
     const [server, ino] = yield* Effect.gen(function*() {
@@ -173,7 +183,6 @@ const makeProtocol = (server: SocketServer["Service"], limits: Limits) =>
     const serialization = RpcSerialization.makeNdjson({ maxBufferSize: limits.maxFrameBytes })
     const disconnects = yield* Queue.make<number>()
     const connections = new Map<number, Connection>()
-    const clientIds = new Set<number>()
     const idleMillis = Duration.toMillis(Duration.fromInputUnsafe(limits.idleTimeout))
     let nextId = 0
     let writeRequest: (clientId: number, message: FromClientEncoded) => Effect.Effect<void> = () => Effect.void
@@ -200,11 +209,9 @@ const makeProtocol = (server: SocketServer["Service"], limits: Limits) =>
       }
       yield* Effect.addFinalizer(() => {
         connections.delete(id)
-        clientIds.delete(id)
         return Effect.andThen(close, Queue.offer(disconnects, id))
       })
       connections.set(id, connection)
-      clientIds.add(id)
       const { pull } = yield* socket.reader
       // Ends (and the connection is closed) at the first bad message, at
       // idle time, or when the client goes.
@@ -250,7 +257,7 @@ const makeProtocol = (server: SocketServer["Service"], limits: Limits) =>
           })
         },
         end: (clientId) => connections.get(clientId)?.close ?? Effect.void,
-        clientIds: Effect.sync(() => clientIds),
+        clientIds: Effect.sync(() => new Set(connections.keys())),
         initialMessage: Effect.succeedNone,
         supportsAck: true,
         supportsTransferables: false,
@@ -305,7 +312,7 @@ export const layer = (
     const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits }
     const settings = yield* Settings
     const control = yield* Control
-    const socket = controlSocketPath(settings.journalPath, process.env, process.getuid?.() ?? 0)
+    const socket = controlSocketOf(settings.journalPath)
     const server = yield* listen(socket)
     const { protocol, quiet } = yield* makeProtocol(server, limits)
     const stopping = yield* Deferred.make<void>()

@@ -369,12 +369,17 @@ const reopen = (w: Writer) =>
   })
 
 // Watches the path (the lock is on the file): any event, our own writes
-// included, queues a look at whether it still leads to the journal.
+// included, queues a look at whether it still leads to the journal, unless
+// one is queued and has not begun (one look answers for every event before it).
 const watch = (w: Writer) =>
   Effect.flatMap(Ref.get(w.watcher), (previous) =>
     Effect.sync(() => {
       previous?.close()
-      const onEvent = () => Queue.offerUnsafe(w.queue, reopen(w))
+      let queued = false
+      const look = Effect.andThen(Effect.sync(() => (queued = false)), reopen(w))
+      const onEvent = () => {
+        if (!queued) queued = Queue.offerUnsafe(w.queue, look)
+      }
       try {
         return fs.watch(w.file, { persistent: false }, onEvent).on("error", onEvent)
       } catch {

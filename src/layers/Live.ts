@@ -39,7 +39,7 @@ import * as WatcherChokidar from "./WatcherChokidar.ts"
  * @since 0.1.0
  */
 export const notifySocket = (settings: SettingsShape): Layer.Layer<NotifySocket, never, Journal> =>
-  NotifySocketLinux.layer({ path: notifySocketPath(settings.journalPath, process.env, process.getuid?.() ?? 0) }).pipe(
+  NotifySocketLinux.layer({ path: notifySocketPath(settings.journalPath, process.getuid?.() ?? 0) }).pipe(
     Layer.catchTag("NotifySocketError", (error) =>
       Layer.merge(
         NotifySocketLinux.unsupported,

@@ -26,9 +26,7 @@ export const layer: Layer.Layer<ServiceLogs, never, Journal | Settings> = Layer.
   Effect.gen(function*() {
     const journal = yield* Journal
     const settings = yield* Settings
-    const scope = yield* Effect.scope
-    // A warning is journaled on the side: the journal may be on the disk that fails.
-    const warn = (message: string) => Effect.asVoid(Effect.forkIn(journal.append(Events.warning("logs", message)), scope))
+    const warn = (message: string) => journal.append(Events.warning("logs", message))
     const logs = yield* RcMap.make({
       lookup: (name: string) =>
         RotatingLog.make({

@@ -199,14 +199,22 @@ export const layer: Layer.Layer<ServiceSpawner, never, System> = Layer.effect(
             })
             child.once("spawn", () => {
               spawned = true
+              const { pid } = child
+              // Node knows the pid of what it spawned: without one, nothing could be stopped.
+              if (pid === undefined) return resume(Effect.fail(spawnFailure(file, new Error("spawned without a pid"))))
               resume(Effect.succeed({
-                pid: child.pid ?? 0,
+                pid,
                 exit: Deferred.await(exit),
                 output: fds === undefined
                   ? Stream.merge(readableStream(child.stdout), readableStream(child.stderr))
                   : pipeStream(fds[0])
               }))
             })
+            // Interrupted before the spawn event: nobody will supervise it.
+            return Effect.andThen(
+              child.pid === undefined ? Effect.void : system.kill(-child.pid, "SIGKILL"),
+              Effect.sync(() => fds !== undefined && closeQuietly(fds[0]))
+            )
           })
         })
     })

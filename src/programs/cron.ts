@@ -19,18 +19,23 @@ export class NewlineInPath extends Data.TaggedError("NewlineInPath")<{ readonly 
   }
 }
 
+// A word in single quotes, for `/bin/sh`.
+const singleQuoted = (word: string): string => `'${word.replaceAll("'", `'\\''`)}'`
+
 /**
  * Quotes a word for the shell cron runs (`/bin/sh`); `%` is escaped because
  * cron turns it into a newline.
  *
  * @since 0.1.0
  */
-export const quote = (word: string): string => `'${word.replaceAll("'", `'\\''`).replaceAll("%", "\\%")}'`
+export const quote = (word: string): string => singleQuoted(word).replaceAll("%", "\\%")
 
 // A word as typed into a shell (a comment's command is copied, not run by
 // cron): bare when nothing in it is special.
-const shellWord = (word: string): string =>
-  /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
+const shellWord = (word: string): string => /^[\w@%+=:,./-]+$/.test(word) ? word : singleQuoted(word)
+
+// After each line's command: output goes nowhere (see `crontab`).
+const DISCARD_OUTPUT = " >/dev/null 2>&1"
 
 /**
  * Vixie cron (Debian's) reads at most this many characters of a command
@@ -78,7 +83,7 @@ export const crontabCommand = (parts: Pick<CrontabParts, "command" | "environmen
  * @since 0.1.0
  */
 export const crontab = (parts: CrontabParts): string => {
-  const line = `${crontabCommand(parts)} >/dev/null 2>&1`
+  const line = `${crontabCommand(parts)}${DISCARD_OUTPUT}`
   const [node = "", script = ""] = parts.command
   const names = parts.environment.map(([name]) => name)
   const locale = names.filter((name) => name !== "PATH")
@@ -173,14 +178,15 @@ export const cronCommand = (
   settings: SettingsShape,
   env: Readonly<Record<string, string | undefined>>
 ): Effect.Effect<void, NewlineInPath> => {
-  const paths = ["-j", settings.journalPath, "-s", settings.scriptsDir, "--logs", settings.logsDir]
   const settingFlags = settingArguments(settings)
   const defaults = defaultPaths(env)
-  const given = ([["-j", settings.journalPath, defaults.journal], ["-s", settings.scriptsDir, defaults.scripts], [
-    "--logs",
-    settings.logsDir,
-    defaults.logs
-  ]] as const).flatMap(([flag, value, fallback]) => value === fallback ? [] : [flag, value])
+  const pathFlags = ([
+    [DAEMON_FLAGS.journal, settings.journalPath, defaults.journal],
+    [DAEMON_FLAGS.scripts, settings.scriptsDir, defaults.scripts],
+    [DAEMON_FLAGS.logs, settings.logsDir, defaults.logs]
+  ] as const).map(([spec, value, fallback]) => ({ flag: "alias" in spec ? `-${spec.alias}` : `--${spec.name}`, value, fallback }))
+  const paths = pathFlags.flatMap(({ flag, value }) => [flag, value])
+  const given = pathFlags.flatMap(({ flag, value, fallback }) => value === fallback ? [] : [flag, value])
   const parts: CrontabParts = {
     command: [...self, ...paths, ...settingFlags],
     environment: carriedEnvironment(env),
@@ -189,7 +195,7 @@ export const cronCommand = (
   // A crontab entry is one line: no quoting carries a newline through.
   const broken = [...parts.command, ...parts.environment.flat()].find((word) => /[\n\r]/.test(word))
   if (broken !== undefined) return Effect.fail(new NewlineInPath({ word: broken }))
-  const length = crontabCommand(parts).length + " >/dev/null 2>&1".length
+  const length = crontabCommand(parts).length + DISCARD_OUTPUT.length
   return Console.log(crontab(parts).trimEnd()).pipe(
     Effect.andThen(length <= VIXIE_MAX_COMMAND ? Effect.void : Console.error(
       `cronmon: warning: these lines' command is ${length} characters long, and Vixie cron (Debian's) ` +

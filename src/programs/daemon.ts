@@ -70,7 +70,7 @@ const isSameProcess = (leftover: Leftover, now: ProcessIdentity): boolean =>
  *
  * @since 0.1.0
  */
-export const cleanUpLeftovers = Effect.gen(function*() {
+const cleanUpLeftovers = Effect.gen(function*() {
   const journal = yield* Journal
   const system = yield* System
   const settings = yield* Settings
@@ -121,7 +121,7 @@ export const cleanUpLeftovers = Effect.gen(function*() {
   // Whatever else carries this journal's service mark was left by a daemon
   // that died (no service of this session has started yet): orphans its
   // services double-forked, children of leaders that are gone, a service
-  // spawned in the instant before its \`process spawned\` line.
+  // spawned in the instant before its `process spawned` line.
   const marked = yield* system.marked(settings.journalPath)
   if (marked.length === 0) return
   yield* journal.append(Events.warning(

@@ -9,9 +9,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { errorCode, Unreadable } from "../domain/Errors.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
-import { randomAccess } from "../internal/Files.ts"
+import { openRegularFile, randomAccess } from "../internal/Files.ts"
 import { follower } from "../internal/Follow.ts"
-import { openRegularFile } from "../internal/Files.ts"
 
 const ROTATED = /\.log\.(\d+)$/
 

@@ -11,7 +11,7 @@ import * as fs from "node:fs"
 import { errorCode, NotAJournal, Unreadable } from "../domain/Errors.ts"
 import { notAJournal } from "../domain/JournalShape.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
-import { escapeControls } from "../domain/JournalEvent.ts"
+import { escapeControls } from "../domain/EscapeControls.ts"
 import {
   type DaemonState,
   isUp,
@@ -21,10 +21,9 @@ import {
   StatusJson,
   type StatusReport
 } from "../domain/Status.ts"
-import { randomAccess } from "../internal/Files.ts"
+import { openRegularFile, randomAccess } from "../internal/Files.ts"
 import { System } from "../services/System.ts"
 import { formatAgo, formatDuration, type Style, table } from "../internal/Terminal.ts"
-import { openRegularFile } from "../internal/Files.ts"
 import type { LockState } from "../internal/LockCheck.ts"
 
 /**

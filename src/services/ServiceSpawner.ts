@@ -96,7 +96,8 @@ export class ServiceSpawner extends Context.Service<ServiceSpawner, {
    * stdout and stderr on one pipe, the daemon's working directory and
    * environment with `options.env`, and `options.fds` from fd 3 on. Fails
    * when the file cannot run (checked first: see `System.checkExecutable`)
-   * or the spawn fails.
+   * or the spawn fails. Interrupted before it returns, it leaves nothing
+   * running (the group is killed) and no descriptor open.
    */
   readonly spawn: (file: string, options?: SpawnOptions) => Effect.Effect<ServiceProcess, SpawnError>
 }>()("cronmon/ServiceSpawner") {}

@@ -2,16 +2,20 @@
  * The built CLI's control commands against a control socket served in this
  * process from a stub `Control`: what each says and its exit code, for one
  * name and several, on the lean path and through the CLI, and its usage
- * errors; waits for readiness and `cronmon notify`. (Against a real
- * daemon: control.test.ts, readiness.test.ts.)
+ * errors; waits for readiness and `cronmon notify`; and a journal whose
+ * lock is held while no socket answers (a daemon starting, or the Go
+ * original). (Against a real daemon: control.test.ts, readiness.test.ts.)
  */
 import { Deferred, Effect, Exit, Layer, Scope, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
+import { lockState } from "../../src/internal/LockCheck.ts"
 import * as ControlServer from "../../src/layers/ControlServer.ts"
 import { ActionFailed, type ActionOptions, Control, NoSuchService, NotifyRefused, NotReady } from "../../src/services/Control.ts"
 import { makeSettings, Settings } from "../../src/services/Settings.ts"
-import { Sandbox } from "./harness.ts"
+import { killQuietly, Sandbox, waitFor } from "./harness.ts"
 
 const calls: Array<string> = []
 
@@ -48,20 +52,20 @@ const stub = Layer.effect(
   })
 )
 
+// The stub served on the control socket of `journal`, in `scope`.
+const serveStub = (journal: string, scope: Scope.Scope) => {
+  const settings = makeSettings({ scriptsDir: "/srv/scripts", journalPath: journal, logsDir: "/srv/logs" })
+  return Effect.runPromise(
+    Layer.buildWithScope(ControlServer.layer().pipe(Layer.provide(Layer.merge(stub, Layer.succeed(Settings, settings)))), scope)
+  )
+}
+
 describe("control commands against a stub daemon", { timeout: 20_000 }, () => {
   const sandbox = new Sandbox()
   const scope = Effect.runSync(Scope.make())
-  const settings = makeSettings({ scriptsDir: sandbox.scripts, journalPath: sandbox.journal, logsDir: sandbox.logs })
   const run = (...args: ReadonlyArray<string>) => sandbox.runAsync([...args, "-j", sandbox.journal])
 
-  beforeAll(() =>
-    Effect.runPromise(
-      Layer.buildWithScope(
-        ControlServer.layer().pipe(Layer.provide(Layer.merge(stub, Layer.succeed(Settings, settings)))),
-        scope
-      )
-    )
-  )
+  beforeAll(() => serveStub(sandbox.journal, scope))
   afterAll(async () => {
     await Effect.runPromise(Scope.close(scope, Exit.void))
     await sandbox.cleanUp()
@@ -176,5 +180,69 @@ describe("control commands against a stub daemon", { timeout: 20_000 }, () => {
     const nothing = await sandbox.runAsync(["notify"], { env: service })
     expect(nothing.status).toBe(2)
     expect(nothing.stderr).toMatch(/^cronmon: notify: [^\n]*\n$/)
+  })
+
+  it("a connection the daemon drops before answering: exit 1 (it was there), saying so", async () => {
+    const journal = `${sandbox.root}/closing.json`
+    const server = net.createServer((conn) => conn.destroy()).listen(`${journal}.sock`)
+    await new Promise((resolve) => server.once("listening", resolve))
+    try {
+      expect(await sandbox.runAsync(["stop", "web", "-j", journal])).toMatchObject({
+        status: 1,
+        stdout: "",
+        stderr: expect.stringMatching(/^cronmon: web: not stopped: the (daemon closed the connection|connection to the daemon was lost)\n$/)
+      })
+    } finally {
+      server.close()
+    }
+  })
+
+  // A daemon between taking the journal's lock and listening on its socket:
+  // the lock is held (by flock(1) here) and its session says its pid.
+  describe("a journal whose lock is held, without a socket", () => {
+    const journal = `${sandbox.root}/locked.json`
+    const acquired = (data: object) => `${JSON.stringify({ time: new Date().toISOString(), type: "acquired lock", data })}\n`
+    let holder: ReturnType<typeof spawn> | undefined
+    beforeAll(async () => {
+      fs.writeFileSync(journal, "")
+      holder = spawn("flock", ["--exclusive", journal, "sleep", "60"], { stdio: "ignore", detached: true })
+      await waitFor(() => lockState(journal) === "held", { message: "flock holds the journal" })
+    })
+    afterAll(() => killQuietly(-(holder?.pid ?? 0)))
+
+    it("a cronmon's (its session says its pid) is asked again for a moment: one that is starting is answered", async () => {
+      fs.writeFileSync(journal, acquired({ journal_id: "file:x", pid: 4242 }))
+      const starting = Effect.runSync(Scope.make())
+      const asking = sandbox.runAsync(["restart", "web", "-j", journal])
+      // The command read the session (the journal's atime passes its mtime:
+      // relatime) once its first connection failed: the socket comes now.
+      await waitFor(() => fs.statSync(journal).atimeMs > fs.statSync(journal).mtimeMs, { message: "the journal read" })
+      try {
+        await serveStub(journal, starting)
+        expect(await asking).toMatchObject({ status: 0, stdout: "web: restarted (pid 42)\n", stderr: "" })
+      } finally {
+        await Effect.runPromise(Scope.close(starting, Exit.void))
+      }
+    })
+
+    it("a cronmon's that makes no socket: said so after that moment, exit 3", async () => {
+      fs.writeFileSync(journal, acquired({ journal_id: "file:x", pid: 4242 }))
+      const result = await sandbox.runAsync(["restart", "web", "-j", journal])
+      expect(result).toMatchObject({
+        status: 3,
+        stdout: "",
+        stderr: `cronmon: the daemon of ${journal} (pid 4242) has no control socket at ${journal}.sock: it is starting, or its journal says why it has none\n`
+      })
+      expect(result.millis).toBeGreaterThanOrEqual(2_000)
+    })
+
+    it("a session without a pid is the Go original's: said at once, exit 3", async () => {
+      fs.writeFileSync(journal, acquired({ journal_id: "file:x" }))
+      expect(await sandbox.runAsync(["restart", "web", "-j", journal])).toMatchObject({
+        status: 3,
+        stdout: "",
+        stderr: `cronmon: the daemon of ${journal} has no control socket at ${journal}.sock: it is the Go original's, which has none\n`
+      })
+    })
   })
 })

@@ -8,6 +8,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import * as path from "node:path"
+import { notifySocketPath } from "../../src/domain/NotifySocketPath.ts"
 import { CLI, Daemon, isAlive, killQuietly, NODE, Sandbox, waitFor, waitForJournal, waitForSpawns } from "./harness.ts"
 
 const SYSTEMD_NOTIFY = "/usr/bin/systemd-notify"
@@ -149,14 +150,13 @@ describe("readiness, end to end", () => {
   it("a notify socket that cannot be made: one warning, and services run without NOTIFY_SOCKET (not even the daemon's own)", {
     timeout: 30_000
   }, async () => {
-    // Its directory would be $XDG_RUNTIME_DIR/cronmon: a file is in the way.
-    const runtime = path.join(sandbox.root, "runtime")
-    fs.mkdirSync(runtime, { mode: 0o700 })
-    fs.writeFileSync(path.join(runtime, "cronmon"), "in the way")
+    // A file is in the way of its socket (in /tmp/cronmon-UID, named from this journal alone).
+    const socket = notifySocketPath(sandbox.journal, process.getuid?.() ?? 0)
+    fs.mkdirSync(path.dirname(socket), { recursive: true, mode: 0o700 })
+    fs.writeFileSync(socket, "in the way")
     sandbox.writeScript("web", "exec sleep 1000")
     const daemon = new Daemon(sandbox.daemonArgs(), {
       ...sandbox.env(),
-      XDG_RUNTIME_DIR: runtime,
       NOTIFY_SOCKET: "/run/systemd/notify" // as under systemd
     })
     try {
@@ -171,6 +171,7 @@ describe("readiness, end to end", () => {
     } finally {
       daemon.kill("SIGTERM")
       await daemon.waitExit()
+      fs.rmSync(socket, { force: true })
     }
   })
 

@@ -90,7 +90,7 @@ export const startReaper = Effect.gen(function*() {
           : Effect.map(system.identify(child.pid), (identity) =>
             !(Option.isSome(identity) && services.has(identity.value.pgid))))
       if (left.length === 0) return
-      yield* journal.append(Events.warning("reaper", `terminating ${left.length} processes that services left behind`))
+      yield* journal.append(Events.warning("reaper", `terminating ${left.length} ${left.length === 1 ? "process" : "processes"} that services left behind`))
       yield* terminate({ signal: signalAll, gone }, stopTimeout)
     })
   } satisfies Reaper
