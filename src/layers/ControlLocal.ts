@@ -10,7 +10,7 @@
  */
 import { Clock, Duration, Effect, Layer, Option } from "effect"
 import { signalNamed } from "../domain/Signals.ts"
-import { isUp, type ServiceStatus, statusJsonOf } from "../domain/Status.ts"
+import { isUp, type ResourceUsage, type ServiceStatus, statusJsonOf } from "../domain/Status.ts"
 import {
   type ActionDone,
   type ActionError,
@@ -22,7 +22,7 @@ import {
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor, type RequestOptions } from "../services/ProcessSupervisor.ts"
 import { Settings } from "../services/Settings.ts"
-import { type ResourceUsage, System } from "../services/System.ts"
+import { System } from "../services/System.ts"
 
 const requestOptions = (options: ActionOptions | undefined): RequestOptions => ({
   wait: options?.wait,

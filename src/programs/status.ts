@@ -18,9 +18,9 @@ import {
   type ServiceState,
   type ServiceStatus,
   sessionStatusOf,
+  StatusJson,
   type StatusReport
 } from "../domain/Status.ts"
-import { StatusJson } from "../services/Control.ts"
 import { openRegularFile, randomAccess } from "../internal/Files.ts"
 import { System } from "../services/System.ts"
 import { formatAgo, formatDuration, type Style, table } from "../internal/Terminal.ts"
