@@ -363,7 +363,8 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
 }
 
 /**
- * The daemon's state: `running`; `stopped` (its last session ended with
+ * The daemon's state: `running`; `stopping` (it answered while stopping
+ * every service: only a live answer says it); `stopped` (its last session ended with
  * `monitor quit`); `crashed` (the last session did not end and its process
  * is gone: a stale journal); `unknown` (a session that did not end, written
  * without the daemon's pid, as the Go original does); `absent` (no journal,
@@ -371,7 +372,7 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
  *
  * @since 0.1.0
  */
-export const DaemonState = Schema.Literals(["running", "stopped", "crashed", "unknown", "absent"])
+export const DaemonState = Schema.Literals(["running", "stopping", "stopped", "crashed", "unknown", "absent"])
 
 /** The daemon's state. @since 0.1.0 */
 export type DaemonState = typeof DaemonState.Type
@@ -503,7 +504,7 @@ export const statusJsonOf = (report: StatusReport, usage: ReadonlyMap<string, Re
     state: report.daemon.state,
     pid: report.daemon.pid,
     since: iso(report.daemon.since),
-    uptime_ms: report.daemon.state === "running" && report.daemon.since !== null ? report.now - report.daemon.since : null,
+    uptime_ms: (report.daemon.state === "running" || report.daemon.state === "stopping") && report.daemon.since !== null ? report.now - report.daemon.since : null,
     quit_at: iso(report.daemon.quitAt),
     last_event_at: iso(report.daemon.lastEventAt)
   },

@@ -61,10 +61,19 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
       const session = yield* journal.sessionStatus(now)
       const nextStarts = yield* supervisor.nextStarts
       const notices = yield* supervisor.notices
+      const stopping = yield* supervisor.stopping
       // The journal's fold replays the restart delays from journal times;
       // the supervisor knows when its schedule will start each service, and
       // what each running one said that is not journaled.
       const services = session.services.map((service): ServiceStatus => {
+        // Stopping every service: none will be started again.
+        if (stopping) {
+          return isUp(service.state)
+            ? { ...service, state: "stopping" }
+            : service.nextStartAt === null
+            ? service
+            : { ...service, state: "stopped", nextStartAt: null }
+        }
         const exact = nextStarts.get(service.name)
         if (exact !== undefined && (service.state === "waiting" || service.state === "failing")) {
           return { ...service, nextStartAt: exact }
@@ -84,7 +93,7 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
         found: true,
         now,
         daemon: {
-          state: "running",
+          state: stopping ? "stopping" : "running",
           pid: session.pid,
           since: session.startedAt,
           quitAt: null,

@@ -497,6 +497,7 @@ export const layer: Layer.Layer<
           { concurrency: "unbounded", discard: true }
         )
       }),
+      stopping: Effect.sync(() => stopping),
       notify: (name, notification) =>
         Effect.flatMap(validName(name), () =>
           Effect.suspend((): Effect.Effect<void, NoSuchService | NotifyRefused> => {

@@ -132,6 +132,8 @@ export class ProcessSupervisor extends Context.Service<ProcessSupervisor, {
    * `DaemonStopping` (those waiting their turn too) and file changes are ignored.
    */
   readonly stopAll: Effect.Effect<void>
+  /** Whether `stopAll` has begun: nothing will be started or restarted again. */
+  readonly stopping: Effect.Effect<boolean>
   /**
    * The names of the services being supervised: running, or waiting out a
    * restart delay (so more than `Metrics.running` counts).
