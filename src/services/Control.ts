@@ -43,8 +43,10 @@ export class InvalidSignal extends Schema.TaggedError<InvalidSignal>()("InvalidS
 }) {}
 
 /**
- * The action was taken but did not succeed: a spawn error, an exit before the
- * service ran. `reason` says what happened, in one line. The CLI exits 1.
+ * The action was taken but did not succeed (a spawn error, an exit before the
+ * service ran), or could not be taken: the file is there but the daemon
+ * refuses to run it (strict modes, no execute bit). `reason` says what
+ * happened, in one line. The CLI exits 1.
  *
  * @since 0.1.0
  */

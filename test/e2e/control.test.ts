@@ -128,6 +128,17 @@ describe("control commands against a real daemon", () => {
     expect(several.stdout).toMatch(/^web: restarted \(pid \d+\)\n$/)
     expect(several.stderr).toBe(`cronmon: nosuch: no such service in ${sandbox.scripts}\n`)
 
+    // A file that is there but refused is not "no such service": it says why.
+    sandbox.writeScript("open", "exec sleep 1000", 0o775)
+    sandbox.writeScript("plain", "exec sleep 1000", 0o644)
+    const refused = run("restart", "open", "plain")
+    expect(refused.status).toBe(1)
+    expect(refused.stderr).toBe(
+      `cronmon: open: not restarted: ${sandbox.scripts}/open is writable by group or others (mode 0775): not run; ` +
+        `fix it with \`chmod go-w ${sandbox.scripts}/open\` (or run cronmon with --no-strict-modes)\n` +
+        "cronmon: plain: not restarted: its file is not executable\n"
+    )
+
     // Ignores SIGTERM: its stop takes the stop timeout (1 s), more than 300 ms.
     const stubborn = lastPid(sandbox, "stubborn")
     const late = run("stop", "stubborn", "--timeout", "300ms")
