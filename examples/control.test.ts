@@ -3,7 +3,7 @@
 // socket, here in-process. docs/library.md quotes this file; CI runs it.
 import { assert, describe, it } from "@effect/vitest"
 import { Control, Cronmon } from "cronmon"
-import { Effect, Fiber, Schedule, Stream } from "effect"
+import { Effect, Fiber, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -32,11 +32,8 @@ describe("Control, in-process", () => {
   it.live("restart, stop (held down), start, kill, status and events", () =>
     Effect.gen(function*() {
       const control = yield* Control
-      // The daemon finds the script a moment after it starts: until then it is no service.
-      const first = yield* control.start("web").pipe(
-        Effect.retry({ while: (error) => error._tag === "NoSuchService", schedule: Schedule.spaced("20 millis") }),
-        Effect.timeout("10 seconds")
-      )
+      // Asked as the daemon starts: answered once it has found its scripts.
+      const first = yield* control.start("web")
 
       // Every journal event from now on, as the daemon records it.
       const spawns = control.events.pipe(Stream.filter((event) => event.type === "process spawned"), Stream.take(3))

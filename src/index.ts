@@ -119,7 +119,6 @@ export {
   DaemonStopping,
   InvalidServiceName,
   InvalidSignal,
-  LastExitJson,
   NoDaemon,
   NoSuchService,
   NotifyError,
@@ -127,10 +126,20 @@ export {
   NotifyRequest,
   NotReady,
   PermissionDenied,
-  ReadError,
-  ServiceStatusJson,
-  StatusJson
+  ReadError
 } from "./services/Control.ts"
+
+/**
+ * The status as `status --json` prints it and `Control.status` answers it,
+ * and what a running service uses (`System.groupUsage`).
+ *
+ * @example
+ * ```ts
+ * const json = Schema.encodeSync(StatusJson)(yield* (yield* Control).status)
+ * ```
+ * @since 0.1.0
+ */
+export { LastExitJson, type ResourceUsage, ServiceStatusJson, StatusJson } from "./domain/Status.ts"
 
 /**
  * The settings every program runs with, their defaults, and a constructor.
@@ -184,7 +193,6 @@ export {
 export {
   type Child,
   type ProcessIdentity,
-  type ResourceUsage,
   type SpawnRefusal,
   System,
   SystemCallError
@@ -225,7 +233,7 @@ export * as NotifyMessage from "./domain/NotifyMessage.ts"
  * ```
  * @since 0.1.0
  */
-export type { ScriptChange } from "./domain/ServiceFile.ts"
+export type { ScriptChange, WatcherEvent } from "./domain/ServiceFile.ts"
 
 /**
  * The journal's event schemas (`JournalEntry`, `JournalLine`, one schema per

@@ -302,6 +302,13 @@ describe("a daemon that stops", () => {
       const stopAll = yield* Effect.forkChild(supervisor.stopAll, { startImmediately: true })
       assert.strictEqual(yield* errorTag(c.restart("web")), "DaemonStopping")
       assert.strictEqual(yield* errorTag(c.stop("web")), "DaemonStopping")
+      // Status says so: what runs is stopping, and nothing is due to restart.
+      const status = yield* c.status
+      assert.strictEqual(status.daemon.state, "stopping")
+      assert.deepStrictEqual(status.services.map((s) => [s.name, s.state, s.next_start_at]), [
+        ["stubborn", "stopping", null],
+        ["web", "stopped", null]
+      ])
       yield* TestClock.adjust("6 seconds")
       yield* Fiber.join(stopAll)
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(restarting)), "the restart under way was done")

@@ -22,9 +22,9 @@ import {
   Control,
   InvalidServiceName,
   NoSuchService,
-  NotReady,
-  type StatusJson
+  NotReady
 } from "../src/services/Control.ts"
+import type { StatusJson } from "../src/domain/Status.ts"
 import { makeSettings, Settings } from "../src/services/Settings.ts"
 import { rawClient, staleSocket, statusFromMany } from "./rawSocket.ts"
 
@@ -329,7 +329,7 @@ describe("the daemon's control socket", () => {
   it.live("serves the daemon's own Control; a socket that cannot be set up is a journal warning, and the daemon goes on", () =>
     Effect.gen(function*() {
       const journal = yield* tempJournal
-      const daemon = Cronmon.controlSocket.pipe(Layer.provideMerge(CronmonTest.services({ journal })))
+      const daemon = Cronmon.controlSocket.pipe(Layer.provideMerge(CronmonTest.layer({ journal })))
       yield* Effect.scoped(Effect.gen(function*() {
         yield* Layer.build(daemon)
         const { control } = yield* ControlClient.make(journal)

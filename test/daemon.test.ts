@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Fiber, Queue } from "effect"
+import { Cause, Effect, Exit, Fiber, Queue, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import type { JournalEntry } from "../src/domain/JournalEvent.ts"
 import type { ScriptChange } from "../src/domain/ServiceFile.ts"
@@ -11,7 +11,8 @@ import { supervise } from "../src/programs/daemon.ts"
 import { ProcessSupervisor } from "../src/services/ProcessSupervisor.ts"
 import { ServiceSpawner } from "../src/services/ServiceSpawner.ts"
 import { System } from "../src/services/System.ts"
-import { WatchError } from "../src/services/Watcher.ts"
+import { Control } from "../src/services/Control.ts"
+import { Watcher, WatchError } from "../src/services/Watcher.ts"
 
 const entries = JournalMemory.use((journal) => journal.entries)
 const offer = (change: ScriptChange) =>
@@ -32,6 +33,22 @@ const summary = (entry: JournalEntry): string => {
       return entry.type
   }
 }
+
+// What an earlier session left: pid 999, gone since; pid 1000, which ignores SIGTERM (`leaveStubborn` starts it).
+const leftBehind = {
+  held: [],
+  notifying: [],
+  uncleanSessions: 1,
+  badLines: 0,
+  leftovers: [
+    { file: "gone", pid: 999, pgid: 999, startTime: "999", spawnedAt: 0 },
+    { file: "stubborn", pid: 1000, pgid: 1000, startTime: "1000", spawnedAt: 0 }
+  ]
+}
+const leaveStubborn = Effect.gen(function*() {
+  yield* (yield* SimulatedProcesses).setBehaviour("stubborn", { ignoresSigterm: true })
+  yield* (yield* ServiceSpawner).spawn("/scripts/stubborn")
+})
 
 describe("daemon", () => {
   it.effect("applies the watcher's changes and, when stopped, stops everything and writes monitor quit last", () =>
@@ -87,10 +104,7 @@ describe("daemon", () => {
     Effect.gen(function*() {
       const sim = yield* SimulatedProcesses
       const supervisor = yield* ProcessSupervisor
-      const spawner = yield* ServiceSpawner
-      // pid 1000: a process an earlier session left, which ignores SIGTERM
-      yield* sim.setBehaviour("stubborn", { ignoresSigterm: true })
-      yield* spawner.spawn("/scripts/stubborn")
+      yield* leaveStubborn
       const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
       yield* offer({ _tag: "Add", name: "web" })
       yield* settle
@@ -109,16 +123,25 @@ describe("daemon", () => {
       assert.deepStrictEqual(signals, ["1000 SIGTERM 0", "1000 SIGKILL 3000"])
       assert.deepStrictEqual(yield* supervisor.supervised, ["web"])
       yield* Fiber.interrupt(daemon)
-    }).pipe(Effect.provide(TestKit.layer({}, {
-      held: [],
-      notifying: [],
-      uncleanSessions: 1,
-      badLines: 0,
-      leftovers: [
-        { file: "gone", pid: 999, pgid: 999, startTime: "999", spawnedAt: 0 },
-        { file: "stubborn", pid: 1000, pgid: 1000, startTime: "1000", spawnedAt: 0 }
-      ]
-    }))))
+    }).pipe(Effect.provide(TestKit.layer({}, leftBehind))))
+
+  it.effect("a request made while it cleans up waits for the first scan, and does not answer no such service", () =>
+    Effect.gen(function*() {
+      yield* leaveStubborn
+      const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
+      const starting = yield* Effect.forkChild((yield* Control).start("web"), { startImmediately: true })
+      yield* TestClock.adjust("2 seconds")
+      assert.isUndefined(starting.pollUnsafe(), "answered during the cleanup")
+      yield* TestClock.adjust("1 second") // the leftover's stop timeout: then the scan
+      assert.deepStrictEqual(yield* Fiber.await(starting), Exit.succeed({ name: "web", pid: 1001 }))
+      yield* Fiber.interrupt(daemon)
+    }).pipe(
+      // The scan finds web; the watch goes on.
+      Effect.provideService(Watcher, Watcher.of({
+        changes: Stream.concat(Stream.make({ _tag: "Add", name: "web" }, { _tag: "Scanned" }), Stream.never)
+      })),
+      Effect.provide(TestKit.layer({}, leftBehind))
+    ))
 
   it.effect("never signals a leftover from before the last boot, whatever has its PID now", () =>
     Effect.gen(function*() {

@@ -82,6 +82,15 @@ describe("status, from the same fold", () => {
     const [web] = sessionStatusOf(newestFirst, 10).services
     assert.deepStrictEqual([web?.state, web?.pid, web?.startTime, web?.lastExit?.pid], ["running", 200, "2", 100])
   })
+
+  it("a leftover's exit (spawned in an earlier session) is its last exit, and no restart is due", () => {
+    const newestFirst = [
+      Events.acquiredLock("x"),
+      Events.exited("old", 100, { code: null, signal: "SIGTERM" }) // written by the clean-up of leftovers
+    ].map((event, time) => encodeLine({ time, ...event })).reverse()
+    const [old] = sessionStatusOf(newestFirst, 10).services
+    assert.deepStrictEqual([old?.state, old?.nextStartAt, old?.lastExit?.pid], ["stopped", null, 100])
+  })
 })
 
 describe("notAJournal", () => {

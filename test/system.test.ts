@@ -72,11 +72,12 @@ describe("checkExecutable: what execvp would otherwise run through /bin/sh, or f
 
 describe("parseProcStat", () => {
   it("counts fields from the last parenthesis (command names may hold spaces and parentheses)", () => {
-    const stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 123456 0 0"
+    const stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 0 0 0 0 7 5 0 0 20 0 1 0 123456 0 0"
     assert.deepStrictEqual(parseProcStat(stat, 1_000_000), {
       state: "S",
       ppid: 1,
       pgid: 42,
+      cpuTicks: 12,
       startTime: "123456",
       startedAt: 1_000_000 + 1_234_560
     })

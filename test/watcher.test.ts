@@ -20,7 +20,10 @@ const script = (file: string, body = "#!/bin/sh\nexit 0\n", mode = 0o755) => {
   fs.chmodSync(file, mode)
 }
 
-/** The live watcher on a fresh directory, its changes collected as `Tag name`, its warnings as text. */
+/**
+ * The live watcher on a fresh directory, its changes collected as `Tag
+ * name`, its warnings as text, and how many changes came before each `Scanned`.
+ */
 const watching = (
   setup: (dir: string) => void = () => {},
   scriptsPath = (dir: string) => dir,
@@ -32,24 +35,29 @@ const watching = (
     fs.mkdirSync(dir)
     setup(dir)
     const changes: Array<string> = []
+    const scans: Array<number> = []
     const warnings: Array<string> = []
     const warn = (message: string) => Effect.sync(() => void warnings.push(message))
     fs.chmodSync(dir, 0o755)
     const stream = watchScripts(scriptsPath(dir), Duration.millis(30), warn, "50 millis", strictModesUid)
     const fiber = yield* Effect.forkChild(
       Stream.runForEach(stream, (c) =>
-        Effect.sync(() => changes.push(`${c._tag} ${c.name}${c._tag === "Remove" && c.reason !== undefined ? ` (${c.reason})` : ""}`)))
+        Effect.sync(() =>
+          c._tag === "Scanned"
+            ? scans.push(changes.length)
+            : changes.push(`${c._tag} ${c.name}${c._tag === "Remove" && c.reason !== undefined ? ` (${c.reason})` : ""}`)
+        ))
     )
     yield* Effect.addFinalizer(() =>
       Effect.andThen(Fiber.interrupt(fiber), Effect.sync(() => fs.rmSync(root, { recursive: true, force: true })))
     )
-    return { root, dir, changes, warnings }
+    return { root, dir, changes, scans, warnings }
   })
 
 describe("WatcherChokidar (live, real files)", () => {
-  it.live("starts with the services present, ignoring what is not one", () =>
+  it.live("starts with the services present, ignoring what is not one, then says its first scan is done", () =>
     Effect.gen(function*() {
-      const { changes } = yield* watching((dir) => {
+      const { changes, scans } = yield* watching((dir) => {
         script(path.join(dir, "b"))
         script(path.join(dir, "a"))
         script(path.join(dir, "plain"), "x", 0o644)
@@ -61,6 +69,7 @@ describe("WatcherChokidar (live, real files)", () => {
       yield* eventually(() => changes.length >= 3)
       yield* Effect.sleep("100 millis")
       assert.deepStrictEqual(changes, ["Add a", "Add b", "Add link"])
+      assert.deepStrictEqual(scans, [3])
     }))
 
   it.live("sees chmod -x (a removal whose file is still there) and chmod +x, which chokidar's own events miss", () =>

@@ -18,15 +18,8 @@
 import { Schema } from "effect"
 import { Rpc, RpcGroup } from "effect/rpc"
 import { JournalEntry } from "./JournalEvent.ts"
-import {
-  ActionDone,
-  ActionError,
-  ActionOptions,
-  NotifyError,
-  NotifyRequest,
-  ReadError,
-  StatusJson
-} from "../services/Control.ts"
+import { StatusJson } from "./Status.ts"
+import { ActionDone, ActionError, ActionOptions, NotifyError, NotifyRequest, ReadError } from "../services/Control.ts"
 
 const action = { name: Schema.String, ...ActionOptions.fields }
 

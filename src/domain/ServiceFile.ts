@@ -148,6 +148,14 @@ export type ScriptChange =
   | { readonly _tag: "Refuse"; readonly name: string; readonly reason: string }
 
 /**
+ * What a watcher says: the changes, and once, after the `Add`s of its first
+ * scan, `Scanned` (every service present when watching began is said).
+ *
+ * @since 0.1.0
+ */
+export type WatcherEvent = ScriptChange | { readonly _tag: "Scanned" }
+
+/**
  * The change that turns what was known of a name into what is there now, if
  * any. A refused file is no service: it is refused once, then again only when
  * it changes; fixed, it is added.

@@ -1,15 +1,14 @@
 /**
  * What the journal says is running: the last session and the state of each
  * of its services, folded from the journal's tail (pure; the `status`
- * program checks the result against the live processes).
+ * program checks the result against the live processes); and the status as
+ * `status --json` prints it and the daemon answers it (`StatusJson`).
  *
  * @since 0.1.0
  */
-import { Duration, Result } from "effect"
+import { Duration, Result, Schema } from "effect"
 import { DEFAULT_DELAYS, DEFAULT_STABLE_RUN, nextRestart, type RestartPolicy } from "./Backoff.ts"
 import { decodeLine, type JournalEntry } from "./JournalEvent.ts"
-import type { StatusJson } from "../services/Control.ts"
-import type { ResourceUsage } from "../services/System.ts"
 import * as Running from "./Running.ts"
 
 /**
@@ -24,16 +23,20 @@ import * as Running from "./Running.ts"
  *
  * @since 0.1.0
  */
-export type ServiceState =
-  | "running"
-  | "starting"
-  | "reloading"
-  | "stopping"
-  | "waiting"
-  | "failing"
-  | "stopped"
-  | "removed"
-  | "gone"
+export const ServiceState = Schema.Literals([
+  "running",
+  "starting",
+  "reloading",
+  "stopping",
+  "waiting",
+  "failing",
+  "stopped",
+  "removed",
+  "gone"
+])
+
+/** A service's state. @since 0.1.0 */
+export type ServiceState = typeof ServiceState.Type
 
 /**
  * Whether a service in that state has a process that runs (its pid, its
@@ -115,8 +118,8 @@ interface Tracked {
   attempts: Array<number>
   lastExit: LastExit | null
   reason: string | null
+  /** Its file's last change in the session removed it (the Go original journals none: not `Running.services`). */
   removed: boolean
-  held: boolean
   /** Restarts since the last stable run, as the supervisor's schedule counts them. */
   restarts: number
   /** Its next start begins a new schedule (a file change or a request): the delays start over. */
@@ -168,7 +171,6 @@ export const makeSessionFold = (): SessionFold => {
         lastExit: null,
         reason: null,
         removed: false,
-        held: false,
         restarts: 0,
         fresh: false,
         notifies: false,
@@ -199,6 +201,7 @@ export const makeSessionFold = (): SessionFold => {
   let quitAt: number | null = null
   let lastEventAt: number | null = null
   let running = Running.empty
+  const isHeld = (name: string) => running.held.includes(name)
 
   const step = (entry: JournalEntry): void => {
     lastEventAt = entry.time
@@ -223,17 +226,15 @@ export const makeSessionFold = (): SessionFold => {
           // Its current run's, not a late word of an earlier one.
           if (Running.processOf(running, entry.data.file)?.data.pid === ready) tracked.readyAt = entry.time
         } else if (request === "stop") {
-          tracked.held = true
           // Waiting out a delay or failing: nothing more will start it.
           if (tracked.state === "waiting" || tracked.state === "failing") {
             Object.assign(tracked, { state: "stopped", since: entry.time, nextStartAt: null, reason: null })
           }
         } else if (request === "start" || request === "restart") {
-          Object.assign(tracked, { held: false, fresh: true })
+          tracked.fresh = true
         } else if (request === undefined) {
           tracked.removed = op === "remove"
-          if (op === "remove") tracked.held = false
-          else tracked.fresh = true
+          if (op !== "remove") tracked.fresh = true
         }
         break
       }
@@ -260,11 +261,12 @@ export const makeSessionFold = (): SessionFold => {
           error: entry.data.error ?? null,
           at: entry.time
         }
-        if (run !== undefined && run.data.pid !== entry.data.pid) break // an older run's exit
+        // An older run's exit, or a leftover's of an earlier session (its clean-up): no restart follows.
+        if (run === undefined || run.data.pid !== entry.data.pid) break
         // Stable from its readiness, when it announced one.
-        const ranFor = run === undefined ? 0 : entry.time - (tracked.readyAt ?? run.time)
+        const ranFor = entry.time - (tracked.readyAt ?? run.time)
         tracked.readyAt = null
-        const down = tracked.removed || tracked.held
+        const down = tracked.removed || isHeld(entry.data.file)
         // Stopped for a new schedule: started again at once, with its delays from the first.
         const delay = down || tracked.fresh ? 0 : nextDelay(tracked, ranFor)
         Object.assign(tracked, {
@@ -278,7 +280,7 @@ export const makeSessionFold = (): SessionFold => {
         const tracked = track(entry.data.file)
         attempt(tracked, entry.time)
         const delay = nextDelay(tracked, 0)
-        const down = tracked.removed || tracked.held
+        const down = tracked.removed || isHeld(entry.data.file)
         Object.assign(tracked, {
           state: down ? "stopped" : "failing",
           since: tracked.state === "failing" ? tracked.since : entry.time,
@@ -292,7 +294,7 @@ export const makeSessionFold = (): SessionFold => {
   }
 
   const status = (now: number, badLines = 0): SessionStatus => {
-    const list = Array.from(services, ([name, tracked]): ServiceStatus | undefined => {
+    const list = Array.from(services, ([name, tracked]): ServiceStatus => {
       // A removed file whose process is gone: said so, with its last exit.
       const state: ServiceState = tracked.removed && tracked.state !== "running"
         ? "removed"
@@ -307,7 +309,7 @@ export const makeSessionFold = (): SessionFold => {
       return {
         name,
         state,
-        held: tracked.held && quitAt === null,
+        held: isHeld(name),
         pid: current?.data.pid ?? null,
         startTime: current?.data.start_time ?? null,
         since: stopped ? tracked.lastExit?.at ?? tracked.since : tracked.since,
@@ -318,7 +320,7 @@ export const makeSessionFold = (): SessionFold => {
         ready: current === undefined ? null : tracked.readyAt,
         statusText: null
       }
-    }).filter((service): service is ServiceStatus => service !== undefined)
+    })
     list.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
     return {
       startedAt,
@@ -361,7 +363,8 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
 }
 
 /**
- * The daemon's state: `running`; `stopped` (its last session ended with
+ * The daemon's state: `running`; `stopping` (it answered while stopping
+ * every service: only a live answer says it); `stopped` (its last session ended with
  * `monitor quit`); `crashed` (the last session did not end and its process
  * is gone: a stale journal); `unknown` (a session that did not end, written
  * without the daemon's pid, as the Go original does); `absent` (no journal,
@@ -369,7 +372,97 @@ export const sessionStatusOf = (newestFirst: Iterable<string>, now: number): Ses
  *
  * @since 0.1.0
  */
-export type DaemonState = "running" | "stopped" | "crashed" | "unknown" | "absent"
+export const DaemonState = Schema.Literals(["running", "stopping", "stopped", "crashed", "unknown", "absent"])
+
+/** The daemon's state. @since 0.1.0 */
+export type DaemonState = typeof DaemonState.Type
+
+/**
+ * What a process group uses: CPU in percent of one core, resident memory in bytes.
+ *
+ * @since 0.1.0
+ */
+export interface ResourceUsage {
+  readonly cpuPercent: number
+  readonly residentBytes: number
+}
+
+const Time = Schema.NullOr(Schema.String)
+
+/**
+ * How a service's last run ended, as `status --json` prints it.
+ *
+ * @since 0.1.0
+ */
+export const LastExitJson = Schema.Struct({
+  pid: Schema.Int,
+  code: Schema.NullOr(Schema.Int),
+  signal: Schema.NullOr(Schema.String),
+  error: Schema.NullOr(Schema.String),
+  at: Schema.String
+})
+
+/**
+ * One service, as `status --json` prints it (documented in `docs/status.md`).
+ * `cpu` (percent of one core over a short recent window) and `memory`
+ * (resident bytes summed over its process group) are `null` when it does
+ * not run or when the status was read from the journal alone. `ready` is
+ * when its running instance announced its readiness; `status_text` what it
+ * said last with `STATUS=` (only a daemon that answers knows it).
+ *
+ * @since 0.1.0
+ */
+export const ServiceStatusJson = Schema.Struct({
+  name: Schema.String,
+  state: ServiceState,
+  held: Schema.Boolean,
+  pid: Schema.NullOr(Schema.Int),
+  since: Time,
+  uptime_ms: Schema.NullOr(Schema.Number),
+  next_start_at: Time,
+  restarts_last_hour: Schema.Int,
+  last_exit: Schema.NullOr(LastExitJson),
+  reason: Schema.NullOr(Schema.String),
+  cpu: Schema.NullOr(Schema.Number),
+  memory: Schema.NullOr(Schema.Number),
+  ready: Time,
+  status_text: Schema.NullOr(Schema.String)
+})
+
+/**
+ * One service's status.
+ *
+ * @since 0.1.0
+ */
+export type ServiceStatusJson = typeof ServiceStatusJson.Type
+
+/**
+ * The daemon and its services: the value `status --json` prints, whether it
+ * came from the daemon or from the journal (both agree on every field they
+ * share).
+ *
+ * @since 0.1.0
+ */
+export const StatusJson = Schema.Struct({
+  journal: Schema.String,
+  now: Schema.String,
+  daemon: Schema.Struct({
+    state: DaemonState,
+    pid: Schema.NullOr(Schema.Int),
+    since: Time,
+    uptime_ms: Schema.NullOr(Schema.Number),
+    quit_at: Time,
+    last_event_at: Time
+  }),
+  services: Schema.Array(ServiceStatusJson)
+})
+
+/**
+ * The daemon's status.
+ *
+ * @since 0.1.0
+ */
+export type StatusJson = typeof StatusJson.Type
 
 /**
  * Everything `status` finds, from the journal or from the running daemon,
@@ -411,7 +504,7 @@ export const statusJsonOf = (report: StatusReport, usage: ReadonlyMap<string, Re
     state: report.daemon.state,
     pid: report.daemon.pid,
     since: iso(report.daemon.since),
-    uptime_ms: report.daemon.state === "running" && report.daemon.since !== null ? report.now - report.daemon.since : null,
+    uptime_ms: (report.daemon.state === "running" || report.daemon.state === "stopping") && report.daemon.since !== null ? report.now - report.daemon.since : null,
     quit_at: iso(report.daemon.quitAt),
     last_event_at: iso(report.daemon.lastEventAt)
   },

@@ -2,12 +2,16 @@
  * What both control clients (the lean path's and `ControlClient`) and the
  * server say the same way about the control socket: where this process
  * finds it, whether its private directory may be trusted, and why a
- * connection to it failed. Plain Node, no Effect: the lean path loads it.
+ * connection to it failed; and the one way the daemon readies the place of
+ * a socket it binds (the control socket, the notify socket). Plain Node, no
+ * Effect: the lean path loads it.
  *
  * @since 0.1.0
  */
 import * as fs from "node:fs"
 import { type ControlSocketPath, controlSocketPath, privateDirectoryProblem } from "../domain/ControlSocketPath.ts"
+import { errorMessage } from "../domain/Errors.ts"
+import { ensureDirectory } from "./Directories.ts"
 
 // No uids on Windows: 0 stands in.
 const uid = process.getuid?.() ?? 0
@@ -48,6 +52,32 @@ export const socketDirectoryRefusal = (socket: ControlSocketPath): string | unde
     problem = "it cannot be looked at"
   }
   return problem === undefined ? undefined : `the socket's directory ${dir} is refused: ${problem}`
+}
+
+/**
+ * Readies the place of a socket the daemon binds (only the daemon holding
+ * the journal's lock gets here): its private directory, if any, made 0700
+ * when missing and checked; a socket left at its path (by a daemon that
+ * crashed) removed, anything else refused. Returns why not, in one line.
+ *
+ * @since 0.1.0
+ */
+export const socketPlaceRefusal = (socket: ControlSocketPath): string | undefined => {
+  const dir = socket.privateDirectory
+  try {
+    if (dir !== undefined) ensureDirectory(dir, 0o700)
+  } catch (error) {
+    return `cannot make its directory ${dir}: ${errorMessage(error)}`
+  }
+  const refusal = socketDirectoryRefusal(socket)
+  if (refusal !== undefined) return refusal
+  try {
+    const there = fs.lstatSync(socket.path, { throwIfNoEntry: false })
+    if (there !== undefined && !there.isSocket()) return "a file that is not a socket is in the way"
+    fs.rmSync(socket.path, { force: true })
+  } catch (error) {
+    return `cannot replace the socket left there: ${errorMessage(error)}`
+  }
 }
 
 /**

@@ -9,20 +9,24 @@
  * @since 0.1.0
  */
 import { Clock, Duration, Effect, Layer, Option } from "effect"
+import { NOT_EXECUTABLE } from "../domain/ServiceFile.ts"
 import { signalNamed } from "../domain/Signals.ts"
-import { isUp, type ServiceStatus, statusJsonOf } from "../domain/Status.ts"
+import { isUp, type ResourceUsage, type ServiceStatus, statusJsonOf } from "../domain/Status.ts"
 import {
+  ActionFailed,
   type ActionDone,
   type ActionError,
   type ActionOptions,
   Control,
   InvalidSignal,
+  NoSuchService,
   NotifyRefused
 } from "../services/Control.ts"
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor, type RequestOptions } from "../services/ProcessSupervisor.ts"
 import { Settings } from "../services/Settings.ts"
-import { type ResourceUsage, System } from "../services/System.ts"
+import { System } from "../services/System.ts"
+import { inspectFile } from "./WatcherChokidar.ts"
 
 const requestOptions = (options: ActionOptions | undefined): RequestOptions => ({
   wait: options?.wait,
@@ -61,10 +65,19 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
       const session = yield* journal.sessionStatus(now)
       const nextStarts = yield* supervisor.nextStarts
       const notices = yield* supervisor.notices
+      const stopping = yield* supervisor.stopping
       // The journal's fold replays the restart delays from journal times;
       // the supervisor knows when its schedule will start each service, and
       // what each running one said that is not journaled.
       const services = session.services.map((service): ServiceStatus => {
+        // Stopping every service: none will be started again.
+        if (stopping) {
+          return isUp(service.state)
+            ? { ...service, state: "stopping" }
+            : service.nextStartAt === null
+            ? service
+            : { ...service, state: "stopped", nextStartAt: null }
+        }
         const exact = nextStarts.get(service.name)
         if (exact !== undefined && (service.state === "waiting" || service.state === "failing")) {
           return { ...service, nextStartAt: exact }
@@ -84,7 +97,7 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
         found: true,
         now,
         daemon: {
-          state: "running",
+          state: stopping ? "stopping" : "running",
           pid: session.pid,
           since: session.startedAt,
           quitAt: null,
@@ -94,17 +107,29 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
       }, usage)
     })
 
+    // A file the daemon refuses to run is there all the same: say why it
+    // is not a service rather than that there is none.
+    const uid = settings.strictModes ? process.getuid?.() : undefined
+    const refusedOr = (action: ActionFailed["action"]) => (error: NoSuchService) =>
+      Effect.flatMap(inspectFile(settings.scriptsDir, error.name, uid), (inspection) => {
+        const reason = inspection === NOT_EXECUTABLE ? "its file is not executable" : inspection?.refusal
+        return Effect.fail(reason === undefined ? error : new ActionFailed({ name: error.name, action, reason }))
+      })
+
     return Control.of({
-      restart: (name, options) => supervisor.restart(name, requestOptions(options)),
-      stop: (name, options) => supervisor.hold(name, requestOptions(options)),
-      start: (name, options) => supervisor.release(name, requestOptions(options)),
+      restart: (name, options) =>
+        supervisor.restart(name, requestOptions(options)).pipe(Effect.catchTag("NoSuchService", refusedOr("restart"))),
+      stop: (name, options) =>
+        supervisor.hold(name, requestOptions(options)).pipe(Effect.catchTag("NoSuchService", refusedOr("stop"))),
+      start: (name, options) =>
+        supervisor.release(name, requestOptions(options)).pipe(Effect.catchTag("NoSuchService", refusedOr("start"))),
       kill: (name, signal, options) =>
         Effect.suspend((): Effect.Effect<ActionDone, ActionError> => {
           const parsed = signalNamed(signal)
           return parsed === undefined
             ? Effect.fail(new InvalidSignal({ signal }))
             : supervisor.signal(name, parsed, requestOptions(options))
-        }),
+        }).pipe(Effect.catchTag("NoSuchService", refusedOr("kill"))),
       notify: (name, message) =>
         Effect.gen(function*() {
           // The sender's group, read while it waits for the answer.

@@ -5,9 +5,9 @@
  *
  * The socket appears at its path with mode 0600 and never wider: it is
  * bound inside a fresh 0700 directory, made 0600 there, then renamed into
- * place, which also replaces a socket left by a daemon that crashed (only
- * the daemon holding the journal's lock gets here). It is removed when the
- * layer is released. Only the daemon's user (and root) may connect.
+ * place, where a socket left by a daemon that crashed was removed first
+ * (`socketPlaceRefusal`; only the daemon holding the journal's lock gets
+ * here). It is removed when the layer is released. Only the daemon's user (and root) may connect.
  *
  * What a client may cost is bounded (`Limits`): a connection that sends
  * anything that is not a request of this protocol, or a frame over
@@ -33,8 +33,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { ControlRpcs } from "../domain/ControlRpc.ts"
 import { type ControlSocketPath, STAGING_PREFIX } from "../domain/ControlSocketPath.ts"
-import { errorCode, errorMessage } from "../domain/Errors.ts"
-import { controlSocketOf, socketDirectoryRefusal } from "../internal/ControlSocket.ts"
+import { errorMessage } from "../domain/Errors.ts"
+import { controlSocketOf, socketPlaceRefusal } from "../internal/ControlSocket.ts"
 import { Control, DaemonStopping } from "../services/Control.ts"
 import { Settings } from "../services/Settings.ts"
 
@@ -124,21 +124,8 @@ const listen = (socket: ControlSocketPath) =>
   Effect.gen(function*() {
     const fail = (reason: string) => new ControlSocketError({ socket: socket.path, reason })
     const attempt = <A>(f: () => A) => Effect.try({ try: f, catch: (error) => fail(errorMessage(error)) })
-    if (socket.privateDirectory !== undefined) {
-      const dir = socket.privateDirectory
-      yield* attempt(() => {
-        try {
-          fs.mkdirSync(dir, { mode: 0o700 })
-        } catch (error) {
-          if (errorCode(error) !== "EEXIST") throw error
-        }
-      })
-      const refusal = socketDirectoryRefusal(socket)
-      if (refusal !== undefined) return yield* fail(refusal)
-    }
-    // Never replace what is not a socket (a user's file of that name).
-    const existing = yield* attempt(() => fs.lstatSync(socket.path, { throwIfNoEntry: false }))
-    if (existing !== undefined && !existing.isSocket()) return yield* fail("a file that is not a socket is in the way")
+    const refusal = socketPlaceRefusal(socket)
+    if (refusal !== undefined) return yield* fail(refusal)
     const now = yield* Clock.currentTimeMillis
     yield* Effect.ignore(attempt(() => removeStaleStaging(path.dirname(socket.path), now)))
     const staging = yield* attempt(() => fs.mkdtempSync(path.join(path.dirname(socket.path), STAGING_PREFIX)))

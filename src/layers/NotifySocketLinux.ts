@@ -9,11 +9,11 @@
 import { Cause, Effect, Layer, Option, Queue, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { privateDirectoryProblem, SOCKET_PATH_MAX_BYTES } from "../domain/ControlSocketPath.ts"
+import { SOCKET_PATH_MAX_BYTES } from "../domain/ControlSocketPath.ts"
 import { errorMessage } from "../domain/Errors.ts"
 import { NOTIFY_MESSAGE_MAX_BYTES, parseNotifyMessage } from "../domain/NotifyMessage.ts"
 import { type Notification, NotifySocket, NotifySocketError, type Sender } from "../services/NotifySocket.ts"
-import { ensureDirectory } from "../internal/Directories.ts"
+import { socketPlaceRefusal } from "../internal/ControlSocket.ts"
 import {
   AF_UNIX,
   type DatagramCalls,
@@ -96,30 +96,6 @@ const socketAddress = (socketPath: string): Buffer => {
   new Uint16Array(address.buffer, address.byteOffset, 1)[0] = AF_UNIX
   sunPath.copy(address, 2)
   return address
-}
-
-// Why the socket's directory would let someone else send, if it would.
-const directoryFault = (dir: string): string | undefined => {
-  try {
-    ensureDirectory(dir, 0o700)
-    const problem = privateDirectoryProblem(fs.lstatSync(dir), process.getuid?.() ?? 0)
-    return problem === undefined ? undefined : `its directory ${dir} is refused: ${problem}`
-  } catch (error) {
-    return `cannot make its directory ${dir}: ${errorMessage(error)}`
-  }
-}
-
-// Removes a socket left by an earlier daemon; anything else is in the way.
-const staleSocketFault = (socketPath: string): string | undefined => {
-  try {
-    const stats = fs.lstatSync(socketPath, { throwIfNoEntry: false })
-    if (stats === undefined) return undefined
-    if (!stats.isSocket()) return "a file that is not a socket is in the way"
-    fs.unlinkSync(socketPath)
-    return undefined
-  } catch (error) {
-    return `cannot replace the socket left there: ${errorMessage(error)}`
-  }
 }
 
 interface Receiver {
@@ -275,7 +251,8 @@ export const layer = (options: Options): Layer.Layer<NotifySocket, NotifySocketE
       if (Buffer.byteLength(socketPath) > SOCKET_PATH_MAX_BYTES) {
         return yield* refuse(`the path is longer than a socket's ${SOCKET_PATH_MAX_BYTES} bytes`)
       }
-      const fault = directoryFault(path.dirname(socketPath)) ?? staleSocketFault(socketPath)
+      // Whoever may enter its directory may send: a private one.
+      const fault = socketPlaceRefusal({ path: socketPath, privateDirectory: path.dirname(socketPath) })
       if (fault !== undefined) return yield* refuse(fault)
       const queue = yield* Queue.sliding<Notification, NotifySocketError | Cause.Done>(options.capacity ?? DEFAULT_CAPACITY)
       // Until the consumer says whom it accepts, everything is kept (bounded).

@@ -66,6 +66,8 @@ interface ServiceState {
   readonly name: string
   // Its supervision (running, or waiting out a restart delay).
   supervision: Fiber.Fiber<unknown> | undefined
+  // How its supervision's first start went: the pid, or why the spawn failed.
+  started: Deferred.Deferred<number, string> | undefined
   // Its main process, from the spawn until its exit is seen.
   process: ServiceProcess | undefined
   // Its main process's readiness, as long as `process`.
@@ -128,6 +130,7 @@ export const layer: Layer.Layer<
         state = {
           name,
           supervision: undefined,
+          started: undefined,
           process: undefined,
           readiness: undefined,
           nextStartAt: undefined,
@@ -270,6 +273,7 @@ export const layer: Layer.Layer<
           Fiber.interrupt(state.supervision),
           Effect.sync(() => {
             state.supervision = undefined
+            state.started = undefined
             state.nextStartAt = undefined
           })
         )
@@ -281,6 +285,7 @@ export const layer: Layer.Layer<
       Effect.gen(function*() {
         yield* endSupervision(state)
         const started = yield* Deferred.make<number, string>()
+        state.started = started
         state.supervision = yield* Effect.forkIn(supervise(state, started), supervisions, { startImmediately: true })
         return started
       })
@@ -368,16 +373,24 @@ export const layer: Layer.Layer<
 
     const noSuchService = (name: string) => new NoSuchService({ name, scriptsDir: settings.scriptsDir })
 
+    // Until the first scan is applied, a name not known yet may still be a service.
+    const scan = Deferred.makeUnsafe<void>()
+    const untilScanned = (name: string) =>
+      Effect.suspend(() =>
+        services.has(name) ? Effect.void : Effect.timeoutOption(Deferred.await(scan), Duration.times(settings.stopTimeout, 2))
+      )
+
     // A request: refused while the daemon stops or for a service it does
-    // not know (checked when accepted and again when its turn comes, for
-    // its file may go meanwhile), journaled when applied.
+    // not know once the first scan is applied (checked when accepted and
+    // again when its turn comes, for its file may go meanwhile), journaled
+    // when applied.
     const request = (
       name: string,
       kind: Request,
       options: RequestOptions,
       apply: (state: ServiceState) => Effect.Effect<ActionDone, ActionFailed>
     ): Effect.Effect<ActionDone, RequestError> =>
-      Effect.flatMap(validName(name), () =>
+      Effect.flatMap(Effect.andThen(validName(name), untilScanned(name)), () =>
         Effect.suspend(() => {
           if (stopping) return Effect.fail(new DaemonStopping())
           const state = services.get(name)
@@ -411,10 +424,9 @@ export const layer: Layer.Layer<
     const journalRequest = (kind: Request, name: string, options: RequestOptions, signal?: string) =>
       journal.append(Events.requested(kind, name, { by: options.by, signal, restored: options.restored === true }))
 
-    // Begins a new supervision and waits for its first start.
-    const startNow = (state: ServiceState, kind: Request) =>
+    // Waits for a supervision's first start.
+    const firstStart = (state: ServiceState, kind: Request, started: Deferred.Deferred<number, string>) =>
       Effect.gen(function*() {
-        const started = yield* beginSupervision(state)
         const pid = yield* Deferred.await(started).pipe(
           Effect.mapError((reason) => new ActionFailed({ name: state.name, action: kind, reason }))
         )
@@ -424,6 +436,10 @@ export const layer: Layer.Layer<
         }
         return { name: state.name, pid }
       })
+
+    // Begins a new supervision and waits for its first start.
+    const startNow = (state: ServiceState, kind: Request) =>
+      Effect.flatMap(beginSupervision(state), (started) => firstStart(state, kind, started))
 
     const restart = (name: string, options: RequestOptions = {}) =>
       request(name, "restart", options, (state) =>
@@ -445,8 +461,10 @@ export const layer: Layer.Layer<
     const release = (name: string, options: RequestOptions = {}) =>
       request(name, "start", options, (state) =>
         Effect.gen(function*() {
-          // Running, or starting now: left alone.
+          // Running, or starting now: left alone (a first start, once spawned).
           if (!state.held && state.supervision !== undefined && state.nextStartAt === undefined) {
+            const { started } = state
+            if (started !== undefined && !Deferred.isDoneUnsafe(started)) return yield* firstStart(state, "start", started)
             return { name, pid: state.process?.pid ?? null }
           }
           yield* journalRequest("start", name, options)
@@ -471,14 +489,18 @@ export const layer: Layer.Layer<
       hold,
       release,
       signal,
+      scanned: Deferred.succeed(scan, undefined).pipe(Effect.asVoid),
       stopAll: Effect.suspend(() => {
         stopping = true
+        // Requests waiting for the first scan are refused now.
+        Deferred.doneUnsafe(scan, Exit.void)
         return Effect.forEach(
           [...services.values()],
           (state) => Effect.flatMap(enqueue(state, () => endSupervision(state)), (outcome) => Effect.ignore(Deferred.await(outcome))),
           { concurrency: "unbounded", discard: true }
         )
       }),
+      stopping: Effect.sync(() => stopping),
       notify: (name, notification) =>
         Effect.flatMap(validName(name), () =>
           Effect.suspend((): Effect.Effect<void, NoSuchService | NotifyRefused> => {

@@ -11,10 +11,10 @@ import { Clock, Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { errorCode } from "../domain/Errors.ts"
+import type { ResourceUsage } from "../domain/Status.ts"
 import {
   type Child,
   type ProcessIdentity,
-  type ResourceUsage,
   SERVICE_MARK,
   type SpawnRefusal,
   System,
@@ -23,24 +23,27 @@ import {
 import { LOCK_EX, LOCK_NB, loadLibc, PR_SET_CHILD_SUBREAPER, WNOHANG } from "../internal/Libc.ts"
 
 /**
- * Reads a process's state, group and start time from `/proc/PID/stat`. The
- * command name (field 2) may hold spaces and parentheses, so fields are
- * counted from its closing parenthesis.
+ * Reads a process's state, parent, group, start time and CPU time (user
+ * plus system, in clock ticks) from `/proc/PID/stat`. The command name
+ * (field 2) may hold spaces and parentheses, so fields are counted from its
+ * closing parenthesis.
  *
  * @since 0.1.0
  */
 export const parseProcStat = (
   stat: string,
   bootTime: number
-): (ProcessIdentity & { readonly state: string; readonly ppid: number }) | undefined => {
+): (ProcessIdentity & { readonly state: string; readonly ppid: number; readonly cpuTicks: number }) | undefined => {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  // fields[0] is field 3 (state): ppid is field 4, pgrp field 5, starttime field 22.
+  // fields[0] is field 3 (state): ppid is field 4, pgrp 5, utime 14, stime 15, starttime 22.
   const [state = "", ppidText, pgidText] = fields
   const pgid = Number(pgidText)
   const ppid = Number(ppidText)
+  const cpuTicks = Number(fields[11]) + Number(fields[12])
   const startTime = fields[19]
-  return Number.isInteger(pgid) && Number.isInteger(ppid) && startTime !== undefined && /^\d+$/.test(startTime)
-    ? { state, ppid, pgid, startTime, startedAt: bootTime + Number(startTime) * 1000 / CLOCK_TICKS_PER_SECOND }
+  return Number.isInteger(pgid) && Number.isInteger(ppid) && Number.isFinite(cpuTicks) && startTime !== undefined &&
+      /^\d+$/.test(startTime)
+    ? { state, ppid, pgid, cpuTicks, startTime, startedAt: bootTime + Number(startTime) * 1000 / CLOCK_TICKS_PER_SECOND }
     : undefined
 }
 
@@ -63,6 +66,14 @@ const readStat = (pid: number, bootTime: number) => {
     return undefined
   }
 }
+
+// The live (not zombie) processes of the groups, with their pids.
+const liveMembers = (pgids: ReadonlySet<number>, bootTime: number) =>
+  fs.readdirSync("/proc").flatMap((entry) => {
+    if (!/^\d+$/.test(entry)) return []
+    const stat = readStat(Number(entry), bootTime)
+    return stat !== undefined && pgids.has(stat.pgid) && stat.state !== "Z" ? [{ ...stat, pid: Number(entry) }] : []
+  })
 
 // The children of every thread of this process: an orphan is re-parented to
 // whichever thread the kernel picks.
@@ -182,36 +193,6 @@ export const checkExecutable = (file: string): Option.Option<SpawnRefusal> => {
   return isFile ? Option.none() : Option.some({ code: "EACCES", message: `bad interpreter ${interpreter}: not a file` })
 }
 
-/**
- * The group and CPU time (user plus system, in clock ticks) of a process
- * from its `/proc/PID/stat`, or `undefined` for a zombie or a line that
- * does not parse.
- *
- * @since 0.1.0
- */
-export const parseCpuTicks = (stat: string): { readonly pgid: number; readonly ticks: number } | undefined => {
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  // fields[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
-  const pgid = Number(fields[2])
-  const ticks = Number(fields[11]) + Number(fields[12])
-  return fields[0] !== "Z" && Number.isInteger(pgid) && Number.isFinite(ticks) ? { pgid, ticks } : undefined
-}
-
-// The CPU time of every live process of the groups, by pid.
-const groupTicks = (pgids: ReadonlySet<number>): ReadonlyMap<number, { readonly pgid: number; readonly ticks: number }> => {
-  const found = new Map<number, { readonly pgid: number; readonly ticks: number }>()
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = parseCpuTicks(fs.readFileSync(`/proc/${entry}/stat`, "latin1"))
-      if (stat !== undefined && pgids.has(stat.pgid)) found.set(Number(entry), stat)
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found
-}
-
 // Resident memory of a process in bytes (VmRSS), 0 when gone or a kernel thread.
 const residentBytes = (pid: number): number => {
   try {
@@ -286,28 +267,23 @@ export const layer: Layer.Layer<System> = Layer.sync(System, () => {
       Effect.sync(() => {
         if (!linux) return []
         bootTime ??= readBootTime()
-        const boot = bootTime
-        return fs.readdirSync("/proc").flatMap((entry) => {
-          if (!/^\d+$/.test(entry)) return []
-          const stat = readStat(Number(entry), boot)
-          return stat !== undefined && stat.pgid === pgid && stat.state !== "Z" ? [{ ...stat, pid: Number(entry) }] : []
-        })
+        return liveMembers(new Set([pgid]), bootTime)
       }),
     becomeSubreaper: Effect.sync(() => linux && libc.prctl(PR_SET_CHILD_SUBREAPER, 1) === 0),
     groupUsage: (pgids) =>
       Effect.gen(function*() {
         const wanted = new Set(pgids)
         if (!linux || wanted.size === 0) return new Map<number, ResourceUsage>()
-        const before = groupTicks(wanted)
+        const before = new Map(liveMembers(wanted, 0).map(({ cpuTicks, pid }) => [pid, cpuTicks]))
         const startedAt = yield* Clock.currentTimeMillis
         yield* Effect.sleep(USAGE_WINDOW_MILLIS)
-        const after = groupTicks(wanted)
+        const after = liveMembers(wanted, 0)
         const seconds = ((yield* Clock.currentTimeMillis) - startedAt) / 1000
         const usage = new Map<number, { cpuPercent: number; residentBytes: number }>()
-        for (const [pid, { pgid, ticks }] of after) {
+        for (const { cpuTicks, pgid, pid } of after) {
           const used = usage.get(pgid) ?? { cpuPercent: 0, residentBytes: 0 }
           // A process born within the window counts from its start.
-          const ran = (ticks - (before.get(pid)?.ticks ?? 0)) / CLOCK_TICKS_PER_SECOND
+          const ran = (cpuTicks - (before.get(pid) ?? 0)) / CLOCK_TICKS_PER_SECOND
           used.cpuPercent += seconds > 0 ? Math.max(0, ran) / seconds * 100 : 0
           used.residentBytes += residentBytes(pid)
           usage.set(pgid, used)

@@ -16,8 +16,8 @@ import {
   type Inspection,
   isIgnoredName,
   NOT_EXECUTABLE,
-  type ScriptChange,
-  strictModesRefusal
+  strictModesRefusal,
+  type WatcherEvent
 } from "../domain/ServiceFile.ts"
 import { makeSettler, type Settler } from "../internal/Settler.ts"
 import { errorCode, errorMessage } from "../domain/Errors.ts"
@@ -94,14 +94,15 @@ const directoryIdentity = (dir: string): string | undefined => {
 /**
  * Watches `dir` until the watch breaks: the directory is removed, replaced
  * (moved, re-created, a symlink to it swapped) or chokidar fails. Rescans
- * once watching, so the settler emits whatever changed meanwhile. Returns
- * why it ended.
+ * once watching, so the settler emits whatever changed meanwhile, then runs
+ * `scanned`. Returns why it ended.
  */
 const watchSession = (
   dir: string,
   settler: Settler,
   hint: (name: string) => void,
-  warn: (message: string) => Effect.Effect<void>
+  warn: (message: string) => Effect.Effect<void>,
+  scanned: Effect.Effect<void>
 ) =>
   Effect.scoped(Effect.gen(function*() {
     const identity = directoryIdentity(dir)
@@ -189,11 +190,13 @@ const watchSession = (
     // Rescanned once chokidar is ready: a file created in between is both
     // scanned and hinted, and the settler emits it once.
     yield* rescan
+    yield* scanned
     return yield* Deferred.await(ended)
   }))
 
 /**
- * Changes of the services in `dir`: the initial scan as `Add`s, then settled
+ * Changes of the services in `dir`: the initial scan as `Add`s and
+ * `Scanned` (once, also when the directory is missing), then settled
  * differences. It does not end: when the directory goes (removed, replaced,
  * unreadable) or the watch fails, the services of files no longer there are
  * removed, a warning is journaled, and watching resumes once the directory
@@ -208,7 +211,7 @@ export const watchScripts = (
   retry: Duration.Input = "1 second",
   strictModesUid?: number
 ) =>
-  Stream.callback<ScriptChange, WatchError>((queue) =>
+  Stream.callback<WatcherEvent, WatchError>((queue) =>
     Effect.gen(function*() {
       const hints = yield* Queue.unbounded<string>()
       const settler = yield* makeSettler({
@@ -218,14 +221,20 @@ export const watchScripts = (
       })
       yield* Effect.forkScoped(Stream.runForEach(Stream.fromQueue(hints), settler.hint))
       const hint = (name: string) => void Queue.offerUnsafe(hints, name)
+      let firstScan = true
+      const scanned = Effect.sync(() => {
+        if (firstScan) Queue.offerUnsafe(queue, { _tag: "Scanned" })
+        firstScan = false
+      })
       const loop = Effect.gen(function*() {
         let missing = false
         for (;;) {
-          const reason = yield* watchSession(dir, settler, hint, warn)
+          const reason = yield* watchSession(dir, settler, hint, warn, scanned)
           if (reason === "missing") {
             if (!missing) {
               yield* warn(`the scripts directory ${dir} is missing: its services stop, and start again when it is back`)
               yield* settler.checkAll([])
+              yield* scanned
             }
             missing = true
             yield* Effect.sleep(retry)

@@ -22,13 +22,14 @@ export class WatcherQueue extends Context.Service<WatcherQueue, {
 }>()("cronmon/WatcherQueue") {}
 
 /**
- * A watcher whose changes are whatever the test offers.
+ * A watcher whose changes are whatever the test offers: its first scan
+ * finds nothing (`Scanned` comes first).
  *
  * @since 0.1.0
  */
 export const layer: Layer.Layer<Watcher | WatcherQueue> = Layer.effectContext(
   Effect.map(Queue.unbounded<ScriptChange, WatchError>(), (queue) =>
-    Context.make(Watcher, Watcher.of({ changes: Stream.fromQueue(queue) })).pipe(
+    Context.make(Watcher, Watcher.of({ changes: Stream.concat(Stream.succeed({ _tag: "Scanned" }), Stream.fromQueue(queue)) })).pipe(
       Context.add(WatcherQueue, WatcherQueue.of({ queue }))
     ))
 )

@@ -296,8 +296,14 @@ const ask = (request: ControlRequest, conn: net.Socket, say: (said: Said) => voi
       )
     }
     armTimeout(request.timeoutMillis ?? DEFAULT_STOP_TIMEOUT_MILLIS + marginOf(request))
-    conn.on("error", () => everyName((name) => notDone(request, name, ": the connection to the daemon was lost")))
-    conn.on("close", () => everyName((name) => notDone(request, name, ": the daemon closed the connection")))
+    // Whether the daemon did it before the connection ended is not known:
+    // the journal says.
+    const cutOff = (why: string) => () =>
+      everyName((name) =>
+        failed({ line: `cronmon: ${escapeControls(name)}: no answer: ${why} (cronmon journal says what was done)`, code: 1 })
+      )
+    conn.on("error", cutOff("the connection to the daemon was lost"))
+    conn.on("close", cutOff("the daemon closed the connection"))
 
     const send = (id: string, tag: string, payload: unknown) =>
       conn.write(`${JSON.stringify({ _tag: "Request", id, tag, payload, headers: [] })}\n`)

@@ -254,15 +254,19 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>, beforeStop:
       )
     )
     // Changes are applied concurrently (a slow stop does not hold up other
-    // services); the supervisor orders the changes of one service.
+    // services); the supervisor orders the changes of one service. Each
+    // starts at once: the supervisor knows its service before `Scanned` is applied.
     const applying = yield* FiberSet.make()
     yield* watcher.changes.pipe(
       Stream.runForEach((change) =>
-        Effect.flatMap(applyChange(journal, supervisor, change), (action) => FiberSet.run(applying, action))
+        change._tag === "Scanned"
+          ? supervisor.scanned
+          : Effect.flatMap(applyChange(journal, supervisor, change), (action) => FiberSet.run(applying, action))
       ),
       Effect.catch((error) =>
         journal.append(Events.warning("watcher", `${error.message}; services already found keep running`))
       ),
+      Effect.ensuring(supervisor.scanned),
       Effect.forkScoped
     )
     yield* Effect.raceFirst(until, journal.lost)

@@ -18,9 +18,9 @@ import {
   type ServiceState,
   type ServiceStatus,
   sessionStatusOf,
+  StatusJson,
   type StatusReport
 } from "../domain/Status.ts"
-import { StatusJson } from "../services/Control.ts"
 import { openRegularFile, randomAccess } from "../internal/Files.ts"
 import { System } from "../services/System.ts"
 import { formatAgo, formatDuration, type Style, table } from "../internal/Terminal.ts"
@@ -151,7 +151,7 @@ export const statusReport = (
  * @since 0.1.0
  */
 export const statusExitCode = (status: { readonly daemon: { readonly state: DaemonState } }): number =>
-  status.daemon.state === "running" ? 0 : status.daemon.state === "unknown" ? 4 : 3
+  status.daemon.state === "running" || status.daemon.state === "stopping" ? 0 : status.daemon.state === "unknown" ? 4 : 3
 
 const encodeStatus = Schema.encodeSync(StatusJson)
 
@@ -176,6 +176,8 @@ const daemonLine = (status: StatusJson, journalFound: boolean): string => {
         : `cronmon is running: ${daemon.pid === null ? "pid not recorded" : `pid ${daemon.pid}`}, up ${
           formatDuration(now - Date.parse(daemon.since))
         } (since ${daemon.since})`
+    case "stopping":
+      return `cronmon is stopping: pid ${daemon.pid}, stopping every service`
     case "stopped":
       return `cronmon is not running: stopped at ${at(daemon.quit_at)}`
     case "crashed":

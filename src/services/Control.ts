@@ -10,6 +10,7 @@
  */
 import { Context, type Effect, Schema, type Stream } from "effect"
 import type { JournalEntry } from "../domain/JournalEvent.ts"
+import type { StatusJson } from "../domain/Status.ts"
 
 /**
  * The name is not a plain file name (empty, `.`, `..`, or holding `/` or a
@@ -42,8 +43,10 @@ export class InvalidSignal extends Schema.TaggedError<InvalidSignal>()("InvalidS
 }) {}
 
 /**
- * The action was taken but did not succeed: a spawn error, an exit before the
- * service ran. `reason` says what happened, in one line. The CLI exits 1.
+ * The action was taken but did not succeed (a spawn error, an exit before the
+ * service ran), or could not be taken: the file is there but the daemon
+ * refuses to run it (strict modes, no execute bit). `reason` says what
+ * happened, in one line. The CLI exits 1.
  *
  * @since 0.1.0
  */
@@ -229,93 +232,6 @@ export const ActionDone = Schema.Struct({
  * @since 0.1.0
  */
 export type ActionDone = typeof ActionDone.Type
-
-const Time = Schema.NullOr(Schema.String)
-
-/**
- * How a service's last run ended, as `status --json` prints it.
- *
- * @since 0.1.0
- */
-export const LastExitJson = Schema.Struct({
-  pid: Schema.Int,
-  code: Schema.NullOr(Schema.Int),
-  signal: Schema.NullOr(Schema.String),
-  error: Schema.NullOr(Schema.String),
-  at: Schema.String
-})
-
-/**
- * One service, as `status --json` prints it (documented in `docs/status.md`).
- * `cpu` (percent of one core over a short recent window) and `memory`
- * (resident bytes summed over its process group) are `null` when it does
- * not run or when the status was read from the journal alone. `ready` is
- * when its running instance announced its readiness; `status_text` what it
- * said last with `STATUS=` (only a daemon that answers knows it).
- *
- * @since 0.1.0
- */
-export const ServiceStatusJson = Schema.Struct({
-  name: Schema.String,
-  state: Schema.Literals([
-    "running",
-    "starting",
-    "reloading",
-    "stopping",
-    "waiting",
-    "failing",
-    "stopped",
-    "removed",
-    "gone"
-  ]),
-  held: Schema.Boolean,
-  pid: Schema.NullOr(Schema.Int),
-  since: Time,
-  uptime_ms: Schema.NullOr(Schema.Number),
-  next_start_at: Time,
-  restarts_last_hour: Schema.Int,
-  last_exit: Schema.NullOr(LastExitJson),
-  reason: Schema.NullOr(Schema.String),
-  cpu: Schema.NullOr(Schema.Number),
-  memory: Schema.NullOr(Schema.Number),
-  ready: Time,
-  status_text: Schema.NullOr(Schema.String)
-})
-
-/**
- * One service's status.
- *
- * @since 0.1.0
- */
-export type ServiceStatusJson = typeof ServiceStatusJson.Type
-
-/**
- * The daemon and its services: the value `status --json` prints, whether it
- * came from the daemon or from the journal (both agree on every field they
- * share).
- *
- * @since 0.1.0
- */
-export const StatusJson = Schema.Struct({
-  journal: Schema.String,
-  now: Schema.String,
-  daemon: Schema.Struct({
-    state: Schema.Literals(["running", "stopped", "crashed", "unknown", "absent"]),
-    pid: Schema.NullOr(Schema.Int),
-    since: Time,
-    uptime_ms: Schema.NullOr(Schema.Number),
-    quit_at: Time,
-    last_event_at: Time
-  }),
-  services: Schema.Array(ServiceStatusJson)
-})
-
-/**
- * The daemon's status.
- *
- * @since 0.1.0
- */
-export type StatusJson = typeof StatusJson.Type
 
 /**
  * Acts on the services of one daemon. Every action validates the name first

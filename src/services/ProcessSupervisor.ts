@@ -120,10 +120,20 @@ export class ProcessSupervisor extends Context.Service<ProcessSupervisor, {
     notification: Pick<Notification, "pid" | "pgid" | "fields">
   ) => Effect.Effect<void, InvalidServiceName | NoSuchService | NotifyRefused>
   /**
+   * The scripts directory's first scan is applied (the daemon says so once
+   * its `Scanned` is): every service present is known. Until then, for at
+   * most twice the stop timeout (the daemon first cleans up what earlier
+   * sessions left), a request for a service not known yet waits for it
+   * rather than failing `NoSuchService`.
+   */
+  readonly scanned: Effect.Effect<void>
+  /**
    * Stops every service in parallel. From its start on, requests fail with
    * `DaemonStopping` (those waiting their turn too) and file changes are ignored.
    */
   readonly stopAll: Effect.Effect<void>
+  /** Whether `stopAll` has begun: nothing will be started or restarted again. */
+  readonly stopping: Effect.Effect<boolean>
   /**
    * The names of the services being supervised: running, or waiting out a
    * restart delay (so more than `Metrics.running` counts).

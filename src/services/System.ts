@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { Context, Data, type Effect, type Option } from "effect"
+import type { ResourceUsage } from "../domain/Status.ts"
 
 /**
  * What identifies a process beyond its PID, which the kernel reuses.
@@ -108,16 +109,6 @@ export class System extends Context.Service<System, {
 export interface SpawnRefusal {
   readonly code: string
   readonly message: string
-}
-
-/**
- * What a process group uses: CPU in percent of one core, resident memory in bytes.
- *
- * @since 0.1.0
- */
-export interface ResourceUsage {
-  readonly cpuPercent: number
-  readonly residentBytes: number
 }
 
 /**

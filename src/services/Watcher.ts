@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { Context, Data, type Stream } from "effect"
-import type { ScriptChange } from "../domain/ServiceFile.ts"
+import type { WatcherEvent } from "../domain/ServiceFile.ts"
 
 /**
  * The scripts directory cannot be read or watched.
@@ -31,10 +31,11 @@ export class WatchError extends Data.TaggedError("WatchError")<{
  */
 export class Watcher extends Context.Service<Watcher, {
   /**
-   * First an `Add` for every service present when watching starts, then one
-   * change per real difference: `Add` when a name becomes a service (created,
-   * moved in, made executable), `Update` when its file changes, `Remove` when
-   * it stops being one (removed, moved away, execute bit cleared).
+   * First an `Add` for every service present when watching starts and
+   * `Scanned`, then one change per real difference: `Add` when a name
+   * becomes a service (created, moved in, made executable), `Update` when
+   * its file changes, `Remove` when it stops being one (removed, moved
+   * away, execute bit cleared).
    */
-  readonly changes: Stream.Stream<ScriptChange, WatchError>
+  readonly changes: Stream.Stream<WatcherEvent, WatchError>
 }>()("cronmon/Watcher") {}

@@ -3,7 +3,7 @@
  * against a real daemon: every command and exit code, a hold across a
  * `kill -9` of the daemon and its release by a clean stop, another user
  * refused, clients that misbehave, 200 at once, and a request while the
- * daemon stops. Two daemons in all, with a 1 s stop timeout.
+ * daemon stops, and while it starts.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -128,6 +128,17 @@ describe("control commands against a real daemon", () => {
     expect(several.stdout).toMatch(/^web: restarted \(pid \d+\)\n$/)
     expect(several.stderr).toBe(`cronmon: nosuch: no such service in ${sandbox.scripts}\n`)
 
+    // A file that is there but refused is not "no such service": it says why.
+    sandbox.writeScript("open", "exec sleep 1000", 0o775)
+    sandbox.writeScript("plain", "exec sleep 1000", 0o644)
+    const refused = run("restart", "open", "plain")
+    expect(refused.status).toBe(1)
+    expect(refused.stderr).toBe(
+      `cronmon: open: not restarted: ${sandbox.scripts}/open is writable by group or others (mode 0775): not run; ` +
+        `fix it with \`chmod go-w ${sandbox.scripts}/open\` (or run cronmon with --no-strict-modes)\n` +
+        "cronmon: plain: not restarted: its file is not executable\n"
+    )
+
     // Ignores SIGTERM: its stop takes the stop timeout (1 s), more than 300 ms.
     const stubborn = lastPid(sandbox, "stubborn")
     const late = run("stop", "stubborn", "--timeout", "300ms")
@@ -234,5 +245,30 @@ describe("a hold across crashes and stops of the daemon", () => {
     const stopping = await sandbox.runAsync(["restart", "web", "-j", sandbox.journal])
     expect(stopping).toMatchObject({ status: 1, stderr: "cronmon: web: not restarted: the daemon is stopping\n" })
     expect(await daemon.waitExit()).toBe(0)
+  })
+})
+
+describe("a request while the daemon starts", () => {
+  const sandbox = new Sandbox()
+  afterAll(() => sandbox.cleanUp(), 20_000)
+
+  it("is answered once its first scan is done, after it stopped what a killed daemon left: not no such service", { timeout: 30_000 }, async () => {
+    const args = ["-j", sandbox.journal, "-s", sandbox.scripts, "--logs", sandbox.logs, "--stop-timeout", "3s"]
+    sandbox.writeScript("stubborn", "trap '' TERM\nexec sleep 1000")
+    sandbox.writeScript("web", "exec sleep 1000")
+    let daemon = sandbox.startDaemon(args)
+    await waitForSpawns(sandbox, "stubborn")
+    await waitForSpawns(sandbox, "web")
+    daemon.kill("SIGKILL")
+    await daemon.waitExit()
+    // stubborn ignores its parent-death SIGTERM: the next daemon first stops it, for its 3 s stop timeout.
+    daemon = sandbox.startDaemon(args)
+    await waitForJournal(sandbox, (journal) =>
+      eventsOf(journal, "warning").some((warning) => String(warning.data["error"]).includes("left running by an earlier session")), {
+      message: "the clean-up of stubborn begun"
+    })
+    const started = await sandbox.runAsync(["start", "web", "-j", sandbox.journal])
+    expect(started).toMatchObject({ status: 0, stdout: expect.stringMatching(/^web: running \(pid \d+\)\n$/), stderr: "" })
+    expect(eventsOf(sandbox.readJournal(), "process exited", "stubborn")).toHaveLength(1)
   })
 })
