@@ -206,7 +206,9 @@ class Daemon {
       }
       const ended = parseEnded(line)
       if (ended !== undefined) this.ended.add(ended.name)
-      this.inspector ??= parseDebuggerUrl(line)
+      // The last one said: the daemon runs itself again (same pid) with its
+      // Node flags, and the inspector of the first process is gone.
+      this.inspector = parseDebuggerUrl(line) ?? this.inspector
       for (const listener of this.listeners) listener()
     })
   }

@@ -8,13 +8,13 @@
  *
  * @since 0.1.0
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Cause, Console, Data, Effect, Exit, Option } from "effect"
+import { Console, Data, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Cronmon from "./Cronmon.ts"
+import { daemonCommand, runMain, said } from "./daemonEntry.ts"
 import {
   AMOUNTS,
   CONTROL_FLAGS,
@@ -29,12 +29,11 @@ import { failureOf, isFailure } from "./domain/Failures.ts"
 import { defaultPaths } from "./domain/Paths.ts"
 import { signalNamed, signalRefusal } from "./domain/Signals.ts"
 import * as ControlClient from "./layers/ControlClient.ts"
-import * as HumanLogConsole from "./layers/HumanLogConsole.ts"
 import * as SystemLinux from "./layers/SystemLinux.ts"
 import { runControl } from "./programs/control.ts"
 import { cronCommand } from "./programs/cron.ts"
 import { journalCommand, parseSince } from "./programs/journal.ts"
-import { alreadyRunningLine, lockState } from "./internal/LockCheck.ts"
+import { lockState } from "./internal/LockCheck.ts"
 import { logsCommand } from "./programs/logs.ts"
 import { styleFor } from "./internal/Terminal.ts"
 import { statusJsonOf } from "./domain/Status.ts"
@@ -52,9 +51,6 @@ export const version: string = typeof CRONMON_VERSION === "string" ? CRONMON_VER
 
 // A command's exit code other than 0 that is no error (`status`, not running: 3).
 class ExitWith extends Data.TaggedError("ExitWith")<{ readonly code: number }> {}
-
-// Another daemon holds the journal this one was asked to run on, watching `scripts`.
-class RunningElsewhere extends Data.TaggedError("RunningElsewhere")<{ readonly journal: string; readonly scripts: string }> {}
 
 const defaults = defaultPaths(process.env)
 
@@ -108,14 +104,10 @@ const daemonOnlyFlags = {
 
 const root = Command.make("cronmon", daemonOnlyFlags).pipe(
   Command.withSharedFlags(sharedFlags),
+  // The daemon's own entry runs it too (bin.ts takes that path for plain
+  // daemon flags): it says how it ended, and its code is the CLI's.
   Command.withHandler((options) =>
-    Cronmon.superviseUntilSignal.pipe(
-      Effect.provide(Cronmon.controlSocket),
-      Effect.provide(Cronmon.services(options)),
-      Effect.provide(HumanLogConsole.layer),
-      Effect.catchTag("JournalLocked", (locked) =>
-        Effect.fail(new RunningElsewhere({ journal: locked.path, scripts: path.resolve(options.scripts) })))
-    )
+    Effect.flatMap(daemonCommand(options), (code) => code === 0 ? Effect.void : Effect.fail(new ExitWith({ code })))
   ),
   Command.withExamples([
     { command: "cronmon --scripts ~/services", description: "Run the daemon in the foreground (Ctrl-C stops)" },
@@ -348,8 +340,6 @@ const notify = Command.make("notify", {
  */
 export const app = root.pipe(Command.withSubcommands([cron, status, journal, logs, restart, stop, start, kill, notify]))
 
-const said = (line: string, code: number) => Effect.as(Console.error(line), code)
-
 /**
  * Runs the CLI on `argv` (without node and the script) and returns the exit code.
  *
@@ -361,8 +351,6 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
     // Every way a command ends other than success: the one line it says, and its exit code.
     Effect.catchTags({
       ExitWith: (exit) => Effect.succeed(exit.code),
-      // Another daemon holds the journal: said as the cron tick says it.
-      RunningElsewhere: ({ journal, scripts }) => said(alreadyRunningLine(journal, scripts), 0),
       // Help without errors was asked for and printed; errors are usage errors.
       ShowHelp: (help) => help.errors.length === 0 ? Effect.succeed(0) : said(usageLine(help), 2)
     }),
@@ -381,25 +369,4 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
  *
  * @since 0.1.0
  */
-export const run = (argv: ReadonlyArray<string>): void => {
-  // A closed stderr (`cronmon | head`) must not crash the daemon.
-  process.stderr.on("error", () => {})
-  process.stdout.on("error", () => {})
-  const program = Effect.flatMap(main(argv), (code) =>
-    Effect.sync(() => {
-      process.exitCode = code
-    }))
-  NodeRuntime.runMain(program, {
-    disableErrorReporting: true,
-    teardown: (exit) => {
-      // Interrupted by SIGINT or SIGTERM: the daemon stopped cleanly.
-      const defect = Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
-      if (defect) process.stderr.write(`cronmon: ${Cause.pretty(exit.cause).split("\n")[0]}\n`)
-      // Exit even if a handle lingers (a pipe held by a service's orphan),
-      // once what was printed has reached a pipe (writes to one are
-      // asynchronous: `cronmon logs web -n 10000 | less` lost its end).
-      const code = defect ? 1 : process.exitCode ?? 0
-      process.stdout.write("", () => process.exit(code))
-    }
-  })
-}
+export const run = (argv: ReadonlyArray<string>): void => runMain(main(argv))

@@ -205,4 +205,34 @@ describe("daemon", () => {
       ])
       yield* Fiber.interrupt(daemon)
     }).pipe(Effect.provide(TestKit.layer())))
+
+  it.effect("gives memory back once quiet: a second after start-up or the last event, at most every five seconds", () =>
+    Effect.gen(function*() {
+      const sim = yield* SimulatedProcesses
+      const released = Effect.map(sim.happenings, (all) => all.flatMap((h) => h._tag === "MemoryReleased" ? [h.at] : []))
+      const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
+      yield* offer({ _tag: "Add", name: "a" })
+      yield* settle
+      yield* TestClock.adjust("900 millis")
+      assert.deepStrictEqual(yield* released, [])
+      yield* TestClock.adjust("100 millis")
+      assert.deepStrictEqual(yield* released, [1000])
+      // Busy (an event every half second): nothing until a second passes without one.
+      for (let i = 0; i < 6; i++) {
+        yield* offer({ _tag: "Update", name: "a" })
+        yield* settle
+        yield* TestClock.adjust("500 millis")
+      }
+      assert.deepStrictEqual(yield* released, [1000])
+      yield* TestClock.adjust("500 millis") // quiet since 3500: due at 4500, spaced to 6000
+      assert.deepStrictEqual(yield* released, [1000])
+      yield* TestClock.adjust("1499 millis")
+      assert.deepStrictEqual(yield* released, [1000])
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* released, [1000, 6000])
+      // Quiet: nothing more.
+      yield* TestClock.adjust("1 hour")
+      assert.deepStrictEqual(yield* released, [1000, 6000])
+      yield* Fiber.interrupt(daemon)
+    }).pipe(Effect.provide(TestKit.layer())))
 })

@@ -28,9 +28,26 @@ describe("Metrics", () => {
       yield* CronmonTest.settle
       assert.strictEqual(yield* count(Metrics.spawns, "web"), 2)
       assert.strictEqual(yield* count(Metrics.restarts, "web"), 0)
-      yield* supervisor.stop("web")
+      // Held down: stopped, still known.
+      yield* supervisor.hold("web")
       assert.strictEqual(yield* count(Metrics.exits, "web"), 2)
       assert.strictEqual((yield* Metric.value(Metrics.forService(Metrics.running, "web"))).value, 0)
+      yield* supervisor.stopAll
+    }).pipe(Effect.provide(CronmonTest.services())))
+
+  it.effect("a service forgotten (its file gone) takes its series with it; back, it counts from zero", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* ProcessSupervisor
+      yield* supervisor.start("web")
+      yield* supervisor.start("db")
+      yield* supervisor.start("web")
+      yield* CronmonTest.settle
+      yield* supervisor.stop("web")
+      yield* CronmonTest.settle
+      assert.deepStrictEqual((yield* Metrics.byService).map((row) => row.service), ["db"])
+      yield* supervisor.start("web")
+      yield* CronmonTest.settle
+      assert.strictEqual(yield* count(Metrics.spawns, "web"), 1)
       yield* supervisor.stopAll
     }).pipe(Effect.provide(CronmonTest.services())))
 

@@ -59,7 +59,8 @@ const systemWith = (table: Readonly<Record<number, ProcessIdentity>>) =>
       groupUsage: unused,
       children: unused(),
       reap: unused,
-      marked: unused
+      marked: unused,
+      releaseMemory: unused()
     })
   )
 

@@ -53,6 +53,76 @@ export const DAEMON_FLAGS = {
 } as const satisfies Readonly<Record<string, FlagSpec>>
 
 /**
+ * The key of one of the daemon's flags (a `Cronmon.Options` field).
+ *
+ * @since 0.1.0
+ */
+export type DaemonFlag = keyof typeof DAEMON_FLAGS
+
+// The daemon's flags of one kind.
+type FlagsOfKind<Kind extends FlagSpec["kind"]> = {
+  [Key in DaemonFlag]: (typeof DAEMON_FLAGS)[Key]["kind"] extends Kind ? Key : never
+}[DaemonFlag]
+
+/**
+ * The daemon's flags given on a command line, each with its value: a path
+ * as written (not yet resolved), an amount read (milliseconds, bytes, a
+ * count), a switch on or off. Keyed as `Cronmon.Options`.
+ *
+ * @since 0.1.0
+ */
+export type DaemonArguments =
+  & { readonly [Key in FlagsOfKind<"path">]?: string }
+  & { readonly [Key in FlagsOfKind<"duration" | "size" | "count">]?: number }
+  & { readonly [Key in FlagsOfKind<"switch">]?: boolean }
+
+const kindOf = <Kind extends FlagSpec["kind"]>(kinds: ReadonlyArray<Kind>) => (key: DaemonFlag): key is FlagsOfKind<Kind> =>
+  kinds.some((kind) => kind === DAEMON_FLAGS[key].kind)
+const isPathFlag = kindOf(["path"])
+const isAmountFlag = kindOf(["duration", "size", "count"])
+const isSwitchFlag = kindOf(["switch"])
+
+const isDaemonFlag = (key: string): key is DaemonFlag => key in DAEMON_FLAGS
+
+/**
+ * The daemon's flags that `argv` (without node and the script) gives, when
+ * it asks for nothing but the daemon in the forms the CLI reads alike:
+ * `--name value`, `--name=value`, `-alias value`, `--switch`, `--no-switch`,
+ * each at most once, each value one the CLI takes. `undefined` for anything
+ * else (a subcommand, `--help`, a typo, a flag given twice, a value refused
+ * or beginning with `-`): the CLI answers those, with its usage errors.
+ *
+ * @example
+ * ```ts
+ * readDaemonArguments(["-s", "scripts", "--stop-timeout=2s"]) // { scripts: "scripts", stopTimeout: 2000 }
+ * readDaemonArguments(["status"]) // undefined
+ * ```
+ * @since 0.1.0
+ */
+export const readDaemonArguments = (argv: ReadonlyArray<string>): DaemonArguments | undefined => {
+  const scanned = scanArguments(argv, flagsByArgument(Object.values(DAEMON_FLAGS), { negations: true }))
+  if (scanned === undefined || scanned.words.length > 0) return undefined
+  const paths: { [Key in FlagsOfKind<"path">]?: string } = {}
+  const amounts: { [Key in FlagsOfKind<"duration" | "size" | "count">]?: number } = {}
+  const switches: { [Key in FlagsOfKind<"switch">]?: boolean } = {}
+  for (const key of Object.keys(DAEMON_FLAGS).filter(isDaemonFlag)) {
+    const spec = DAEMON_FLAGS[key]
+    const value = scanned.values.get(spec)
+    if (value === undefined) continue
+    if (isSwitchFlag(key)) switches[key] = value !== NEGATED
+    // A value that looks like a flag is the CLI's to judge (`-s --logs`: a missing value).
+    else if (value.startsWith("-")) return undefined
+    else if (isPathFlag(key)) paths[key] = value
+    else if (isAmountFlag(key) && isAmount(spec)) {
+      const read = readAmount(spec, value)
+      if ("refusal" in read) return undefined
+      amounts[key] = read.value
+    }
+  }
+  return { ...paths, ...amounts, ...switches }
+}
+
+/**
  * The commands that act on a running daemon, whose lean path `bin.ts`
  * takes without loading the CLI.
  *
@@ -183,8 +253,15 @@ export const flagsByArgument = (
   ))
 
 /**
+ * The value `scanArguments` gives a switch turned off (`--no-strict-modes`).
+ *
+ * @since 0.1.0
+ */
+export const NEGATED = "no"
+
+/**
  * `argv` read against `flags` (from `flagsByArgument`) without effect/cli:
- * each flag's value (`""` for a switch) and the words that are no flag, or
+ * each flag's value (`""` for a switch, `NEGATED` for `--no-switch`) and the words that are no flag, or
  * `undefined` for anything effect/cli would refuse: an unknown flag, a flag
  * given twice (`-j a -j b`, `--x --no-x`), `--switch=value`, a missing
  * value, an amount out of its range. A signal's value is not checked here.
@@ -211,7 +288,9 @@ export const scanArguments = (
     const equals = arg.startsWith("--") ? arg.indexOf("=") : -1
     const spec = flags.get(equals > 0 ? arg.slice(0, equals) : arg)
     if (spec === undefined || values.has(spec)) return undefined
-    const value = spec.kind === "switch" ? (equals > 0 ? undefined : "") : equals > 0 ? arg.slice(equals + 1) : argv[++i]
+    const value = spec.kind === "switch"
+      ? (equals > 0 ? undefined : arg === `--no-${spec.name}` ? NEGATED : "")
+      : equals > 0 ? arg.slice(equals + 1) : argv[++i]
     if (value === undefined || (isAmount(spec) && "refusal" in readAmount(spec, value))) return undefined
     values.set(spec, value)
   }

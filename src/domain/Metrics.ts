@@ -99,6 +99,24 @@ export const forService = <Input, State>(metric: Metric.Metric<Input, State>, se
   Metric.withAttributes(metric, { service })
 
 /**
+ * Drops every series of one service from the current `MetricRegistry`: the
+ * supervisor does so when it forgets a service (its file gone, nothing
+ * asked of it), so that a daemon that sees thousands of names come and go
+ * keeps no series of each. A name that comes back counts from zero.
+ *
+ * @example
+ * ```ts
+ * yield* Metrics.forget("web")
+ * ```
+ * @since 0.1.0
+ */
+export const forget = (service: string): Effect.Effect<void> =>
+  Effect.all([
+    ...[spawns, exits, restarts, spawnErrors].map((counter) => Metric.remove(forService(counter, service))),
+    Metric.remove(forService(running, service))
+  ], { discard: true })
+
+/**
  * One service's metrics, read together.
  *
  * @example

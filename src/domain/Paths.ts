@@ -33,6 +33,20 @@ export const defaultPaths = (env: Environment) => {
   } as const
 }
 
+/**
+ * Where the daemon keeps Node's compile cache of its own code: the user's
+ * cache directory (never a shared one such as `/tmp`, where another user
+ * could leave code for it to run).
+ *
+ * @example
+ * ```ts
+ * compileCacheDirectory({ HOME: "/home/me" }) // "/home/me/.cache/cronmon/node-compile-cache"
+ * ```
+ * @since 0.1.0
+ */
+export const compileCacheDirectory = (env: Environment): string =>
+  path.join(base(env, "XDG_CACHE_HOME", ".cache"), "cronmon", "node-compile-cache")
+
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|millis|milliseconds?|seconds?|minutes?|hours?|days?)?$/
 
 const UNIT_MILLIS: Readonly<Record<string, number>> = {

@@ -1,6 +1,7 @@
 /**
- * The C library calls Node lacks (`flock`, `prctl`, `waitpid`, `execv`, and
- * the Unix datagram socket calls of the notify socket), through koffi.
+ * The C library calls Node lacks (`flock`, `prctl`, `waitpid`, `execv`,
+ * `malloc_trim`, and the Unix datagram socket calls of the notify socket),
+ * through koffi.
  * Nothing from Effect here: the CLI's entry uses it to decide lock-or-exit
  * before it loads anything else.
  *
@@ -43,6 +44,11 @@ export interface Libc {
    * close-on-exec at start). Returns only when it fails: -1.
    */
   readonly exec: (file: string, argv: ReadonlyArray<string>) => number
+  /**
+   * Gives the free memory of the C heap back to the system
+   * (`malloc_trim(0)`, glibc's): `false` where there is no such call.
+   */
+  readonly trimHeap: () => boolean
   readonly EWOULDBLOCK: number
   readonly EINTR: number
 }
@@ -99,6 +105,15 @@ const load = (): Libc => {
   const pipe2 = darwin ? undefined : libc.func("int pipe2(_Out_ int *fds, int flags)")
   const fcntl = libc.func("int fcntl(int fd, int cmd, int arg)")
   const execv = libc.func("int execv(const char *path, const char **argv)")
+  // glibc only (musl and macOS have none): looked up when first called.
+  let mallocTrim: ((pad: number) => unknown) | null | undefined
+  const findMallocTrim = () => {
+    try {
+      return libc.func("int malloc_trim(size_t pad)")
+    } catch {
+      return null
+    }
+  }
   return {
     flock: (fd, operation) => asNumber(flock(fd, operation)),
     prctl: (option, arg) => prctl === undefined ? -1 : asNumber(prctl(option, arg, 0, 0, 0)),
@@ -113,6 +128,12 @@ const load = (): Libc => {
     exec: (file, argv) => {
       for (const fd of [0, 1, 2]) fcntl(fd, F_SETFD, 0)
       return asNumber(execv(file, [...argv, null]))
+    },
+    trimHeap: () => {
+      mallocTrim ??= findMallocTrim()
+      if (mallocTrim === null) return false
+      mallocTrim(0)
+      return true
     },
     EWOULDBLOCK: koffi.os.errno["EWOULDBLOCK"] ?? 11,
     EINTR: koffi.os.errno["EINTR"] ?? 4

@@ -290,11 +290,14 @@ export const layer: Layer.Layer<
         return started
       })
 
-    // A service whose file is gone, held by nothing and asked nothing is forgotten.
+    // A service whose file is gone, held by nothing and asked nothing is
+    // forgotten, its metric series with it.
     const releaseIfIdle = (state: ServiceState) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         const idle = state.supervision === undefined && state.queued === 0 && !state.present && !state.held
-        if (idle && services.get(state.name) === state) services.delete(state.name)
+        if (!idle || services.get(state.name) !== state) return Effect.void
+        services.delete(state.name)
+        return Metrics.forget(state.name)
       })
 
     // Accepts an action for the service: it runs once everything accepted

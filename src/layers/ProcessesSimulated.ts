@@ -49,6 +49,7 @@ export type Happening =
   | { readonly _tag: "Spawned"; readonly file: string; readonly pid: number; readonly at: number }
   | { readonly _tag: "Signalled"; readonly pid: number; readonly group: boolean; readonly signal: string; readonly at: number }
   | { readonly _tag: "Exited"; readonly pid: number; readonly status: ExitStatus; readonly at: number }
+  | { readonly _tag: "MemoryReleased"; readonly at: number }
 
 interface Simulated {
   readonly file: string
@@ -185,7 +186,8 @@ export const layer: Layer.Layer<ServiceSpawner | System | SimulatedProcesses> = 
           }))
         ),
       children: Effect.sync(() => Array.from(table.keys(), (pid) => ({ pid, zombie: false }))),
-      reap: () => Effect.succeed(false)
+      reap: () => Effect.succeed(false),
+      releaseMemory: record((at) => ({ _tag: "MemoryReleased", at }))
     })
 
     const control = SimulatedProcesses.of({

@@ -325,6 +325,10 @@ export const layer: Layer.Layer<System> = Layer.sync(System, () => {
         }
       })
     }),
-    reap: (pid) => Effect.sync(() => libc.waitpid(pid, WNOHANG) === pid)
+    reap: (pid) => Effect.sync(() => libc.waitpid(pid, WNOHANG) === pid),
+    releaseMemory: Effect.sync(() => {
+      globalThis.gc?.({ type: "major", flavor: "last-resort" })
+      libc.trimHeap()
+    })
   })
 })

@@ -91,6 +91,14 @@ export class System extends Context.Service<System, {
    * carries the journal of the daemon that started it.
    */
   readonly marked: (journal: string) => Effect.Effect<ReadonlyArray<number>>
+  /**
+   * Gives back to the system the memory this process holds but no longer
+   * uses: a full garbage collection when Node runs with `--expose-gc`
+   * (the old generation compacted, the young one shrunk), then the free
+   * pages of the C heap (glibc's `malloc_trim`), which otherwise keeps the
+   * peak of every burst of work. Some milliseconds of the main thread.
+   */
+  readonly releaseMemory: Effect.Effect<void>
 }>()("cronmon/System") {}
 
 /**

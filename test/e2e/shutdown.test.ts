@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { CLI, eventsOf, isAlive, NODE, Sandbox, waitFor, waitForJournal, waitForSpawns } from "./harness.ts"
+import { CLI, eventsOf, isAlive, NODE, REPO, Sandbox, waitFor, waitForJournal, waitForSpawns } from "./harness.ts"
 
 /**
  * Runs the CLI with a hook that records every module file Node loads, and
@@ -25,10 +25,11 @@ const loadedModules = (sandbox: Sandbox, args: ReadonlyArray<string>) => {
   fs.rmSync(record, { force: true })
   const result = spawnSync(NODE, ["--import", hook, CLI, ...args], { env: sandbox.env(), encoding: "utf8", timeout: 10_000 })
   const files = fs.readFileSync(record, "utf8").split("\n").filter((url) => url.startsWith("file:"))
-  const modules = files.flatMap((url) => {
-    const text = fs.readFileSync(new URL(url), "utf8")
-    return [...text.matchAll(/^\/\/ ((?:src|node_modules)\/\S+)$/gm)].map((match) => match[1]!)
-  })
+  // The modules each file of the bundle holds, as the build recorded them.
+  const chunks: Record<string, ReadonlyArray<string>> = JSON.parse(
+    fs.readFileSync(path.join(REPO, "node_modules/.cache/cronmon/chunk-modules.json"), "utf8")
+  )
+  const modules = files.flatMap((url) => chunks[path.basename(new URL(url).pathname)] ?? [])
   return { result, files: files.map((url) => path.basename(new URL(url).pathname)), modules }
 }
 

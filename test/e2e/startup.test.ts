@@ -119,4 +119,16 @@ describe("start-up", () => {
     expect(spawnedPids(added, "svc")).toHaveLength(1)
     expect(daemon.stderr).not.toMatch(/warning|truncated/i)
   })
+
+  it("runs the daemon with its Node flags, in the process it was started as", { timeout: 20_000 }, async () => {
+    sandbox.writeScript("svc", LOOP)
+    const daemon = sandbox.startDaemon()
+    await waitForSpawns(sandbox, "svc")
+    // The pid started (node dist/cronmon.js …) runs itself again with them.
+    const argv = fs.readFileSync(`/proc/${daemon.pid}/cmdline`, "utf8").split("\0")
+    expect(argv).toEqual(expect.arrayContaining(["--max-semi-space-size=1", "--lite-mode", "--expose-gc"]))
+    daemon.kill("SIGTERM")
+    expect(await daemon.waitExit()).toBe(0)
+    expect(eventsOf(readJournal(sandbox.journal), "monitor quit")).toHaveLength(1)
+  })
 })
