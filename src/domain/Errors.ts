@@ -3,7 +3,6 @@
  *
  * @since 0.1.0
  */
-import { Data } from "effect"
 
 /**
  * The errno code of a Node error (`ENOENT`, `ELOOP`, …), if it has one.
@@ -44,38 +43,5 @@ export const readFailure = (what: string, file: string, error: unknown): string 
       return `no ${what.replace(/^the /, "")} at ${file}`
     default:
       return `cannot read ${what} ${file}: ${errorMessage(error)}`
-  }
-}
-
-/**
- * A file or directory that a command could not read; its message is
- * `readFailure`'s one line.
- *
- * @since 0.1.0
- */
-export class Unreadable extends Data.TaggedError("Unreadable")<{
-  /** What it is, as the message names it: `the journal`, `the log`. */
-  readonly what: string
-  readonly path: string
-  readonly cause: unknown
-}> {
-  override get message() {
-    return readFailure(this.what, this.path, this.cause)
-  }
-}
-
-/**
- * A file given as a journal that is not one (`notAJournal` says why): the
- * commands that read the journal refuse it (exit 4, its state unknown), and
- * write nothing to it.
- *
- * @since 0.1.0
- */
-export class NotAJournal extends Data.TaggedError("NotAJournal")<{
-  readonly path: string
-  readonly reason: string
-}> {
-  override get message() {
-    return `the journal ${this.path} is ${this.reason}`
   }
 }

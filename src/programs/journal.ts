@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Console, Duration, Effect, Result } from "effect"
-import { NotAJournal, Unreadable } from "../domain/Errors.ts"
+import { NotAJournal, Unreadable } from "../domain/ReadErrors.ts"
 import { decodeLine, formatHuman, type JournalEntry, parseRfc3339 } from "../domain/JournalEvent.ts"
 import { notAJournal } from "../domain/JournalShape.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"

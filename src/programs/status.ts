@@ -8,7 +8,8 @@
  */
 import { Clock, Data, Effect, Option, Schema } from "effect"
 import * as fs from "node:fs"
-import { errorCode, NotAJournal, Unreadable } from "../domain/Errors.ts"
+import { errorCode } from "../domain/Errors.ts"
+import { NotAJournal, Unreadable } from "../domain/ReadErrors.ts"
 import { notAJournal } from "../domain/JournalShape.ts"
 import { linesBackward } from "../domain/LinesBackward.ts"
 import { escapeControls } from "../domain/EscapeControls.ts"

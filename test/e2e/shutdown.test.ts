@@ -142,8 +142,9 @@ describe("daemon life", () => {
 
   // Every minute's tick: measured by the modules it loads (not by time, on
   // a shared machine). It reads the journal's tail, and loads nothing of
-  // Effect, nor the CLI's chunk, nor the C library's binding.
-  it("the cron tick that finds a daemon running loads nothing of Effect", { timeout: 20_000 }, async () => {
+  // Effect, nor the CLI's chunk, nor the C library's binding. Nor does a
+  // control command, which a deploy script may run many times.
+  it("the cron tick that finds a daemon running, and a control command, load nothing of Effect", { timeout: 20_000 }, async () => {
     sandbox.writeScript("svc", "exec sleep 1000")
     sandbox.startDaemon()
     await waitForSpawns(sandbox, "svc")
@@ -152,6 +153,11 @@ describe("daemon life", () => {
     expect(tick.files.every((file) => /^cronmon(-chunk-\w+)?\.js$/.test(file)), tick.files.join(" ")).toBe(true)
     expect(tick.modules.filter((module) => !module.startsWith("src/")), tick.modules.join(" ")).toEqual([])
     expect(tick.modules).toContain("src/internal/LockCheck.ts")
+    // A control command in its plain form takes the lean path: no Effect either.
+    const restart = loadedModules(sandbox, ["restart", "svc", "-j", sandbox.journal])
+    expect(restart.result.stdout).toMatch(/^svc: restarted \(pid \d+\)\n$/)
+    expect(restart.modules.filter((module) => !module.startsWith("src/")), restart.modules.join(" ")).toEqual([])
+    expect(restart.modules).toContain("src/programs/control.ts")
     // What the same measure finds when the CLI is loaded: Effect.
     const cli = loadedModules(sandbox, ["--version"])
     expect(cli.modules.some((module) => module.startsWith("node_modules/effect/"))).toBe(true)
