@@ -104,6 +104,29 @@ describe("the journal writer", () => {
       assert.strictEqual(lines(file).length, 101)
     }).pipe(Effect.scoped))
 
+  it.live("the lines appended while it writes go in one write(2), in the order appended (a group commit)", () =>
+    Effect.gen(function*() {
+      const file = tempFile()
+      const journal = yield* openJournal(journalLayer(file))
+      yield* journal.flush
+      const write = vi.spyOn(nodeFs, "write")
+      syncBuiltinESMExports()
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          write.mockRestore()
+          syncBuiltinESMExports()
+        })
+      )
+      // Appended without a pause: the writer finds them all queued.
+      for (let i = 0; i < 100; i++) yield* journal.append(Events.spawned("web", 100 + i))
+      yield* journal.flush
+      assert.isAtMost(write.mock.calls.length, 3, `${write.mock.calls.length} writes for 100 lines`)
+      assert.deepStrictEqual(
+        lines(file).slice(1).map((line) => JSON.parse(line).data.pid),
+        Array.from({ length: 100 }, (_, i) => 100 + i)
+      )
+    }).pipe(Effect.scoped))
+
   it.effect("names the human log in its id: +stderr when events are shown", () =>
     Effect.gen(function*() {
       const shown = yield* openJournal(shownOnStderr(tempFile()))

@@ -7,11 +7,14 @@
  * untouched, cut a torn or corrupt last line, read what earlier sessions
  * left, and write `acquired lock` (unwritable: `JournalUnavailable`). Then
  * `append` shows the event on the `HumanLog` and queues it; one writer fiber
- * writes the queue in order, one `write(2)` per line on a descriptor opened
- * `O_SYNC`, in libuv's thread pool, so that no append waits for the disk.
- * The writer's pieces: `writeEntry` (one line; `: > journal` under it),
- * `makeRoom`, `shrink`, `beginAgain` (the size bound), `carryOver` (what a
- * new file must hold), `reopen` (the file moved away), `record` (outages).
+ * writes the queue in order on a descriptor opened `O_SYNC`, in libuv's
+ * thread pool, so that no append waits for the disk: the lines queued while
+ * it wrote go in one `write(2)` (a group commit), one at a time only when
+ * the bound, a truncation or an outage needs it. The writer's pieces:
+ * `writeEntry` (one line; `: > journal` under it), `writeTogether` (the
+ * group), `makeRoom`, `shrink`, `beginAgain` (the size bound), `carryOver`
+ * (what a new file must hold), `reopen` (the file moved away), `record`
+ * (outages).
  *
  * @since 0.1.0
  */
@@ -186,13 +189,17 @@ interface Writer {
   /** The bound (infinite when unset). */
   readonly maxBytes: number
   readonly state: Ref.Ref<State>
-  readonly queue: Queue.Queue<Effect.Effect<unknown>>
+  readonly queue: Queue.Queue<Job>
   readonly watcher: Ref.Ref<fs.FSWatcher | undefined>
   readonly human: typeof HumanLog.Service
   readonly system: typeof System.Service
   readonly acquired: JournalEntry
   readonly lost: Deferred.Deferred<void>
 }
+
+// What the writer does next: write an appended entry, or run something in
+// its turn (a flush's answer, a look at the path).
+type Job = { readonly entry: JournalEntry } | { readonly run: Effect.Effect<unknown> }
 
 const set = (w: Writer, change: Partial<State>) => Ref.update(w.state, (state) => ({ ...state, ...change }))
 
@@ -325,14 +332,7 @@ const writeEntry = (w: Writer, entry: JournalEntry, echo: boolean): Effect.Effec
 // appended entry, shown when it was appended.
 const record = (w: Writer, entry: JournalEntry, echo = true): Effect.Effect<void> =>
   writeEntry(w, entry, echo).pipe(Effect.matchEffect({
-    onFailure: (error) =>
-      Effect.gen(function*() {
-        const { outage } = yield* Ref.get(w.state)
-        if (outage === undefined) yield* w.human.notice(`cannot write the journal ${w.file}: ${errorMessage(error)}`)
-        const spawns = outage?.spawns ?? []
-        const lost = { lost: (outage?.lost ?? 0) + 1, spawns: entry.type === "process spawned" ? [...spawns, entry] : spawns }
-        yield* set(w, { outage: lost })
-      }),
+    onFailure: (error) => lose(w, [entry], error),
     onSuccess: () =>
       Effect.gen(function*() {
         const { outage, running } = yield* Ref.get(w.state)
@@ -345,6 +345,64 @@ const record = (w: Writer, entry: JournalEntry, echo = true): Effect.Effect<void
         yield* Effect.forEach(stillRunning, (spawned) => record(w, spawned), { discard: true })
       })
   }))
+
+// Entries not written: counted as lost (said once per outage), their spawns kept.
+const lose = (w: Writer, entries: ReadonlyArray<JournalEntry>, error: unknown) =>
+  Effect.gen(function*() {
+    const { outage } = yield* Ref.get(w.state)
+    if (outage === undefined) yield* w.human.notice(`cannot write the journal ${w.file}: ${errorMessage(error)}`)
+    const spawns = [...outage?.spawns ?? [], ...entries.filter((entry) => entry.type === "process spawned")]
+    yield* set(w, { outage: { lost: (outage?.lost ?? 0) + entries.length, spawns } })
+  })
+
+// Appended entries, in one write(2) when nothing stands in the way: the
+// bound, a truncation under the writer, an outage and an entry that cannot
+// be encoded are each handled one entry at a time, by `record`.
+const writeTogether = (w: Writer, entries: ReadonlyArray<JournalEntry>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const { fd, end, outage } = yield* Ref.get(w.state)
+    const size = yield* Effect.option(sizeNow(w))
+    const lines = yield* Effect.option(attempt(() => entries.map((entry) => Buffer.from(encodeLine(entry) + "\n"))))
+    const bytes = lines._tag === "Some" ? lines.value.reduce((sum, line) => sum + line.length, 0) : 0
+    if (
+      entries.length === 1 || outage !== undefined || size._tag === "None" || lines._tag === "None" ||
+      (end !== undefined && size.value < end) || size.value + bytes > w.maxBytes
+    ) {
+      return yield* Effect.forEach(entries, (entry) => Effect.catchDefect(record(w, entry, false), said(w)), { discard: true })
+    }
+    yield* Ref.update(w.state, (state) => ({ ...state, running: entries.reduce(Running.step, state.running) }))
+    yield* writeLine(fd, Buffer.concat(lines.value, bytes), size.value).pipe(
+      Effect.matchEffect({
+        onFailure: (error) => lose(w, entries, error),
+        onSuccess: () => set(w, { end: size.value + bytes })
+      })
+    )
+  })
+
+// A defect (an event that cannot be encoded) is said, and ends only its own
+// job: the writer goes on.
+const said = (w: Writer) => (defect: unknown) => w.human.notice(`journal: ${defect}`)
+
+// Runs what the writer took from its queue, in order: the entries between
+// two other jobs written together.
+const work = (w: Writer, jobs: ReadonlyArray<Job>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    let entries: Array<JournalEntry> = []
+    const writePending = Effect.suspend(() => {
+      const taken = entries
+      entries = []
+      return taken.length === 0 ? Effect.void : Effect.catchDefect(writeTogether(w, taken), said(w))
+    })
+    for (const job of jobs) {
+      if ("entry" in job) {
+        entries.push(job.entry)
+      } else {
+        yield* writePending
+        yield* Effect.catchDefect(Effect.asVoid(job.run), said(w))
+      }
+    }
+    yield* writePending
+  })
 
 // The lock is on the file, not on its path: if the file is moved away or
 // removed, the next cron run would lock a new file at the path and start a
@@ -378,7 +436,7 @@ const watch = (w: Writer) =>
       let queued = false
       const look = Effect.andThen(Effect.sync(() => (queued = false)), reopen(w))
       const onEvent = () => {
-        if (!queued) queued = Queue.offerUnsafe(w.queue, look)
+        if (!queued) queued = Queue.offerUnsafe(w.queue, { run: look })
       }
       try {
         return fs.watch(w.file, { persistent: false }, onEvent).on("error", onEvent)
@@ -438,7 +496,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       // their holds last until this session releases them.
       const running = { ...Running.fold(previousState.leftovers.map(spawnOf)), held: previousState.held }
       yield* Ref.update(state, (current) => ({ ...current, sessionStart: size, running }))
-      const queue = yield* Queue.unbounded<Effect.Effect<unknown>>()
+      const queue = yield* Queue.unbounded<Job>()
       const watcher = yield* Ref.make<fs.FSWatcher | undefined>(undefined)
       const lost = yield* Deferred.make<void>()
       const id = `file:${file}${human.echoes ? "+stderr" : ""}`
@@ -453,13 +511,13 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
       const append = (event: JournalEvent) =>
         Effect.flatMap(Clock.currentTimeMillis, (time) => {
           const entry: JournalEntry = { time, ...event }
-          return Effect.andThen(human.event(entry), Queue.offer(queue, record(w, entry, false))).pipe(
+          return Effect.andThen(human.event(entry), Queue.offer(queue, { entry })).pipe(
             Effect.andThen(feed.publish(entry))
           )
         })
       const flush = Effect.flatMap(
         Deferred.make<void>(),
-        (done) => Effect.andThen(Queue.offer(queue, Deferred.succeed(done, undefined)), Deferred.await(done))
+        (done) => Effect.andThen(Queue.offer(queue, { run: Deferred.succeed(done, undefined) }), Deferred.await(done))
       )
 
       const shrunkAtOpen = size > maxBytes ? yield* shrink(w) : undefined
@@ -474,9 +532,7 @@ export const layer = (options: Options): Layer.Layer<Journal, JournalLocked | Jo
         yield* append(Events.warning("journal", `${previousState.badLines} unreadable lines skipped`))
       }
 
-      // A defect (an event that cannot be encoded) must not stop the writer.
-      const next = Effect.catchDefect(Effect.flatten(Queue.take(queue)), (defect) => human.notice(`journal: ${defect}`))
-      yield* Effect.forkScoped(Effect.forever(next))
+      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeAll(queue), (jobs) => work(w, jobs))))
       // Runs first when the layer closes: what was appended is on disk
       // before the lock is released.
       yield* Effect.addFinalizer(() => flush)
