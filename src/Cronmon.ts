@@ -216,6 +216,22 @@ export const supervise: <E, R>(until: Effect.Effect<unknown, E, R>) => Effect.Ef
 export const superviseUntilSignal: Effect.Effect<void, never, Services> = Daemon.superviseUntilSignal
 
 /**
+ * Gives memory back to the system once the daemon is quiet (a full GC when
+ * Node runs with `--expose-gc`, then glibc's `malloc_trim(0)`): a second
+ * after it starts or after the last journal event, at most every five
+ * seconds. The `cronmon` executable runs it beside supervision; it acts on
+ * the whole process, so an app that embeds the daemon forks it only if it
+ * wants that.
+ *
+ * @example
+ * ```ts
+ * yield* Effect.forkScoped(Cronmon.releaseMemoryWhenQuiet)
+ * ```
+ * @since 0.1.0
+ */
+export const releaseMemoryWhenQuiet: Effect.Effect<void, never, Journal | System> = Daemon.releaseMemoryWhenQuiet
+
+/**
  * What earlier sessions recorded in a journal file left behind: processes
  * spawned and never seen to exit, services held down, sessions that did
  * not end cleanly, lines that could not be read. Reads the file backwards from its end, without the

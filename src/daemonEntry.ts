@@ -34,7 +34,9 @@ export const said = (line: string, code: number): Effect.Effect<number> => Effec
  * @since 0.1.0
  */
 export const daemonCommand = (options: Cronmon.Options): Effect.Effect<number> =>
-  Cronmon.superviseUntilSignal.pipe(
+  Effect.forkScoped(Cronmon.releaseMemoryWhenQuiet).pipe(
+    Effect.andThen(Cronmon.superviseUntilSignal),
+    Effect.scoped,
     Effect.provide(Cronmon.controlSocket),
     Effect.provide(Cronmon.services(options)),
     Effect.provide(HumanLogConsole.layer),

@@ -7,7 +7,7 @@ import { JournalMemory } from "../src/layers/JournalMemory.ts"
 import { SimulatedProcesses } from "../src/layers/ProcessesSimulated.ts"
 import * as TestKit from "../src/layers/TestKit.ts"
 import { WatcherQueue } from "../src/layers/WatcherQueue.ts"
-import { supervise } from "../src/programs/daemon.ts"
+import { releaseMemoryWhenQuiet, supervise } from "../src/programs/daemon.ts"
 import { ProcessSupervisor } from "../src/services/ProcessSupervisor.ts"
 import { ServiceSpawner } from "../src/services/ServiceSpawner.ts"
 import { System } from "../src/services/System.ts"
@@ -210,7 +210,10 @@ describe("daemon", () => {
     Effect.gen(function*() {
       const sim = yield* SimulatedProcesses
       const released = Effect.map(sim.happenings, (all) => all.flatMap((h) => h._tag === "MemoryReleased" ? [h.at] : []))
-      const daemon = yield* Effect.forkChild(supervise(Effect.never), { startImmediately: true })
+      // As the executable runs it: beside supervision.
+      const daemon = yield* Effect.forkChild(Effect.all([supervise(Effect.never), releaseMemoryWhenQuiet], { concurrency: 2 }), {
+        startImmediately: true
+      })
       yield* offer({ _tag: "Add", name: "a" })
       yield* settle
       yield* TestClock.adjust("900 millis")

@@ -90,7 +90,9 @@ export const missingDaemonFlags = (execArgv: ReadonlyArray<string>, script: stri
  * @since 0.1.0
  */
 export const execWithDaemonFlags = (): void => {
-  const missing = missingDaemonFlags(process.execArgv, process.argv[1] ?? "")
+  // A flag given in NODE_OPTIONS stands too.
+  const fromEnvironment = (process.env["NODE_OPTIONS"] ?? "").split(/\s+/).filter((word) => word.startsWith("--"))
+  const missing = missingDaemonFlags([...fromEnvironment, ...process.execArgv], process.argv[1] ?? "")
   if (missing.length === 0) return
   try {
     execNode(process.execPath, missing)

@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import { Clock, Duration, Effect, Layer, Option } from "effect"
-import { NOT_EXECUTABLE } from "../domain/ServiceFile.ts"
+import { isIgnoredName, NOT_EXECUTABLE } from "../domain/ServiceFile.ts"
 import { signalNamed } from "../domain/Signals.ts"
 import { isUp, type ResourceUsage, type ServiceStatus, statusJsonOf } from "../domain/Status.ts"
 import {
@@ -108,10 +108,11 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
     })
 
     // A file the daemon refuses to run is there all the same: say why it
-    // is not a service rather than that there is none.
+    // is not a service rather than that there is none (a name the watcher
+    // never takes for one, an editor's `.swp`, stays no such service).
     const uid = settings.strictModes ? process.getuid?.() : undefined
     const refusedOr = (action: ActionFailed["action"]) => (error: NoSuchService) =>
-      Effect.flatMap(inspectFile(settings.scriptsDir, error.name, uid), (inspection) => {
+      isIgnoredName(error.name) ? Effect.fail(error) : Effect.flatMap(inspectFile(settings.scriptsDir, error.name, uid), (inspection) => {
         const reason = inspection === NOT_EXECUTABLE ? "its file is not executable" : inspection?.refusal
         return Effect.fail(reason === undefined ? error : new ActionFailed({ name: error.name, action, reason }))
       })

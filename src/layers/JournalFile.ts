@@ -332,7 +332,7 @@ const writeEntry = (w: Writer, entry: JournalEntry, echo: boolean): Effect.Effec
 // appended entry, shown when it was appended.
 const record = (w: Writer, entry: JournalEntry, echo = true): Effect.Effect<void> =>
   writeEntry(w, entry, echo).pipe(Effect.matchEffect({
-    onFailure: (error) => lose(w, [entry], error),
+    onFailure: (error) => lose(w, entry, error),
     onSuccess: () =>
       Effect.gen(function*() {
         const { outage, running } = yield* Ref.get(w.state)
@@ -346,21 +346,25 @@ const record = (w: Writer, entry: JournalEntry, echo = true): Effect.Effect<void
       })
   }))
 
-// Entries not written: counted as lost (said once per outage), their spawns kept.
-const lose = (w: Writer, entries: ReadonlyArray<JournalEntry>, error: unknown) =>
+// An entry not written: counted as lost (said once per outage), a spawn kept.
+const lose = (w: Writer, entry: JournalEntry, error: unknown) =>
   Effect.gen(function*() {
     const { outage } = yield* Ref.get(w.state)
     if (outage === undefined) yield* w.human.notice(`cannot write the journal ${w.file}: ${errorMessage(error)}`)
-    const spawns = [...outage?.spawns ?? [], ...entries.filter((entry) => entry.type === "process spawned")]
-    yield* set(w, { outage: { lost: (outage?.lost ?? 0) + entries.length, spawns } })
+    const spawns = outage?.spawns ?? []
+    yield* set(w, { outage: { lost: (outage?.lost ?? 0) + 1, spawns: entry.type === "process spawned" ? [...spawns, entry] : spawns } })
   })
 
 // Appended entries, in one write(2) when nothing stands in the way: the
 // bound, a truncation under the writer, an outage and an entry that cannot
-// be encoded are each handled one entry at a time, by `record`.
+// be encoded are each handled one entry at a time, by `record`; so is a
+// write that fails (a disk that fills mid-write keeps the lines that fit).
 const writeTogether = (w: Writer, entries: ReadonlyArray<JournalEntry>): Effect.Effect<void> =>
   Effect.gen(function*() {
-    const { fd, end, outage } = yield* Ref.get(w.state)
+    const oneByOne = Effect.forEach(entries, (entry) => Effect.catchDefect(record(w, entry, false), said(w)), {
+      discard: true
+    })
+    const { fd, end, outage, running } = yield* Ref.get(w.state)
     const size = yield* Effect.option(sizeNow(w))
     const lines = yield* Effect.option(attempt(() => entries.map((entry) => Buffer.from(encodeLine(entry) + "\n"))))
     const bytes = lines._tag === "Some" ? lines.value.reduce((sum, line) => sum + line.length, 0) : 0
@@ -368,12 +372,13 @@ const writeTogether = (w: Writer, entries: ReadonlyArray<JournalEntry>): Effect.
       entries.length === 1 || outage !== undefined || size._tag === "None" || lines._tag === "None" ||
       (end !== undefined && size.value < end) || size.value + bytes > w.maxBytes
     ) {
-      return yield* Effect.forEach(entries, (entry) => Effect.catchDefect(record(w, entry, false), said(w)), { discard: true })
+      return yield* oneByOne
     }
     yield* Ref.update(w.state, (state) => ({ ...state, running: entries.reduce(Running.step, state.running) }))
     yield* writeLine(fd, Buffer.concat(lines.value, bytes), size.value).pipe(
       Effect.matchEffect({
-        onFailure: (error) => lose(w, entries, error),
+        // Cut back to where it began (`writeLine`): the lines are tried again, each alone.
+        onFailure: () => Effect.andThen(set(w, { running }), oneByOne),
         onSuccess: () => set(w, { end: size.value + bytes })
       })
     )
@@ -383,25 +388,16 @@ const writeTogether = (w: Writer, entries: ReadonlyArray<JournalEntry>): Effect.
 // job: the writer goes on.
 const said = (w: Writer) => (defect: unknown) => w.human.notice(`journal: ${defect}`)
 
-// Runs what the writer took from its queue, in order: the entries between
-// two other jobs written together.
+// Runs what the writer took from its queue: the entries, in order and
+// together, then the other jobs, in order. A flush then answers for what
+// was appended before it (and a little more); a look at the path runs as
+// if its event had come a moment later (the journal's own writes raise
+// one, which would otherwise cut every group in two).
 const work = (w: Writer, jobs: ReadonlyArray<Job>): Effect.Effect<void> =>
   Effect.gen(function*() {
-    let entries: Array<JournalEntry> = []
-    const writePending = Effect.suspend(() => {
-      const taken = entries
-      entries = []
-      return taken.length === 0 ? Effect.void : Effect.catchDefect(writeTogether(w, taken), said(w))
-    })
-    for (const job of jobs) {
-      if ("entry" in job) {
-        entries.push(job.entry)
-      } else {
-        yield* writePending
-        yield* Effect.catchDefect(Effect.asVoid(job.run), said(w))
-      }
-    }
-    yield* writePending
+    const entries = jobs.flatMap((job) => "entry" in job ? [job.entry] : [])
+    if (entries.length > 0) yield* Effect.catchDefect(writeTogether(w, entries), said(w))
+    for (const job of jobs) if ("run" in job) yield* Effect.catchDefect(Effect.asVoid(job.run), said(w))
   })
 
 // The lock is on the file, not on its path: if the file is moved away or

@@ -168,7 +168,9 @@ const RELEASE_SPACING = Duration.seconds(5)
  * an exit, a change, a request), at most once every five seconds. A burst
  * of work (many services starting, a crash loop, scripts coming and going)
  * otherwise leaves the process at its peak: glibc keeps what it freed, and
- * V8 its grown young generation and fragmented old one.
+ * V8 its grown young generation and fragmented old one. The executable
+ * runs it beside supervision; an app that embeds the daemon chooses
+ * (`Cronmon.releaseMemoryWhenQuiet`), for it acts on the whole process.
  *
  * @since 0.1.0
  */
@@ -241,7 +243,6 @@ export const supervise = <E, R>(until: Effect.Effect<unknown, E, R>, beforeStop:
       { discard: true }
     )
     const reaper = yield* startReaper
-    yield* Effect.forkScoped(releaseMemoryWhenQuiet)
     // Orphans are terminated alongside the services, then once more for
     // those that services left while they stopped.
     yield* Effect.addFinalizer(() =>

@@ -178,7 +178,7 @@ const daemonLine = (status: StatusJson, journalFound: boolean): string => {
           formatDuration(now - Date.parse(daemon.since))
         } (since ${daemon.since})`
     case "stopping":
-      return `cronmon is stopping: pid ${daemon.pid}, stopping every service`
+      return `cronmon is stopping: ${daemon.pid === null ? "pid not recorded" : `pid ${daemon.pid}`}, stopping every service`
     case "stopped":
       return `cronmon is not running: stopped at ${at(daemon.quit_at)}`
     case "crashed":

@@ -138,6 +138,9 @@ describe("control commands against a real daemon", () => {
         `fix it with \`chmod go-w ${sandbox.scripts}/open\` (or run cronmon with --no-strict-modes)\n` +
         "cronmon: plain: not restarted: its file is not executable\n"
     )
+    // A name never taken for a service (an editor's swap file) is none.
+    sandbox.writeScript(".plain.swp", "", 0o644)
+    expect(run("restart", ".plain.swp")).toMatchObject({ status: 4, stderr: `cronmon: .plain.swp: no such service in ${sandbox.scripts}\n` })
 
     // Ignores SIGTERM: its stop takes the stop timeout (1 s), more than 300 ms.
     const stubborn = lastPid(sandbox, "stubborn")
