@@ -25,8 +25,8 @@ import {
 import { Journal } from "../services/Journal.ts"
 import { ProcessSupervisor, type RequestOptions } from "../services/ProcessSupervisor.ts"
 import { Settings } from "../services/Settings.ts"
+import { inspectFile, strictModesUid } from "../internal/ScriptInspection.ts"
 import { System } from "../services/System.ts"
-import { inspectFile } from "./WatcherChokidar.ts"
 
 const requestOptions = (options: ActionOptions | undefined): RequestOptions => ({
   wait: options?.wait,
@@ -110,7 +110,7 @@ export const layer: Layer.Layer<Control, never, ProcessSupervisor | Journal | Se
     // A file the daemon refuses to run is there all the same: say why it
     // is not a service rather than that there is none (a name the watcher
     // never takes for one, an editor's `.swp`, stays no such service).
-    const uid = settings.strictModes ? process.getuid?.() : undefined
+    const uid = strictModesUid(settings.strictModes)
     const refusedOr = (action: ActionFailed["action"]) => (error: NoSuchService) =>
       isIgnoredName(error.name) ? Effect.fail(error) : Effect.flatMap(inspectFile(settings.scriptsDir, error.name, uid), (inspection) => {
         const reason = inspection === NOT_EXECUTABLE ? "its file is not executable" : inspection?.refusal

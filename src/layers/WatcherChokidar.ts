@@ -11,14 +11,8 @@ import { watch } from "chokidar"
 import { type Duration, Deferred, Effect, Exit, Layer, Queue, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import {
-  fingerprintOf,
-  type Inspection,
-  isIgnoredName,
-  NOT_EXECUTABLE,
-  strictModesRefusal,
-  type WatcherEvent
-} from "../domain/ServiceFile.ts"
+import { isIgnoredName, type WatcherEvent } from "../domain/ServiceFile.ts"
+import { inspectFile, strictModesUid } from "../internal/ScriptInspection.ts"
 import { makeSettler, type Settler } from "../internal/Settler.ts"
 import { errorCode, errorMessage } from "../domain/Errors.ts"
 import { Events } from "../domain/JournalEvent.ts"
@@ -33,34 +27,6 @@ const watchedPathOf = (details: unknown): string | undefined =>
     typeof details.watchedPath === "string"
     ? details.watchedPath
     : undefined
-
-/**
- * The service fingerprint of `dir/name` now (following a symlink);
- * `NOT_EXECUTABLE` for a regular file without an execute bit; `undefined`
- * when it is missing or anything else. With `strictModesUid` (the daemon's
- * uid), the fingerprint carries why strict modes refuse the file or its
- * directory, if they do.
- *
- * @since 0.1.0
- */
-export const inspectFile = (
-  dir: string,
-  name: string,
-  strictModesUid?: number
-): Effect.Effect<Inspection> =>
-  Effect.promise(async () => {
-    const file = path.join(dir, name)
-    try {
-      const stats = await fs.promises.stat(file)
-      if (stats.isFile() && (stats.mode & 0o111) === 0) return NOT_EXECUTABLE
-      if (strictModesUid === undefined) return fingerprintOf(stats)
-      const refusal = strictModesRefusal(dir, await fs.promises.stat(dir), strictModesUid, name) ??
-        strictModesRefusal(file, stats, strictModesUid)
-      return fingerprintOf(stats, refusal)
-    } catch {
-      return undefined
-    }
-  })
 
 /**
  * The names in the scripts directory that may be services.
@@ -262,8 +228,7 @@ export const layer: Layer.Layer<Watcher, never, Settings | Journal> = Layer.effe
   Effect.gen(function*() {
     const { scriptsDir, settleTime, strictModes } = yield* Settings
     const journal = yield* Journal
-    // Where there are no uids (Windows), there is nothing to be strict about.
-    const uid = strictModes ? process.getuid?.() : undefined
+    const uid = strictModesUid(strictModes)
     return Watcher.of({
       changes: watchScripts(
         scriptsDir,
