@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber } from "effect"
+import { Clock, Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import type { JournalEntry } from "../src/domain/JournalEvent.ts"
 import { JournalMemory } from "../src/layers/JournalMemory.ts"
@@ -118,6 +118,34 @@ describe("ProcessSupervisor", () => {
       yield* supervisor.start("crash")
       yield* TestClock.adjust("200 seconds")
       assert.deepStrictEqual(yield* spawnTimes("crash"), [0, 0, 5, 20, 80, 140, 200])
+      yield* supervisor.stop("crash")
+    }).pipe(Effect.provide(TestKit.layer())))
+
+  it.effect("a restart due now is spawned at once, not after a zero sleep (on a real clock, a timer)", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* ProcessSupervisor
+      const sim = yield* SimulatedProcesses
+      const clock = yield* Clock.Clock
+      const sleeps: Array<number> = []
+      // The test clock, with every sleep asked of it written down.
+      const spy = new Proxy(clock, {
+        get: (target, key) => {
+          if (key === "sleep") {
+            return (duration: Duration.Duration) => {
+              sleeps.push(Duration.toMillis(duration))
+              return target.sleep(duration)
+            }
+          }
+          const value: unknown = Reflect.get(target, key, target)
+          return typeof value === "function" ? value.bind(target) : value
+        }
+      })
+      yield* sim.setBehaviour("crash", { runFor: 0, exitCode: 1 })
+      yield* supervisor.start("crash").pipe(Effect.provideService(Clock.Clock, spy))
+      yield* settle
+      assert.deepStrictEqual(yield* spawnTimes("crash"), [0, 0])
+      // The second failure waits its 5 s; the first restart waited for nothing.
+      assert.deepStrictEqual(sleeps, [5000])
       yield* supervisor.stop("crash")
     }).pipe(Effect.provide(TestKit.layer())))
 

@@ -4,7 +4,7 @@
  * spawned through the `ServiceSpawner`.
  *
  * A service's fiber repeats one run (spawn, journal, wait for the exit)
- * under the restart `Schedule`. Interrupting the fiber stops the service: its
+ * after the restart policy's delay (`Backoff.nextRestart`). Interrupting the fiber stops the service: its
  * process group is terminated (`Termination.terminate`, on the Effect
  * `Clock`, so tests drive it with `TestClock`), and the fiber ends once the
  * main process is reaped and `process exited` is journaled.
@@ -20,9 +20,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Schedule, Scope, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Scope, Stream } from "effect"
 import * as path from "node:path"
-import { restartBackoff } from "../domain/Backoff.ts"
+import { nextRestart } from "../domain/Backoff.ts"
 import { describeExit, Events, type Request } from "../domain/JournalEvent.ts"
 import * as Metrics from "../domain/Metrics.ts"
 import { notifyMeaning } from "../domain/NotifyMessage.ts"
@@ -108,7 +108,7 @@ export const layer: Layer.Layer<
     // Closed with the layer: every supervision is stopped at once, not one after another.
     const supervisions = yield* Scope.fork(scope, "parallel")
     const services = new Map<string, ServiceState>()
-    const backoff = restartBackoff(settings.restartDelays, settings.stableRun)
+    const policy = { delays: settings.restartDelays, stableRun: settings.stableRun }
     const notifyAddress = Option.getOrUndefined(notify.address)
     // The journal marks the service and its descendants as this journal's
     // (found after a crash even when the journal does not name them); the
@@ -249,22 +249,24 @@ export const layer: Layer.Layer<
       Effect.forkIn(scope, { startImmediately: true })
     )
 
-    // Every run after the first is an automatic restart; the schedule says
-    // when the next one is due.
+    // Every run after the first is an automatic restart, after the delay the
+    // policy gives. A restart due now is spawned at once: a zero sleep would
+    // still wait for a timer (at least a millisecond, and every other task
+    // of the event loop first).
     const supervise = (state: ServiceState, started: Deferred.Deferred<number, string>) =>
-      Effect.suspend(() => {
-        let runs = 0
-        const run = Effect.suspend(() => {
-          state.nextStartAt = undefined
-          return runs++ === 0 ? Effect.void : record(Metrics.restarts, state.name)
-        })
-        const schedule = backoff.pipe(Schedule.tap(({ duration, now }) =>
-          Effect.sync(() => {
-            state.nextStartAt = now + Duration.toMillis(duration)
-          })
-        ))
-        const once = Effect.andThen(run, runOnce(state, started))
-        return Effect.repeat(once, schedule)
+      Effect.gen(function*() {
+        let restarts = 0
+        for (;;) {
+          const ranFor = yield* runOnce(state, started)
+          const next = nextRestart(policy, restarts, ranFor)
+          restarts = next.restarts
+          if (Duration.isGreaterThan(next.delay, Duration.zero)) {
+            state.nextStartAt = (yield* Clock.currentTimeMillis) + Duration.toMillis(next.delay)
+            yield* Effect.sleep(next.delay)
+            state.nextStartAt = undefined
+          }
+          yield* record(Metrics.restarts, state.name)
+        }
       })
 
     const endSupervision = (state: ServiceState) =>
