@@ -354,8 +354,11 @@ export const ServiceLogsLive: Layer.Layer<ServiceLogs, never, Journal | Settings
 export const SystemLive: Layer.Layer<System> = SystemLinux.layer
 
 /**
- * The live `ServiceSpawner`, over `node:child_process`: each service gets one
- * pipe for both stdout and stderr, so its output keeps its order in the log.
+ * The live `ServiceSpawner`, through `posix_spawn` on Linux (on SIGCHLD it
+ * collects the exits of what it started; an app that waits for any child
+ * itself, `waitpid(-1)`, would take them) and `node:child_process`
+ * elsewhere: each service gets one pipe for both stdout and stderr, so its
+ * output keeps its order in the log.
  *
  * @example
  * ```ts

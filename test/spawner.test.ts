@@ -5,6 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Stream } from "effect"
+import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -12,8 +13,10 @@ import * as ServiceSpawnerNode from "../src/layers/ServiceSpawnerNode.ts"
 import * as SystemLinux from "../src/layers/SystemLinux.ts"
 import { ServiceSpawner } from "../src/services/ServiceSpawner.ts"
 import { SERVICE_MARK, System } from "../src/services/System.ts"
+import { loadSpawnCalls } from "../src/internal/Libc.ts"
 
-const live = ServiceSpawnerNode.layer.pipe(Layer.provideMerge(SystemLinux.layer))
+const direct = ServiceSpawnerNode.layer.pipe(Layer.provideMerge(SystemLinux.layer))
+const childProcess = ServiceSpawnerNode.layerChildProcess.pipe(Layer.provideMerge(SystemLinux.layer))
 
 const sandbox = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "cronmon-spawner-"))),
@@ -29,7 +32,7 @@ const script = (dir: string, name: string, body: string) => {
 const text = (output: Stream.Stream<Uint8Array, unknown>) =>
   Effect.map(Stream.runCollect(output), (chunks) => Buffer.concat(Array.from(chunks)).toString())
 
-describe("ServiceSpawner (live)", () => {
+describe.each([["posix_spawn", direct], ["node:child_process", childProcess]] as const)("ServiceSpawner (live, %s)", (_, live) => {
   it.live("runs the file in its own group with stdin from /dev/null, its output in order on one pipe, env and fds as asked", () =>
     Effect.gen(function*() {
       const dir = yield* sandbox
@@ -66,6 +69,22 @@ describe("ServiceSpawner (live)", () => {
       assert.deepStrictEqual(yield* child.exit, { code: null, signal: "SIGKILL" })
     }).pipe(Effect.provide(live)))
 
+  it.live("refuses what cannot run, with the reason the journal gives", () =>
+    Effect.gen(function*() {
+      const dir = yield* sandbox
+      const spawner = yield* ServiceSpawner
+      const shell = path.join(dir, "no-hashbang")
+      fs.writeFileSync(shell, "echo hi\n", { mode: 0o755 })
+      const refused = yield* Effect.flip(spawner.spawn(shell))
+      assert.strictEqual(refused.reason, `spawn ${shell}: not an executable format (no #! line, not a binary) (ENOEXEC)`)
+      const missing = yield* Effect.flip(spawner.spawn(path.join(dir, "missing")))
+      assert.strictEqual(missing.code, "ENOENT")
+    }).pipe(Effect.provide(live)))
+})
+
+describe("ServiceSpawner (live, node:child_process)", () => {
+  // A direct spawn is synchronous: no interruption can come between the
+  // process and its report.
   it.live("interrupted before the spawn is reported: kills the process it started and closes its end of the pipe", () =>
     Effect.gen(function*() {
       const dir = yield* sandbox
@@ -87,17 +106,46 @@ describe("ServiceSpawner (live)", () => {
       for (let i = 0; i < 100 && (yield* started); i++) yield* Effect.sleep("20 millis")
       assert.isFalse(yield* started, "the process still runs 2 s after the interruption")
       assert.strictEqual(pipes(), pipesBefore)
-    }).pipe(Effect.provide(live)))
+    }).pipe(Effect.provide(childProcess)))
+})
 
-  it.live("refuses what cannot run, with the reason the journal gives", () =>
+describe("ServiceSpawner (live, posix_spawn)", () => {
+  it("is what Linux uses", () => {
+    assert.strictEqual(loadSpawnCalls() !== undefined, process.platform === "linux")
+  })
+
+  it.live("collects every exit of many that end together, beside children of Node's own", () =>
     Effect.gen(function*() {
       const dir = yield* sandbox
       const spawner = yield* ServiceSpawner
-      const shell = path.join(dir, "no-hashbang")
-      fs.writeFileSync(shell, "echo hi\n", { mode: 0o755 })
-      const refused = yield* Effect.flip(spawner.spawn(shell))
-      assert.strictEqual(refused.reason, `spawn ${shell}: not an executable format (no #! line, not a binary) (ENOEXEC)`)
-      const missing = yield* Effect.flip(spawner.spawn(path.join(dir, "missing")))
-      assert.strictEqual(missing.code, "ENOENT")
-    }).pipe(Effect.provide(live)))
+      // A child nobody collects, older than the others: the first that
+      // waitid finds, it hides them until it is collected.
+      const calls = loadSpawnCalls()
+      assert.isDefined(calls)
+      const devNull = fs.openSync("/dev/null", "w")
+      const foreign = calls.spawn({ file: "/bin/true", argv: ["true"], env: [], output: devNull, extra: [] })
+      fs.closeSync(devNull)
+      assert.isTrue("pid" in foreign)
+      yield* Effect.addFinalizer(() => Effect.sync(() => "pid" in foreign && calls.collect(foreign.pid)))
+      const children = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) =>
+        spawner.spawn(script(dir, `exit${i}`, `exit ${i}`)))
+      // libuv's children end meanwhile: theirs are not taken, nor do they hide ours.
+      const nodeExits = Array.from({ length: 5 }, () => {
+        const child = ChildProcess.spawn("true")
+        return new Promise((resolve) => child.on("exit", resolve))
+      })
+      const codes = yield* Effect.forEach(children, (child) =>
+        Effect.andThen(Stream.runDrain(child.output), child.exit), { concurrency: "unbounded" })
+      assert.deepStrictEqual(codes, children.map((_, i) => ({ code: i, signal: null })))
+      const nodeCodes = yield* Effect.promise(() => Promise.all(nodeExits))
+      assert.deepStrictEqual(nodeCodes, [0, 0, 0, 0, 0])
+    }).pipe(Effect.provide(direct)))
+
+  it("reads wait statuses as Node reports exits", () => {
+    assert.deepStrictEqual(ServiceSpawnerNode.exitStatusOf(7 << 8), { code: 7, signal: null })
+    assert.deepStrictEqual(ServiceSpawnerNode.exitStatusOf(0), { code: 0, signal: null })
+    assert.deepStrictEqual(ServiceSpawnerNode.exitStatusOf(9), { code: null, signal: "SIGKILL" })
+    assert.deepStrictEqual(ServiceSpawnerNode.exitStatusOf(15 | 0x80), { code: null, signal: "SIGTERM" })
+    assert.deepStrictEqual(ServiceSpawnerNode.exitStatusOf(-1), { code: null, signal: null })
+  })
 })

@@ -1,5 +1,5 @@
 /**
- * The C library calls Node lacks (`flock`, `prctl`, `waitpid`, `execv`,
+ * The C library calls Node lacks (`flock`, `prctl`, `waitpid`, `execv`, `posix_spawn`,
  * `malloc_trim`, and the Unix datagram socket calls of the notify socket),
  * through koffi.
  * Nothing from Effect here: the CLI's entry uses it to decide lock-or-exit
@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import { createRequire } from "node:module"
+import * as os from "node:os"
 
 /** `flock` operations. @since 0.1.0 */
 export const LOCK_EX = 2
@@ -308,4 +309,144 @@ export const loadDatagramCalls = (): DatagramCalls | undefined => {
     EINTR: koffi.os.errno["EINTR"] ?? 4
   }
   return datagramCalls
+}
+
+/** `posix_spawnattr_setflags` flags (glibc and musl). @since 0.1.0 */
+export const POSIX_SPAWN_SETSIGDEF = 0x04
+/** @since 0.1.0 */
+export const POSIX_SPAWN_SETSIGMASK = 0x08
+/** @since 0.1.0 */
+export const POSIX_SPAWN_SETSID = 0x80
+
+/**
+ * How a process is started by `SpawnCalls.spawn`: its program (a path, not
+ * looked up in PATH), arguments (`argv[0]` included), whole environment as
+ * `NAME=value`, and the descriptor that becomes both its fd 1 and fd 2;
+ * `extra` become fd 3, 4, and so on. Its stdin is /dev/null.
+ *
+ * @since 0.1.0
+ */
+export interface SpawnRequest {
+  readonly file: string
+  readonly argv: ReadonlyArray<string>
+  readonly env: ReadonlyArray<string>
+  readonly output: number
+  readonly extra: ReadonlyArray<number>
+}
+
+/**
+ * Process creation without copying this process (`posix_spawn`, which the C
+ * library runs as `clone(CLONE_VM|CLONE_VFORK)`), and collection of what it
+ * started.
+ *
+ * @since 0.1.0
+ */
+export interface SpawnCalls {
+  /**
+   * Starts the program in a new session (its own process group), every
+   * signal at its default and none blocked: its pid, or the errno of why it
+   * could not be run (the program missing, not executable, ...).
+   */
+  readonly spawn: (request: SpawnRequest) => { readonly pid: number } | { readonly errno: number }
+  /**
+   * Collects `pid` if it has ended (`waitpid(pid, WNOHANG)`): its wait
+   * status; `undefined` while it runs; -1 when it is not a child to wait for.
+   */
+  readonly collect: (pid: number) => number | undefined
+  /**
+   * The pid of a child (any) that has ended, left to be collected
+   * (`waitid(P_ALL, WEXITED|WNOHANG|WNOWAIT)`): 0 when none has, -1 on failure.
+   */
+  readonly ended: () => number
+}
+
+let spawnCalls: SpawnCalls | null | undefined
+
+// Sizes of the opaque C types, rounded up well past glibc's (336, 80, 128 bytes).
+const SPAWN_ATTR_BYTES = 1024
+const FILE_ACTIONS_BYTES = 512
+const SIGSET_BYTES = 256
+// `siginfo_t` is 128 bytes; `si_pid` follows three ints, aligned as a pointer.
+const SIGINFO_BYTES = 128
+const P_ALL = 0
+const WEXITED = 4
+const WNOWAIT = 0x01000000
+
+/**
+ * Loads the spawn calls, once; `undefined` where the C library cannot start
+ * a process in a session of its own (only Linux is trusted with it here).
+ *
+ * @since 0.1.0
+ */
+export const loadSpawnCalls = (): SpawnCalls | undefined => {
+  if (spawnCalls !== undefined) return spawnCalls ?? undefined
+  spawnCalls = null
+  if (process.platform !== "linux") return undefined
+  try {
+    const { koffi, libc } = open()
+    const pidOffset = koffi.sizeof("void *") === 8 ? 16 : 12
+    const bigEndian = os.endianness() === "BE"
+    const posixSpawn = libc.func(
+      "int posix_spawn(_Out_ int *pid, const char *path, void *actions, void *attributes, const char **argv, const char **envp)"
+    )
+    const actionsInit = libc.func("int posix_spawn_file_actions_init(void *actions)")
+    const actionsDestroy = libc.func("int posix_spawn_file_actions_destroy(void *actions)")
+    const addOpen = libc.func("int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int flags, uint32_t mode)")
+    const addDup2 = libc.func("int posix_spawn_file_actions_adddup2(void *actions, int fd, int target)")
+    const attributesInit = libc.func("int posix_spawnattr_init(void *attributes)")
+    const setFlags = libc.func("int posix_spawnattr_setflags(void *attributes, short flags)")
+    const setSignalMask = libc.func("int posix_spawnattr_setsigmask(void *attributes, const void *set)")
+    const setSignalDefault = libc.func("int posix_spawnattr_setsigdefault(void *attributes, const void *set)")
+    const emptySet = libc.func("int sigemptyset(void *set)")
+    const fullSet = libc.func("int sigfillset(void *set)")
+    const waitpid = libc.func("int waitpid(int pid, _Out_ int *status, int options)")
+    const waitid = libc.func("int waitid(int type, int id, void *info, int options)")
+    const info = Buffer.alloc(SIGINFO_BYTES)
+    // One set of attributes for every spawn, kept for the life of the process.
+    const attributes = Buffer.alloc(SPAWN_ATTR_BYTES)
+    const none = Buffer.alloc(SIGSET_BYTES)
+    const all = Buffer.alloc(SIGSET_BYTES)
+    const ok = [
+      attributesInit(attributes),
+      emptySet(none),
+      fullSet(all),
+      setFlags(attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK),
+      setSignalMask(attributes, none),
+      setSignalDefault(attributes, all)
+    ].every((result) => result === 0)
+    if (!ok) return undefined
+    spawnCalls = {
+      spawn: ({ argv, env, extra, file, output }) => {
+        const actions = Buffer.alloc(FILE_ACTIONS_BYTES)
+        const initialized = asNumber(actionsInit(actions))
+        if (initialized !== 0) return { errno: initialized }
+        try {
+          const failed = [
+            addOpen(actions, 0, "/dev/null", 0, 0),
+            addDup2(actions, output, 1),
+            addDup2(actions, output, 2),
+            ...extra.map((fd, index) => addDup2(actions, fd, 3 + index))
+          ].find((result) => result !== 0)
+          if (failed !== undefined) return { errno: asNumber(failed) }
+          const pid = [0]
+          const result = asNumber(posixSpawn(pid, file, actions, attributes, [...argv, null], [...env, null]))
+          return result === 0 ? { pid: pid[0] ?? -1 } : { errno: result }
+        } finally {
+          actionsDestroy(actions)
+        }
+      },
+      collect: (pid) => {
+        const status = [0]
+        const result = asNumber(waitpid(pid, status, WNOHANG))
+        return result === pid ? status[0] ?? 0 : result === 0 ? undefined : -1
+      },
+      ended: () => {
+        info.fill(0)
+        return asNumber(waitid(P_ALL, 0, info, WEXITED | WNOHANG | WNOWAIT)) === 0 ? (bigEndian ? info.readInt32BE(pidOffset) : info.readInt32LE(pidOffset)) : -1
+      }
+    }
+    return spawnCalls
+  } catch {
+    return undefined
+  }
 }
