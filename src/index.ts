@@ -369,6 +369,15 @@ export const SystemLive: Layer.Layer<System> = SystemLinux.layer
 export const ServiceSpawnerLive: Layer.Layer<ServiceSpawner, never, System> = ServiceSpawnerNode.layer
 
 /**
+ * The live `ServiceSpawner` through `node:child_process` alone: for an app
+ * that collects children it did not start (`waitpid(-1)`), where
+ * `ServiceSpawnerLive`'s collection on SIGCHLD would miss their exits.
+ *
+ * @since 0.1.0
+ */
+export const ServiceSpawnerChildProcess: Layer.Layer<ServiceSpawner, never, System> = ServiceSpawnerNode.layerChildProcess
+
+/**
  * `Control` in the daemon's own process, on its supervisor, journal,
  * settings and system (`Cronmon.layer` and `Cronmon.services` include it).
  *
