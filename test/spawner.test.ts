@@ -58,6 +58,38 @@ describe.each([["posix_spawn", direct], ["node:child_process", childProcess]] as
       assert.strictEqual(fs.readFileSync(extra, "utf8"), "to-fd3\n")
     }).pipe(Effect.provide(live)))
 
+  it.live("leaves no signal ignored or blocked in the service, and gives extra descriptors in its own range the right files", () =>
+    Effect.gen(function*() {
+      const dir = yield* sandbox
+      const system = yield* System
+      // fd 3 of this process is copied to the service's fd 4 while another
+      // descriptor goes to its fd 3: copied in turn, fd 3 would be replaced first.
+      const own3 = fs.readlinkSync("/proc/self/fd/3")
+      const file = path.join(dir, "extra")
+      const fd = fs.openSync(file, "w")
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.closeSync(fd)))
+      const child = yield* (yield* ServiceSpawner).spawn(
+        script(dir, "looks", "grep -E '^Sig(Ign|Blk)' /proc/$$/status; readlink /proc/$$/fd/3 /proc/$$/fd/4"),
+        { fds: [fd, 3] }
+      )
+      yield* Effect.addFinalizer(() => system.kill(-child.pid, "SIGKILL"))
+      const output = yield* text(child.output)
+      assert.deepStrictEqual(yield* child.exit, { code: 0, signal: null })
+      assert.deepStrictEqual(output.trim().split("\n"), ["SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000", file, own3])
+    }).pipe(Effect.provide(live)))
+
+  it.live("keeps the process alive while an exit is awaited, the output closed", () =>
+    Effect.gen(function*() {
+      const dir = yield* sandbox
+      const file = script(dir, "quiet", "exec >/dev/null 2>&1\nsleep 1\nexit 3")
+      const which = live === direct ? "direct" : "child_process"
+      const run = ChildProcess.spawnSync(process.execPath, [path.join(import.meta.dirname, "fixtures", "spawnAndWait.ts"), file, which], {
+        encoding: "utf8",
+        timeout: 15_000
+      })
+      assert.strictEqual(run.stdout, `{"code":3,"signal":null}\n`, run.stderr)
+    }), 20_000)
+
   it.live("reports the signal that ended it", () =>
     Effect.gen(function*() {
       const dir = yield* sandbox
@@ -141,10 +173,22 @@ describe("ServiceSpawner (live, posix_spawn)", () => {
       assert.deepStrictEqual(nodeCodes, [0, 0, 0, 0, 0])
     }).pipe(Effect.provide(direct)))
 
+  it.live("starts no Node child process", () =>
+    Effect.gen(function*() {
+      const dir = yield* sandbox
+      const system = yield* System
+      const handles = () => process.getActiveResourcesInfo().filter((kind) => kind === "ProcessWrap").length
+      const before = handles()
+      const child = yield* (yield* ServiceSpawner).spawn(script(dir, "sleeper", "exec sleep 100"))
+      yield* Effect.addFinalizer(() => system.kill(-child.pid, "SIGKILL"))
+      assert.strictEqual(handles(), before)
+    }).pipe(Effect.provide(direct)))
+
   it("reads wait statuses as Node reports exits", () => {
     assert.deepStrictEqual(ServiceSpawnerNode.exitStatusOf(7 << 8), { code: 7, signal: null })
     assert.deepStrictEqual(ServiceSpawnerNode.exitStatusOf(0), { code: 0, signal: null })
     assert.deepStrictEqual(ServiceSpawnerNode.exitStatusOf(9), { code: null, signal: "SIGKILL" })
+    assert.deepStrictEqual(ServiceSpawnerNode.exitStatusOf(6), { code: null, signal: "SIGABRT" })
     assert.deepStrictEqual(ServiceSpawnerNode.exitStatusOf(15 | 0x80), { code: null, signal: "SIGTERM" })
     assert.deepStrictEqual(ServiceSpawnerNode.exitStatusOf(-1), { code: null, signal: null })
   })

@@ -40,6 +40,21 @@ const whileClockMoves = <A, E, R>(stop: Effect.Effect<A, E, R>, by: Duration.Inp
     return yield* Fiber.join(stopping)
   })
 
+// The test clock, with every sleep asked of it written down in `sleeps`.
+const writingSleepsDown = (clock: Clock.Clock, sleeps: Array<number>): Clock.Clock =>
+  new Proxy(clock, {
+    get: (target, key) => {
+      if (key === "sleep") {
+        return (duration: Duration.Duration) => {
+          sleeps.push(Duration.toMillis(duration))
+          return target.sleep(duration)
+        }
+      }
+      const value: unknown = Reflect.get(target, key, target)
+      return typeof value === "function" ? value.bind(target) : value
+    }
+  })
+
 describe("ProcessSupervisor", () => {
   it.effect("graceful stop: SIGTERM ends the process, which is journaled as exited", () =>
     Effect.gen(function*() {
@@ -125,21 +140,8 @@ describe("ProcessSupervisor", () => {
     Effect.gen(function*() {
       const supervisor = yield* ProcessSupervisor
       const sim = yield* SimulatedProcesses
-      const clock = yield* Clock.Clock
       const sleeps: Array<number> = []
-      // The test clock, with every sleep asked of it written down.
-      const spy = new Proxy(clock, {
-        get: (target, key) => {
-          if (key === "sleep") {
-            return (duration: Duration.Duration) => {
-              sleeps.push(Duration.toMillis(duration))
-              return target.sleep(duration)
-            }
-          }
-          const value: unknown = Reflect.get(target, key, target)
-          return typeof value === "function" ? value.bind(target) : value
-        }
-      })
+      const spy = writingSleepsDown(yield* Clock.Clock, sleeps)
       yield* sim.setBehaviour("crash", { runFor: 0, exitCode: 1 })
       yield* supervisor.start("crash").pipe(Effect.provideService(Clock.Clock, spy))
       yield* settle
@@ -148,6 +150,22 @@ describe("ProcessSupervisor", () => {
       assert.deepStrictEqual(sleeps, [5000])
       yield* supervisor.stop("crash")
     }).pipe(Effect.provide(TestKit.layer())))
+
+  it.effect("a spawn that fails at once, under zero delays only, is retried after a timer each time, not in a loop", () =>
+    Effect.gen(function*() {
+      const supervisor = yield* ProcessSupervisor
+      const sim = yield* SimulatedProcesses
+      const sleeps: Array<number> = []
+      const spy = writingSleepsDown(yield* Clock.Clock, sleeps)
+      yield* sim.setBehaviour("broken", { spawnError: "EACCES" })
+      yield* supervisor.start("broken").pipe(Effect.provideService(Clock.Clock, spy))
+      for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+      yield* supervisor.stop("broken")
+      const errors = (yield* timeline).filter((e) => e[1] === "spawn error").length
+      assert.isAbove(errors, 1)
+      // A test clock's zero sleep returns at once; a real one waits for a timer.
+      assert.isAtLeast(sleeps.filter((ms) => ms === 0).length, errors - 1)
+    }).pipe(Effect.provide(TestKit.layer({ restartDelays: [Duration.zero] }))))
 
   it.effect("backoff: a run of at least the stable time resets the delays", () =>
     Effect.gen(function*() {

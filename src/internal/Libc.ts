@@ -398,18 +398,18 @@ export const loadSpawnCalls = (): SpawnCalls | undefined => {
     const setSignalMask = libc.func("int posix_spawnattr_setsigmask(void *attributes, const void *set)")
     const setSignalDefault = libc.func("int posix_spawnattr_setsigdefault(void *attributes, const void *set)")
     const emptySet = libc.func("int sigemptyset(void *set)")
-    const fullSet = libc.func("int sigfillset(void *set)")
     const waitpid = libc.func("int waitpid(int pid, _Out_ int *status, int options)")
     const waitid = libc.func("int waitid(int type, int id, void *info, int options)")
     const info = Buffer.alloc(SIGINFO_BYTES)
     // One set of attributes for every spawn, kept for the life of the process.
     const attributes = Buffer.alloc(SPAWN_ATTR_BYTES)
     const none = Buffer.alloc(SIGSET_BYTES)
-    const all = Buffer.alloc(SIGSET_BYTES)
+    // Every bit set: glibc's sigfillset leaves out its own signals (32, 33),
+    // which its spawn then leaves ignored in the child.
+    const all = Buffer.alloc(SIGSET_BYTES, 0xff)
     const ok = [
       attributesInit(attributes),
       emptySet(none),
-      fullSet(all),
       setFlags(attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK),
       setSignalMask(attributes, none),
       setSignalDefault(attributes, all)

@@ -17,14 +17,15 @@ import { fileURLToPath } from "node:url"
 import { loadLibc } from "./Libc.ts"
 
 // Replaces this process with the same script, arguments and Node flags run
-// by `node`, with `flags` first. Returns only when the exec fails. Node's
-// own `process.execve` where it has one (22.15 and later): loading koffi
-// for it costs a daemon's start about 27 ms.
+// by `node`, with `flags` first. Returns only when the exec fails.
+// `process.execve` (Node 22.15 and later) spares loading koffi (27 ms of a
+// daemon's start) but aborts the process when the exec fails: it runs only
+// the Node that runs now.
 const execNode = (node: string, flags: ReadonlyArray<string>): void => {
   const script = process.argv[1]
   if (script === undefined) return
   const argv = [node, ...flags, ...process.execArgv, script, ...process.argv.slice(2)]
-  if (typeof process.execve === "function") process.execve(node, argv, process.env)
+  if (node === process.execPath && typeof process.execve === "function") process.execve(node, argv, process.env)
   else loadLibc().exec(node, argv)
 }
 

@@ -156,8 +156,12 @@ export const layer: Layer.Layer<
     // Uninterruptible from the spawn until the wait for the exit, so that an
     // interrupt always finds a spawned process with its stop in place.
     // `started` learns how the supervision's first start went. Returns how
-    // long the run counts as stable: from its readiness, when it said it.
-    const runOnce = (state: ServiceState, started: Deferred.Deferred<number, string>): Effect.Effect<Duration.Duration> =>
+    // long the run counts as stable: from its readiness, when it said it;
+    // `undefined` when the spawn failed.
+    const runOnce = (
+      state: ServiceState,
+      started: Deferred.Deferred<number, string>
+    ): Effect.Effect<Duration.Duration | undefined> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
           const { name } = state
@@ -167,7 +171,7 @@ export const layer: Layer.Layer<
             yield* record(Metrics.spawnErrors, name)
             yield* journal.append(Events.spawnError(name, spawned.failure.reason))
             yield* Deferred.fail(started, spawned.failure.reason)
-            return Duration.zero
+            return undefined
           }
           const child = spawned.success
           const readiness: Readiness = {
@@ -258,12 +262,17 @@ export const layer: Layer.Layer<
         let restarts = 0
         for (;;) {
           const ranFor = yield* runOnce(state, started)
-          const next = nextRestart(policy, restarts, ranFor)
+          const next = nextRestart(policy, restarts, ranFor ?? Duration.zero)
           restarts = next.restarts
           if (Duration.isGreaterThan(next.delay, Duration.zero)) {
             state.nextStartAt = (yield* Clock.currentTimeMillis) + Duration.toMillis(next.delay)
             yield* Effect.sleep(next.delay)
             state.nextStartAt = undefined
+          } else if (ranFor === undefined) {
+            // A spawn that fails at once, under a policy of zero delays only:
+            // retried no faster than a timer, not in a loop that journals
+            // thousands of lines a second.
+            yield* Effect.sleep(Duration.zero)
           }
           yield* record(Metrics.restarts, state.name)
         }

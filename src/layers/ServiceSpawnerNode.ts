@@ -26,6 +26,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import { isMainThread } from "node:worker_threads"
 import { errorCode } from "../domain/Errors.ts"
+import { signalNamed } from "../domain/Signals.ts"
 import type { ExitStatus } from "../domain/JournalEvent.ts"
 import {
   ServiceOutputError,
@@ -161,9 +162,9 @@ const pipeStream = (fd: number): Stream.Stream<Uint8Array, ServiceOutputError> =
 const spawnFailure = (file: string, error: unknown): SpawnError =>
   SpawnError.of(file, errorCode(error) ?? "UNKNOWN", error instanceof Error ? error.message : String(error))
 
-// The names of signal numbers, for the wait status of a direct spawn.
-const signalNames = new Map(Object.entries(os.constants.signals).map(([name, number]) => [number, name]))
-const errnoNames = new Map(Object.entries(os.constants.errno).map(([name, number]) => [number, name]))
+// An errno's first name (EAGAIN before its alias EWOULDBLOCK), as Node names it.
+const errnoNames = new Map<number, string>()
+for (const [name, number] of Object.entries(os.constants.errno)) if (!errnoNames.has(number)) errnoNames.set(number, name)
 
 /**
  * A wait status (`waitpid`) as Node reports an exit: the code, or the
@@ -176,7 +177,7 @@ export const exitStatusOf = (status: number): ExitStatus => {
   const signal = status & 0x7f
   return signal === 0
     ? { code: (status >> 8) & 0xff, signal: null }
-    : { code: null, signal: signalNames.get(signal) ?? `SIG${signal}` }
+    : { code: null, signal: signalNamed(String(signal)) ?? `SIG${signal}` }
 }
 
 // The environment of a service: the daemon's, with `env` over it (an
@@ -192,10 +193,18 @@ const environmentOf = (env: Readonly<Record<string, string | undefined>> | undef
 // is asked.
 const makeExits = (calls: SpawnCalls) => {
   const waiting = new Map<number, Deferred.Deferred<ExitStatus>>()
+  // A signal listener keeps no process alive, where Node's own child
+  // handles do: a timer does while an exit is awaited (an app with nothing
+  // else to do would otherwise end before its service).
+  let keepAlive: NodeJS.Timeout | undefined
   const collectOne = (pid: number, exit: Deferred.Deferred<ExitStatus>) => {
     const status = calls.collect(pid)
     if (status === undefined) return false
     waiting.delete(pid)
+    if (waiting.size === 0) {
+      clearInterval(keepAlive)
+      keepAlive = undefined
+    }
     Deferred.doneUnsafe(exit, Exit.succeed(exitStatusOf(status)))
     return true
   }
@@ -218,6 +227,7 @@ const makeExits = (calls: SpawnCalls) => {
     add: (pid: number) => {
       const exit = Deferred.makeUnsafe<ExitStatus>()
       waiting.set(pid, exit)
+      keepAlive ??= setInterval(() => {}, 2 ** 31 - 1)
       return exit
     }
   }
@@ -286,6 +296,10 @@ const directSpawn = (
   file: string,
   options: SpawnOptions
 ): Effect.Effect<ServiceProcess, SpawnError> | undefined => {
+  // An extra descriptor numbered below its target range would be replaced
+  // before it is copied (libuv moves such ones aside first): Node's spawn does it.
+  const extra = options.fds ?? []
+  if (extra.some((fd) => fd < 3 + extra.length)) return undefined
   const fds = outputPipe()
   if (fds === undefined) return undefined
   const spawned = calls.spawn({
@@ -293,7 +307,7 @@ const directSpawn = (
     argv: [command, ...args],
     env: environmentOf(options.env),
     output: fds[1],
-    extra: options.fds ?? []
+    extra
   })
   closeQuietly(fds[1])
   if ("errno" in spawned) {
