@@ -32,13 +32,22 @@ const spawnedPids = (sandbox: Sandbox, name: string): Array<number> =>
   sandbox.readJournal().flatMap((e) => e.type === "process spawned" && e.data["file"] === name ? [e.data["pid"] as number] : [])
 
 /** One variable of a live process's environment. */
-const environmentOf = (pid: number): Record<string, string> =>
+const readEnvironment = (pid: number): Record<string, string> =>
   Object.fromEntries(
     fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").flatMap((entry) => {
       const equals = entry.indexOf("=")
       return equals > 0 ? [[entry.slice(0, equals), entry.slice(equals + 1)]] : []
     })
   )
+
+// A service's environment, once /proc shows one: in the middle of an exec
+// (setpriv's of the script, the script's of sleep) it shows none, and a
+// service is journaled as spawned as soon as setpriv runs.
+const environmentOf = (pid: number): Promise<Record<string, string>> =>
+  waitFor(() => {
+    const environment = readEnvironment(pid)
+    return environment["CRONMON_SERVICE"] === undefined ? undefined : environment
+  }, { message: `the environment of pid ${pid}` })
 
 interface ServiceJson {
   readonly name: string
@@ -66,8 +75,15 @@ for i in range(int(sys.argv[3])): s.sendto(sys.argv[2].encode(), sys.argv[1])
     address,
     message,
     String(count)
-  ], { detached: true, stdio: "ignore" })
-  return new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
+  ], { detached: true, stdio: ["ignore", "ignore", "pipe"] })
+  let stderr = ""
+  child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  return new Promise<number | null>((resolve) =>
+    child.on("close", (code) => {
+      if (code !== 0) process.stderr.write(`sendFromOutside: exit ${code}: ${stderr}\n`)
+      resolve(code)
+    })
+  )
 }
 
 describe("readiness, end to end", () => {
@@ -88,8 +104,8 @@ describe("readiness, end to end", () => {
     sandbox.startDaemon()
     const [webPid] = await waitForSpawns(sandbox, "web")
     const [apiPid] = await waitForSpawns(sandbox, "api")
-    expect(environmentOf(webPid!)).toMatchObject({ CRONMON_SERVICE: "web", CRONMON_JOURNAL: sandbox.journal })
-    expect(environmentOf(webPid!)["NOTIFY_SOCKET"]).toMatch(/^\//)
+    expect(await environmentOf(webPid!)).toMatchObject({ CRONMON_SERVICE: "web", CRONMON_JOURNAL: sandbox.journal })
+    expect((await environmentOf(webPid!))["NOTIFY_SOCKET"]).toMatch(/^\//)
     const journal = await waitForJournal(sandbox, (j) =>
       ["web", "api"].every((name) => j.some((e) => e.type === "process list modified" && e.data["file"] === name && e.data["ready"] !== undefined)), {
       message: "web and api ready",
@@ -117,7 +133,7 @@ describe("readiness, end to end", () => {
     sandbox.writeScript("web", "exec sleep 1000")
     sandbox.startDaemon()
     const [webPid] = await waitForSpawns(sandbox, "web")
-    const address = environmentOf(webPid!)["NOTIFY_SOCKET"]!
+    const address = (await environmentOf(webPid!))["NOTIFY_SOCKET"]!
     expect(await sendFromOutside(address, "READY=1\nSTATUS=forged")).toBe(0)
     // A real readiness after it is seen, so the forged one had its chance first.
     sandbox.writeScript("witness", pythonService(0))
@@ -130,7 +146,7 @@ describe("readiness, end to end", () => {
     sandbox.writeScript("web", "exec sleep 1000")
     const daemon = sandbox.startDaemon()
     const [webPid] = await waitForSpawns(sandbox, "web")
-    const address = environmentOf(webPid!)["NOTIFY_SOCKET"]!
+    const address = (await environmentOf(webPid!))["NOTIFY_SOCKET"]!
     const burst = sendFromOutside(address, "READY=1\nSTATUS=flood", 10_000)
     // Meanwhile a service starts and says it is ready.
     sandbox.writeScript("api", pythonService(0.2))
@@ -164,7 +180,7 @@ describe("readiness, end to end", () => {
       const warnings = sandbox.readJournal().filter((e) => e.type === "warning" && e.data["component"] === "notify")
       expect(warnings).toHaveLength(1)
       expect(warnings[0]?.data["error"]).toContain("services run without NOTIFY_SOCKET")
-      const environment = environmentOf(webPid!)
+      const environment = await environmentOf(webPid!)
       expect(environment["NOTIFY_SOCKET"]).toBeUndefined()
       expect(environment["CRONMON_SERVICE"]).toBe("web")
       expect(sandbox.readJournal().filter((e) => e.type === "process spawned")[0]?.data["notifies"]).toBeUndefined()
