@@ -336,10 +336,10 @@ const make = (direct: boolean) =>
             return yield* new SpawnError({ file, code: refusal.value.code, explanation: refusal.value.message })
           }
           const [command = file, ...args] = [...system.parentDeathSignal, file]
-          const spawned = calls === undefined || exits === undefined
+          const direct = calls === undefined || exits === undefined
             ? undefined
-            : yield* Effect.suspend(() => directSpawn(calls, exits, command, args, file, options) ?? Effect.succeed(undefined))
-          return spawned ?? (yield* nodeSpawn(system, command, args, file, options))
+            : directSpawn(calls, exits, command, args, file, options)
+          return yield* direct ?? nodeSpawn(system, command, args, file, options)
         })
     })
   })
