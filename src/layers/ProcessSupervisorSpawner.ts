@@ -4,10 +4,11 @@
  * spawned through the `ServiceSpawner`.
  *
  * A service's fiber repeats one run (spawn, journal, wait for the exit)
- * after the restart policy's delay (`Backoff.nextRestart`). Interrupting the fiber stops the service: its
- * process group is terminated (`Termination.terminate`, on the Effect
- * `Clock`, so tests drive it with `TestClock`), and the fiber ends once the
- * main process is reaped and `process exited` is journaled.
+ * after the restart policy's delay (`Backoff.nextRestart`). Interrupting
+ * the fiber stops the service: its process group is terminated
+ * (`Termination.terminate`, on the Effect `Clock`, so tests drive it with
+ * `TestClock`), and the fiber ends once the main process is reaped and
+ * `process exited` is journaled.
  *
  * The changes and requests of a service form a chain: each is applied once
  * the one accepted before it is done, in a fiber of its own, so that a
