@@ -33,7 +33,11 @@ export const F_SETFD = 2
 export interface Libc {
   readonly flock: (fd: number, operation: number) => number
   readonly prctl: (option: number, arg: number) => number
-  readonly waitpid: (pid: number, options: number) => number
+  /**
+   * Collects `pid` if it has ended (`waitpid(pid, WNOHANG)`): its wait
+   * status; `undefined` while it runs; -1 when it is not a child to wait for.
+   */
+  readonly collect: (pid: number) => number | undefined
   readonly errno: () => number
   /** `pipe2(fds, O_CLOEXEC)`: `[read, write]`, or `undefined` on failure. */
   readonly pipe: () => readonly [number, number] | undefined
@@ -118,7 +122,11 @@ const load = (): Libc => {
   return {
     flock: (fd, operation) => asNumber(flock(fd, operation)),
     prctl: (option, arg) => prctl === undefined ? -1 : asNumber(prctl(option, arg, 0, 0, 0)),
-    waitpid: (pid, options) => asNumber(waitpid(pid, [0], options)),
+    collect: (pid) => {
+      const status = [0]
+      const result = asNumber(waitpid(pid, status, WNOHANG))
+      return result === pid ? status[0] ?? 0 : result === 0 ? undefined : -1
+    },
     errno: () => koffi.errno(),
     pipe: () => {
       const fds = new Int32Array(2)
@@ -139,6 +147,24 @@ const load = (): Libc => {
     EWOULDBLOCK: koffi.os.errno["EWOULDBLOCK"] ?? 11,
     EINTR: koffi.os.errno["EINTR"] ?? 4
   }
+}
+
+// Each errno's first name (EAGAIN before its alias EWOULDBLOCK), as Node
+// names it; made when first asked (the cron tick loads this module).
+let errnoNames: Map<number, string> | undefined
+
+/**
+ * An errno's name (`EADDRINUSE`), for one-line messages and error codes;
+ * `undefined` for a number this system does not name.
+ *
+ * @since 0.1.0
+ */
+export const errnoName = (errno: number): string | undefined => {
+  if (errnoNames === undefined) {
+    errnoNames = new Map()
+    for (const [name, number] of Object.entries(os.constants.errno)) if (!errnoNames.has(number)) errnoNames.set(number, name)
+  }
+  return errnoNames.get(errno)
 }
 
 /** Socket constants (Linux, generic architectures). @since 0.1.0 */
@@ -218,8 +244,6 @@ export interface DatagramCalls {
   readonly receiveMessage: (fd: number, header: bigint, flags: number) => number
   readonly close: (fd: number) => number
   readonly errno: () => number
-  /** An errno's name (`EADDRINUSE`), for one-line messages. */
-  readonly errnoName: (errno: number) => string
   readonly allocate: (bytes: number) => NativeMemory
   /**
    * Calls `onReadable` from the event loop whenever `fd` has data (level
@@ -273,7 +297,6 @@ export const loadDatagramCalls = (): DatagramCalls | undefined => {
     receiveMessage: (fd, at, flags) => asNumber(recvmsg(fd, at, flags)),
     close: (fd) => asNumber(close(fd)),
     errno: () => koffi.errno(),
-    errnoName: (errno) => Object.entries(koffi.os.errno).find(([, code]) => code === errno)?.[0] ?? `errno ${errno}`,
     allocate: (bytes) => {
       const address: bigint = koffi.alloc("uint8", bytes)
       const number = (value: unknown) => typeof value === "bigint" ? Number(value) : asNumber(value)
@@ -348,10 +371,7 @@ export interface SpawnCalls {
    * could not be run (the program missing, not executable, ...).
    */
   readonly spawn: (request: SpawnRequest) => { readonly pid: number } | { readonly errno: number }
-  /**
-   * Collects `pid` if it has ended (`waitpid(pid, WNOHANG)`): its wait
-   * status; `undefined` while it runs; -1 when it is not a child to wait for.
-   */
+  /** `Libc.collect`, beside the spawn it collects for. */
   readonly collect: (pid: number) => number | undefined
   /**
    * The pid of a child (any) that has ended, left to be collected
@@ -398,7 +418,6 @@ export const loadSpawnCalls = (): SpawnCalls | undefined => {
     const setSignalMask = libc.func("int posix_spawnattr_setsigmask(void *attributes, const void *set)")
     const setSignalDefault = libc.func("int posix_spawnattr_setsigdefault(void *attributes, const void *set)")
     const emptySet = libc.func("int sigemptyset(void *set)")
-    const waitpid = libc.func("int waitpid(int pid, _Out_ int *status, int options)")
     const waitid = libc.func("int waitid(int type, int id, void *info, int options)")
     const info = Buffer.alloc(SIGINFO_BYTES)
     // One set of attributes for every spawn, kept for the life of the process.
@@ -435,11 +454,7 @@ export const loadSpawnCalls = (): SpawnCalls | undefined => {
           actionsDestroy(actions)
         }
       },
-      collect: (pid) => {
-        const status = [0]
-        const result = asNumber(waitpid(pid, status, WNOHANG))
-        return result === pid ? status[0] ?? 0 : result === 0 ? undefined : -1
-      },
+      collect: loadLibc().collect,
       ended: () => {
         info.fill(0)
         return asNumber(waitid(P_ALL, 0, info, WEXITED | WNOHANG | WNOWAIT)) === 0 ? (bigEndian ? info.readInt32BE(pidOffset) : info.readInt32LE(pidOffset)) : -1

@@ -17,6 +17,7 @@ import { socketPlaceRefusal } from "../internal/ControlSocket.ts"
 import {
   AF_UNIX,
   type DatagramCalls,
+  errnoName,
   loadDatagramCalls,
   MSG_CMSG_CLOEXEC,
   MSG_CTRUNC,
@@ -102,6 +103,9 @@ interface Receiver {
   readonly release: () => void
 }
 
+// An errno in a one-line message.
+const errnoText = (errno: number) => errnoName(errno) ?? `errno ${errno}`
+
 // The socket bound and watched, each datagram whose sender `accepts` takes
 // handed to `deliver` (or `fail`, once, when receiving stops working).
 const receive = (
@@ -111,7 +115,7 @@ const receive = (
   deliver: (notification: Notification) => void,
   fail: (reason: string) => void
 ): Receiver | string => {
-  const failed = (call: string) => `${call} failed (${calls.errnoName(calls.errno())})`
+  const failed = (call: string) => `${call} failed (${errnoText(calls.errno())})`
   const fd = calls.socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | O_CLOEXEC)
   if (fd < 0) return failed("socket")
   // Before bind: no datagram may arrive without its sender's credentials.
@@ -191,7 +195,7 @@ const receive = (
         if (errno === calls.EINTR) continue
         if (errno === calls.EAGAIN) return
         stop()
-        return fail(`recvmsg failed (${calls.errnoName(errno)})`)
+        return fail(`recvmsg failed (${errnoText(errno)})`)
       }
       const notification = readOne(length)
       if (notification !== undefined) deliver(notification)

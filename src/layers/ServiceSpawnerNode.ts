@@ -23,7 +23,6 @@ import { Array as Arr, Cause, Channel, Deferred, Effect, Exit, Latch, Layer, Opt
 import * as NodeChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import * as os from "node:os"
 import { isMainThread } from "node:worker_threads"
 import { errorCode } from "../domain/Errors.ts"
 import { signalNamed } from "../domain/Signals.ts"
@@ -36,7 +35,7 @@ import {
   type SpawnOptions
 } from "../services/ServiceSpawner.ts"
 import { System } from "../services/System.ts"
-import { loadLibc, loadSpawnCalls, type SpawnCalls } from "../internal/Libc.ts"
+import { errnoName, loadLibc, loadSpawnCalls, type SpawnCalls } from "../internal/Libc.ts"
 import { OutputWriter, readBuffer } from "../internal/OutputBlocks.ts"
 
 const PIPE_BYTES = 1024 * 1024
@@ -161,10 +160,6 @@ const pipeStream = (fd: number): Stream.Stream<Uint8Array, ServiceOutputError> =
 
 const spawnFailure = (file: string, error: unknown): SpawnError =>
   SpawnError.of(file, errorCode(error) ?? "UNKNOWN", error instanceof Error ? error.message : String(error))
-
-// An errno's first name (EAGAIN before its alias EWOULDBLOCK), as Node names it.
-const errnoNames = new Map<number, string>()
-for (const [name, number] of Object.entries(os.constants.errno)) if (!errnoNames.has(number)) errnoNames.set(number, name)
 
 /**
  * A wait status (`waitpid`) as Node reports an exit: the code, or the
@@ -312,7 +307,7 @@ const directSpawn = (
   closeQuietly(fds[1])
   if ("errno" in spawned) {
     closeQuietly(fds[0])
-    const code = errnoNames.get(spawned.errno) ?? "UNKNOWN"
+    const code = errnoName(spawned.errno) ?? "UNKNOWN"
     return Effect.fail(spawnFailure(file, Object.assign(new Error(`spawn ${command} ${code}`), { code })))
   }
   return Effect.succeed({ pid: spawned.pid, exit: Deferred.await(exits.add(spawned.pid)), output: pipeStream(fds[0]) })

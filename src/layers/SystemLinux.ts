@@ -20,7 +20,7 @@ import {
   System,
   SystemCallError
 } from "../services/System.ts"
-import { LOCK_EX, LOCK_NB, loadLibc, PR_SET_CHILD_SUBREAPER, WNOHANG } from "../internal/Libc.ts"
+import { LOCK_EX, LOCK_NB, loadLibc, PR_SET_CHILD_SUBREAPER } from "../internal/Libc.ts"
 
 /**
  * Reads a process's state, parent, group, start time and CPU time (user
@@ -325,7 +325,7 @@ export const layer: Layer.Layer<System> = Layer.sync(System, () => {
         }
       })
     }),
-    reap: (pid) => Effect.sync(() => libc.waitpid(pid, WNOHANG) === pid),
+    reap: (pid) => Effect.sync(() => (libc.collect(pid) ?? -1) >= 0),
     releaseMemory: Effect.sync(() => {
       globalThis.gc?.({ type: "major", flavor: "last-resort" })
       libc.trimHeap()
